@@ -1,0 +1,101 @@
+package catalog
+
+import (
+	"encoding/json"
+	"strconv"
+	"time"
+)
+
+// ChangeType is the CloudEvents type of a change, e.g. "asset.created".
+type ChangeType string
+
+// Change types written by stores. Other packages add their own (policy,
+// crawl, webhook) through Batch mutations in later stages.
+const (
+	AssetCreated             ChangeType = "asset.created"
+	AssetUpdated             ChangeType = "asset.updated"
+	AssetDeleted             ChangeType = "asset.deleted"
+	SchemaVersionAdded       ChangeType = "schema.version.added"
+	EdgeAdded                ChangeType = "lineage.edge.added"
+	EdgeUpdated              ChangeType = "lineage.edge.updated"
+	EdgeRemoved              ChangeType = "lineage.edge.removed"
+	ClassificationAttached   ChangeType = "classification.attached"
+	ClassificationDetached   ChangeType = "classification.detached"
+	ClassificationPropagated ChangeType = "classification.propagated"
+	ClassificationRetracted  ChangeType = "classification.retracted"
+	ClassificationDefined    ChangeType = "classification.defined"
+	CrawlCompletedEvent      ChangeType = "crawl.completed"
+	CrawlFailedEvent         ChangeType = "crawl.failed"
+	PolicyViolationOpened    ChangeType = "policy.violation.opened"
+	PolicyViolationResolved  ChangeType = "policy.violation.resolved"
+	WebhookEndpointDisabled  ChangeType = "webhook.endpoint.disabled"
+)
+
+// ChangeTypes lists the change types stores and stages emit.
+func ChangeTypes() []ChangeType {
+	return []ChangeType{
+		AssetCreated, AssetUpdated, AssetDeleted, SchemaVersionAdded,
+		EdgeAdded, EdgeUpdated, EdgeRemoved,
+		ClassificationAttached, ClassificationDetached, ClassificationPropagated, ClassificationRetracted,
+		ClassificationDefined, CrawlCompletedEvent, CrawlFailedEvent,
+		PolicyViolationOpened, PolicyViolationResolved, WebhookEndpointDisabled,
+	}
+}
+
+// Change is one entry of the change log.
+type Change struct {
+	// Seq is the position in the log: strictly increasing, never reused.
+	Seq     uint64
+	Type    ChangeType
+	Subject URN
+	Time    time.Time
+	// Origin is the CloudEvents source: "/watershed/sources/prod",
+	// "/watershed/graphql".
+	Origin string
+	Actor  string
+	// Cause is the ID of the change that caused this one, if any.
+	Cause string
+	// Data is the JSON payload; its shape depends on Type (see the *Data
+	// types in this file).
+	Data json.RawMessage
+}
+
+// ID returns the CloudEvents id of c: its sequence number in decimal.
+func (c Change) ID() string { return strconv.FormatUint(c.Seq, 10) }
+
+// AssetData is the payload of asset.* and schema.version.added changes.
+type AssetData struct {
+	Kind    Kind           `json:"kind"`
+	Name    string         `json:"name"`
+	Sources []string       `json:"sources,omitempty"`
+	Changed []PropertyDiff `json:"changed,omitempty"`
+}
+
+// EdgeData is the payload of lineage.edge.* changes.
+type EdgeData struct {
+	From    URN         `json:"from"`
+	Kind    EdgeKind    `json:"kind"`
+	To      URN         `json:"to"`
+	Sources []string    `json:"sources,omitempty"`
+	Claims  []ClaimData `json:"claims,omitempty"`
+	Block   []string    `json:"block,omitempty"`
+}
+
+// ClaimData describes one claim in an EdgeData.
+type ClaimData struct {
+	Source     string  `json:"source"`
+	Origin     string  `json:"origin,omitempty"`
+	Confidence float64 `json:"confidence"`
+	Transform  string  `json:"transform,omitempty"`
+	Masking    bool    `json:"masking,omitempty"`
+}
+
+// ClassificationData is the payload of classification.* changes.
+type ClassificationData struct {
+	Classification string           `json:"classification"`
+	Source         AttachmentSource `json:"source,omitempty"`
+	Propagate      bool             `json:"propagate,omitempty"`
+	Origin         URN              `json:"origin,omitempty"`
+	Path           []URN            `json:"path,omitempty"`
+	Description    string           `json:"description,omitempty"`
+}

@@ -1,0 +1,133 @@
+package catalog
+
+import (
+	"fmt"
+	"time"
+)
+
+// ManualSource is the source name of everything registered through the API.
+// No crawler source may use it.
+const ManualSource = "manual"
+
+// Snapshot is everything one source asserts, as a crawler saw it. The store
+// diffs it against what the source asserted before: assets and links that are
+// absent are removed from that source (and tombstoned once no source asserts
+// them), unless their scope is listed in Incomplete.
+type Snapshot struct {
+	// Source is the configured name of the source, e.g. "prod".
+	Source string
+	// At is when the crawl observed the source; zero means the store's clock.
+	At     time.Time
+	Assets []Asset
+	Links  []Link
+	// Incomplete lists the scopes the crawler could not see this time, with
+	// the reason. Assets and links asserted earlier under such a scope are
+	// kept as they were instead of being deleted.
+	Incomplete map[string]string
+}
+
+// Asset is one entity as a source asserts it.
+type Asset struct {
+	URN         URN
+	Name        string
+	Description string
+	Properties  Properties
+	// Live holds readings that change every crawl (lag, state). They are
+	// stored but produce no change events.
+	Live Properties
+	// Classifications the source itself attaches (schema tags, "pii": true).
+	Classifications []SourceClassification
+	// Scope groups the asset with the part of the source it came from
+	// ("group/fraud-detector", "connector/inventory-cdc"). Empty means the
+	// whole source.
+	Scope string
+}
+
+// SourceClassification is a classification a source attaches to an asset.
+type SourceClassification struct {
+	Name string
+	// Source is AttachSchemaTag or AttachCrawler; empty means AttachCrawler.
+	Source AttachmentSource
+}
+
+// Link is one edge as a source asserts it.
+type Link struct {
+	From URN
+	Kind EdgeKind
+	To   URN
+	// Origin says how the source knows (connect-config, consumer-offsets, acl…).
+	Origin     string
+	Confidence float64
+	Transform  string
+	Masking    bool
+	Scope      string
+}
+
+// Key returns the identity of the edge l asserts.
+func (l Link) Key() EdgeKey { return EdgeKey{From: l.From, Kind: l.Kind, To: l.To} }
+
+// ReconcileResult counts what a Reconcile changed.
+type ReconcileResult struct {
+	Created, Updated, Deleted int // entities
+	EdgesAdded, EdgesRemoved  int
+	EdgesUpdated              int
+	// Kept counts assets and links absent from the snapshot but kept because
+	// their scope was incomplete.
+	Kept int
+	// LiveUpdated counts entities whose live readings changed (no events).
+	LiveUpdated int
+	Changes     int // change events written
+	Seq         uint64
+}
+
+// ValidateSource reports why name cannot name a crawler source.
+func ValidateSource(name string) error {
+	if name == "" {
+		return Errorf(Invalid, "source name is empty")
+	}
+	if name == ManualSource {
+		return Errorf(Invalid, "source name %q is reserved for the API", name)
+	}
+	for _, r := range name {
+		ok := r == '_' || r == '-' || r == '.' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9')
+		if !ok {
+			return Errorf(Invalid, "source name %q may contain only letters, digits, '_', '-' and '.'", name)
+		}
+	}
+	return nil
+}
+
+// Validate reports the first reason s cannot be reconciled.
+func (s *Snapshot) Validate() error {
+	if err := ValidateSource(s.Source); err != nil {
+		return err
+	}
+	for i, a := range s.Assets {
+		if err := a.URN.Validate(); err != nil {
+			return fmt.Errorf("asset %d: %w", i, err)
+		}
+		for _, c := range a.Classifications {
+			if err := ValidClassificationName(c.Name); err != nil {
+				return fmt.Errorf("asset %s: %w", a.URN, err)
+			}
+			if c.Source != "" && c.Source != AttachSchemaTag && c.Source != AttachCrawler && c.Source != AttachRule {
+				return Errorf(Invalid, "asset %s: a source may attach classifications only as schema-tag, crawler or rule, not %q", a.URN, c.Source)
+			}
+		}
+		if _, err := CanonicalProperties(a.Properties); err != nil {
+			return fmt.Errorf("asset %s properties: %w", a.URN, err)
+		}
+		if _, err := CanonicalProperties(a.Live); err != nil {
+			return fmt.Errorf("asset %s live properties: %w", a.URN, err)
+		}
+	}
+	for i, l := range s.Links {
+		if err := l.Key().Validate(); err != nil {
+			return fmt.Errorf("link %d: %w", i, err)
+		}
+		if l.Confidence < 0 || l.Confidence > 1 {
+			return Errorf(Invalid, "link %s: confidence %v is outside [0,1]", l.Key(), l.Confidence)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,206 @@
+package catalog
+
+import (
+	"context"
+	"time"
+)
+
+// Reader answers questions about the catalog. Every method sees a
+// consistent state: the effects of a write are visible all at once.
+type Reader interface {
+	// Entity returns the merged view of urn, tombstones included. It is
+	// NotFound when the catalog never knew urn.
+	Entity(ctx context.Context, urn URN) (Entity, error)
+	// Entities returns the entities of urns in the same order; an unknown
+	// URN yields a zero Entity (empty URN) at its position.
+	Entities(ctx context.Context, urns []URN) ([]Entity, error)
+	// Edges returns the edges that touch q.URN in q.Direction.
+	Edges(ctx context.Context, q EdgeQuery) ([]Edge, error)
+	// Search finds entities by name tokens, kinds and classifications.
+	Search(ctx context.Context, q SearchQuery) (SearchResult, error)
+	// Traverse walks edges breadth-first from q.Start.
+	Traverse(ctx context.Context, q TraverseQuery) (Traversal, error)
+	// Changes returns up to limit changes with Seq > after, in order.
+	Changes(ctx context.Context, after uint64, limit int) ([]Change, error)
+	// LastSeq returns the sequence number of the newest change (0 if none).
+	LastSeq(ctx context.Context) (uint64, error)
+	// Classifications returns every classification definition, by name.
+	Classifications(ctx context.Context) ([]ClassificationDef, error)
+	// CrawlRuns returns the newest crawl runs first, of one source or of all
+	// when source is empty.
+	CrawlRuns(ctx context.Context, source string, limit int) ([]CrawlRun, error)
+}
+
+// Writer changes the catalog. Each call is atomic and durable when it
+// returns nil: its effects and its change events are on stable storage.
+type Writer interface {
+	// Reconcile diffs s against what s.Source asserted before and commits
+	// exactly the differences with their change events. A snapshot equal to
+	// the last one writes no change events. When s.Run is set the crawl run
+	// is recorded and its crawl.completed event commits in the same batch.
+	Reconcile(ctx context.Context, s Snapshot, run *CrawlRun) (ReconcileResult, error)
+	// Apply validates every mutation of b, then commits all of them with
+	// their change events, or none. It returns the changes written, which
+	// is empty when the batch changed nothing.
+	Apply(ctx context.Context, b Batch) ([]Change, error)
+	// RecordCrawlRun stores a crawl run that did not reconcile (a failed
+	// crawl) and its crawl.failed event.
+	RecordCrawlRun(ctx context.Context, run CrawlRun) (Change, error)
+}
+
+// ChangeWaiter lets readers of the change log block instead of polling.
+type ChangeWaiter interface {
+	// WaitChanges returns once LastSeq > after, or with ctx's error.
+	WaitChanges(ctx context.Context, after uint64) error
+}
+
+// Store is a complete catalog backend.
+type Store interface {
+	Reader
+	Writer
+	ChangeWaiter
+	// Close releases the store. Pending writes have completed when it returns.
+	Close() error
+}
+
+// Direction selects which edges of a node a query follows.
+type Direction int
+
+// Directions.
+const (
+	Downstream Direction = iota // follow edges From → To
+	Upstream                    // follow edges To → From
+	Both                        // both (for Edges; Traverse rejects it)
+)
+
+// EdgeQuery selects the edges touching one entity.
+type EdgeQuery struct {
+	URN       URN
+	Direction Direction
+	// Kinds restricts the edge kinds; empty means all.
+	Kinds []EdgeKind
+	// At selects the edges alive at that time; zero means now.
+	At time.Time
+	// IncludeDeleted returns tombstoned edges too (ignored when At is set).
+	IncludeDeleted bool
+}
+
+// SearchQuery selects entities.
+type SearchQuery struct {
+	// Text matches name and URN tokens: every word must match a token
+	// exactly or as a prefix. Empty matches everything.
+	Text string
+	// Kinds restricts to these kinds; empty means all.
+	Kinds []Kind
+	// Classifications keeps entities carrying every one of these (or a
+	// descendant: PII matches PII.Email).
+	Classifications []string
+	IncludeDeleted  bool
+	Offset          int
+	Limit           int
+}
+
+// SearchResult is one page of a search.
+type SearchResult struct {
+	Entities []Entity
+	// Total is the number of matches across all pages.
+	Total int
+}
+
+// TraverseQuery describes a breadth-first walk.
+type TraverseQuery struct {
+	Start     URN
+	Direction Direction
+	// MaxDepth bounds the hops from Start; zero or less means unbounded.
+	MaxDepth int
+	// EdgeKinds restricts which edges are followed; empty means the flow kinds.
+	EdgeKinds []EdgeKind
+	// At walks the graph as it was at that time; zero means now.
+	At time.Time
+	// Limit bounds the number of nodes returned (Start excluded); zero means
+	// no limit. When it cuts the walk short, Traversal.Truncated is set.
+	Limit int
+	// Edges asks for every traversed edge between reached nodes.
+	Edges bool
+}
+
+// Traversal is the result of a walk.
+type Traversal struct {
+	// Nodes are the reached entities in breadth-first order, Start excluded.
+	Nodes []Reached
+	// Edges are the followed edges, when asked for.
+	Edges []EdgeKey
+	// Truncated says the walk stopped at Limit with nodes left to visit.
+	Truncated bool
+}
+
+// Reached is a node found by a walk.
+type Reached struct {
+	URN   URN
+	Kind  Kind
+	Depth int
+	// Via is the edge by which the node was first reached; following Via
+	// back to Start gives one shortest explaining path.
+	Via EdgeKey
+}
+
+// PathTo returns the shortest path from the walk's start to urn (start
+// first), following Via links, or nil when urn was not reached.
+func (t Traversal) PathTo(start, urn URN, dir Direction) []URN {
+	via := make(map[URN]EdgeKey, len(t.Nodes))
+	for _, n := range t.Nodes {
+		via[n.URN] = n.Via
+	}
+	if _, ok := via[urn]; !ok {
+		return nil
+	}
+	path := []URN{urn}
+	for cur := urn; cur != start; {
+		e, ok := via[cur]
+		if !ok {
+			return nil
+		}
+		if dir == Upstream {
+			cur = e.To
+		} else {
+			cur = e.From
+		}
+		path = append(path, cur)
+		if len(path) > len(t.Nodes)+1 {
+			return nil // defensive: a Via cycle would be a store bug
+		}
+	}
+	for i, j := 0, len(path)-1; i < j; i, j = i+1, j-1 {
+		path[i], path[j] = path[j], path[i]
+	}
+	return path
+}
+
+// CrawlStatus is the outcome of a crawl run.
+type CrawlStatus string
+
+// Crawl statuses.
+const (
+	CrawlSucceeded CrawlStatus = "SUCCEEDED"
+	CrawlPartial   CrawlStatus = "PARTIAL" // reconciled, but some scopes were incomplete
+	CrawlFailed    CrawlStatus = "FAILED"
+)
+
+// CrawlRun records one crawl of one source.
+type CrawlRun struct {
+	Source    string
+	Kind      string // crawler kind: kafka, schemaregistry, connect
+	Trigger   string // schedule, manual, startup, cli
+	Status    CrawlStatus
+	StartedAt time.Time
+	Duration  time.Duration
+	// Counts are the numbers of assets per kind and of links in the snapshot.
+	Counts map[string]int
+	Result ReconcileResult
+	Errors []string
+}
+
+// URN names the run: urn:crawl:<source>/<start time, RFC 3339 UTC, ns>.
+func (r CrawlRun) URN() URN {
+	return MakeURN(KindCrawlRun, r.Source+"/"+r.StartedAt.UTC().Format("2006-01-02T15:04:05.000000000Z"))
+}
