@@ -24,6 +24,10 @@ type Snapshot struct {
 	// the reason. Assets and links asserted earlier under such a scope are
 	// kept as they were instead of being deleted.
 	Incomplete map[string]string
+	// Scopes, when non-empty, says the snapshot covers only these scopes:
+	// assets and links the source asserted under any other scope are kept.
+	// Push sources use it (one OpenLineage job, one Streams application).
+	Scopes []string
 }
 
 // Asset is one entity as a source asserts it.
