@@ -1,0 +1,439 @@
+package embedded
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/cockroachdb/pebble"
+
+	"github.com/watershed-data/watershed/catalog"
+)
+
+// MaxChangesPerRead bounds one Changes call.
+const MaxChangesPerRead = 10000
+
+// Entity returns the merged view of u. A URN that only crawled edges
+// reference (no source asserts it yet) yields an entity with no Sources.
+func (s *Store) Entity(ctx context.Context, u catalog.URN) (catalog.Entity, error) {
+	if err := u.Validate(); err != nil {
+		return catalog.Entity{}, err
+	}
+	var r entityRecord
+	found, err := s.get(entityKey(u), &r)
+	if err != nil {
+		return catalog.Entity{}, err
+	}
+	s.mu.RLock()
+	_, referenced := s.idx.ids[u]
+	s.mu.RUnlock()
+	if !found {
+		if referenced {
+			return catalog.Entity{URN: u, Kind: u.Kind(), Name: u.DisplayName()}, nil
+		}
+		return catalog.Entity{}, catalog.Errorf(catalog.NotFound, "no asset %s", u)
+	}
+	live, err := s.liveOf(u)
+	if err != nil {
+		return catalog.Entity{}, err
+	}
+	return r.view(live, s.defsSnapshot(nil)), nil
+}
+
+func (s *Store) liveOf(u catalog.URN) (map[string]catalog.Properties, error) {
+	var out map[string]catalog.Properties
+	p := liveKeyPrefix(u)
+	err := s.scan(p, func(k, v []byte) error {
+		props, err := catalog.DecodeProperties(v)
+		if err != nil {
+			return fmt.Errorf("decode live readings of %s: %w", u, err)
+		}
+		if out == nil {
+			out = map[string]catalog.Properties{}
+		}
+		out[string(k[len(p):])] = props
+		return nil
+	})
+	return out, err
+}
+
+// Entities returns the entities of urns in order; unknown URNs yield zero
+// entities.
+func (s *Store) Entities(ctx context.Context, urns []catalog.URN) ([]catalog.Entity, error) {
+	out := make([]catalog.Entity, len(urns))
+	for i, u := range urns {
+		e, err := s.Entity(ctx, u)
+		switch {
+		case err == nil:
+			out[i] = e
+		case catalog.IsNotFound(err) || catalog.KindOf(err) == catalog.Invalid:
+		default:
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// Edges returns the edges touching q.URN.
+func (s *Store) Edges(ctx context.Context, q catalog.EdgeQuery) ([]catalog.Edge, error) {
+	if err := q.URN.Validate(); err != nil {
+		return nil, err
+	}
+	kinds := edgeKindSet(q.Kinds)
+	var keys []catalog.EdgeKey
+	lastSeen := map[string]time.Time{}
+	s.mu.RLock()
+	if id, ok := s.idx.ids[q.URN]; ok {
+		n := s.idx.nodes[id]
+		collect := func(ids []uint32) {
+			for _, eid := range ids {
+				e := &s.idx.edges[eid]
+				if kinds != nil && !kinds[e.kind] {
+					continue
+				}
+				if !q.At.IsZero() {
+					if !e.aliveAt(q.At) {
+						continue
+					}
+				} else if !e.alive && !q.IncludeDeleted {
+					continue
+				}
+				keys = append(keys, s.idx.edgeKeyOf(eid))
+			}
+		}
+		if q.Direction == catalog.Downstream || q.Direction == catalog.Both {
+			collect(n.out)
+		}
+		if q.Direction == catalog.Upstream || q.Direction == catalog.Both {
+			collect(n.in)
+		}
+	}
+	for name, si := range s.idx.sources {
+		lastSeen[name] = si.lastReconciled
+	}
+	s.mu.RUnlock()
+	sort.Slice(keys, func(i, j int) bool { return keyLess(keys[i], keys[j]) })
+	out := make([]catalog.Edge, 0, len(keys))
+	for _, k := range keys {
+		var r edgeRecord
+		found, err := s.get(edgeKey(k), &r)
+		if err != nil {
+			return nil, err
+		}
+		if !found {
+			continue
+		}
+		out = append(out, r.view(func(src string) time.Time {
+			if r.Claims[src] == nil {
+				return time.Time{}
+			}
+			return lastSeen[src]
+		}))
+	}
+	return out, nil
+}
+
+func keyLess(a, b catalog.EdgeKey) bool {
+	if a.From != b.From {
+		return a.From < b.From
+	}
+	if a.Kind != b.Kind {
+		return a.Kind < b.Kind
+	}
+	return a.To < b.To
+}
+
+func edgeKindSet(kinds []catalog.EdgeKind) map[catalog.EdgeKind]bool {
+	if len(kinds) == 0 {
+		return nil
+	}
+	m := make(map[catalog.EdgeKind]bool, len(kinds))
+	for _, k := range kinds {
+		m[k] = true
+	}
+	return m
+}
+
+// Search finds entities. Every word of q.Text must match one of an entity's
+// tokens exactly or as a prefix. Results rank exact name matches first, then
+// entities whose name (rather than only URN or description) matches, then by
+// kind order, name and URN.
+func (s *Store) Search(ctx context.Context, q catalog.SearchQuery) (catalog.SearchResult, error) {
+	for _, k := range q.Kinds {
+		if !k.Valid() {
+			return catalog.SearchResult{}, catalog.Errorf(catalog.Invalid, "unknown kind %q", k)
+		}
+	}
+	if q.Limit <= 0 || q.Limit > 1000 {
+		q.Limit = 1000
+	}
+	if q.Offset < 0 {
+		return catalog.SearchResult{}, catalog.Errorf(catalog.Invalid, "negative offset")
+	}
+	text := strings.ToLower(strings.TrimSpace(q.Text))
+	qwords := words(text)
+	kindRank := map[catalog.Kind]int{}
+	for i, k := range catalog.Kinds() {
+		kindRank[k] = i
+	}
+	wantKind := map[catalog.Kind]bool{}
+	for _, k := range q.Kinds {
+		wantKind[k] = true
+	}
+
+	type hit struct {
+		id    uint32
+		score int
+	}
+	var hits []hit
+	s.mu.Lock() // sortedVocab may sort lazily
+	x := s.idx
+	var cands map[uint32]int // id → score
+	if len(qwords) > 0 {
+		vocab := x.sortedVocab()
+		for wi, w := range qwords {
+			matched := map[uint32]int{}
+			i := sort.SearchStrings(vocab, w)
+			for ; i < len(vocab) && strings.HasPrefix(vocab[i], w); i++ {
+				tok := vocab[i]
+				sc := 1
+				if tok == w {
+					sc = 2
+				}
+				for _, id := range x.tokens[tok] {
+					if matched[id] < sc {
+						matched[id] = sc
+					}
+				}
+			}
+			if wi == 0 {
+				cands = matched
+			} else {
+				for id, sc := range cands {
+					if m, ok := matched[id]; ok {
+						cands[id] = sc + m
+					} else {
+						delete(cands, id)
+					}
+				}
+			}
+			if len(cands) == 0 {
+				break
+			}
+		}
+	}
+	keep := func(id uint32) bool {
+		n := &x.nodes[id]
+		if !n.record || (n.deleted && !q.IncludeDeleted) {
+			return false
+		}
+		if len(wantKind) > 0 && !wantKind[n.kind] {
+			return false
+		}
+		for _, c := range q.Classifications {
+			ok := false
+			for _, have := range n.classes {
+				if catalog.ClassificationWithin(have, c) {
+					ok = true
+					break
+				}
+			}
+			if !ok {
+				return false
+			}
+		}
+		return true
+	}
+	if len(qwords) == 0 {
+		for id := range x.nodes {
+			if keep(uint32(id)) {
+				hits = append(hits, hit{id: uint32(id)})
+			}
+		}
+	} else {
+		for id, sc := range cands {
+			if !keep(id) {
+				continue
+			}
+			name := strings.ToLower(x.nodes[id].name)
+			switch {
+			case name == text:
+				sc += 100
+			case strings.HasPrefix(name, text):
+				sc += 50
+			case strings.Contains(name, text):
+				sc += 20
+			}
+			hits = append(hits, hit{id: id, score: sc})
+		}
+	}
+	sort.Slice(hits, func(i, j int) bool {
+		a, b := &x.nodes[hits[i].id], &x.nodes[hits[j].id]
+		if hits[i].score != hits[j].score {
+			return hits[i].score > hits[j].score
+		}
+		if kindRank[a.kind] != kindRank[b.kind] {
+			return kindRank[a.kind] < kindRank[b.kind]
+		}
+		if a.name != b.name {
+			return a.name < b.name
+		}
+		return a.urn < b.urn
+	})
+	total := len(hits)
+	var page []catalog.URN
+	for i := q.Offset; i < total && len(page) < q.Limit; i++ {
+		page = append(page, x.nodes[hits[i].id].urn)
+	}
+	s.mu.Unlock()
+	ents, err := s.Entities(ctx, page)
+	if err != nil {
+		return catalog.SearchResult{}, err
+	}
+	return catalog.SearchResult{Entities: ents, Total: total}, nil
+}
+
+// Traverse walks the in-memory adjacency breadth-first under a read lock,
+// so the walk sees one consistent graph.
+func (s *Store) Traverse(ctx context.Context, q catalog.TraverseQuery) (catalog.Traversal, error) {
+	var out catalog.Traversal
+	if err := q.Start.Validate(); err != nil {
+		return out, err
+	}
+	if q.Direction != catalog.Downstream && q.Direction != catalog.Upstream {
+		return out, catalog.Errorf(catalog.Invalid, "traverse: direction must be downstream or upstream")
+	}
+	kinds := edgeKindSet(q.EdgeKinds)
+	if kinds == nil {
+		kinds = edgeKindSet(catalog.FlowEdgeKinds())
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	x := s.idx
+	start, ok := x.ids[q.Start]
+	if !ok {
+		return out, catalog.Errorf(catalog.NotFound, "no asset %s", q.Start)
+	}
+	depth := map[uint32]int{start: 0}
+	frontier := []uint32{start}
+	for d := 1; len(frontier) > 0 && (q.MaxDepth <= 0 || d <= q.MaxDepth); d++ {
+		if err := ctx.Err(); err != nil {
+			return catalog.Traversal{}, err
+		}
+		var next []uint32
+		for _, id := range frontier {
+			adj := x.nodes[id].out
+			if q.Direction == catalog.Upstream {
+				adj = x.nodes[id].in
+			}
+			for _, eid := range adj {
+				e := &x.edges[eid]
+				if !kinds[e.kind] || !e.aliveAt(q.At) {
+					continue
+				}
+				other := e.to
+				if q.Direction == catalog.Upstream {
+					other = e.from
+				}
+				if _, seen := depth[other]; seen {
+					if q.Edges {
+						out.Edges = append(out.Edges, x.edgeKeyOf(eid))
+					}
+					continue
+				}
+				if q.Limit > 0 && len(out.Nodes) >= q.Limit {
+					out.Truncated = true
+					return out, nil
+				}
+				depth[other] = d
+				n := &x.nodes[other]
+				out.Nodes = append(out.Nodes, catalog.Reached{URN: n.urn, Kind: n.kind, Depth: d, Via: x.edgeKeyOf(eid)})
+				if q.Edges {
+					out.Edges = append(out.Edges, x.edgeKeyOf(eid))
+				}
+				next = append(next, other)
+			}
+		}
+		frontier = next
+	}
+	return out, nil
+}
+
+// Changes returns up to limit changes after the given sequence number.
+func (s *Store) Changes(ctx context.Context, after uint64, limit int) ([]catalog.Change, error) {
+	if limit <= 0 || limit > MaxChangesPerRead {
+		limit = MaxChangesPerRead
+	}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: changeKey(after + 1), UpperBound: []byte{prefixChange + 1}})
+	if err != nil {
+		return nil, catalog.Errorf(catalog.Unavailable, "open change iterator: %w", err)
+	}
+	defer it.Close()
+	var out []catalog.Change
+	for it.First(); it.Valid() && len(out) < limit; it.Next() {
+		var c changeRecord
+		if err := json.Unmarshal(it.Value(), &c); err != nil {
+			return nil, fmt.Errorf("decode change %x: %w", it.Key(), err)
+		}
+		out = append(out, c.public())
+	}
+	if err := it.Error(); err != nil {
+		return nil, catalog.Errorf(catalog.Unavailable, "read changes: %w", err)
+	}
+	return out, nil
+}
+
+// LastSeq returns the newest change's sequence number.
+func (s *Store) LastSeq(ctx context.Context) (uint64, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.head, nil
+}
+
+// Classifications returns the definitions sorted by name.
+func (s *Store) Classifications(ctx context.Context) ([]catalog.ClassificationDef, error) {
+	defs := s.defsSnapshot(nil)
+	out := make([]catalog.ClassificationDef, 0, len(defs))
+	for _, d := range defs {
+		out = append(out, d)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// CrawlRuns returns crawl runs, newest first.
+func (s *Store) CrawlRuns(ctx context.Context, source string, limit int) ([]catalog.CrawlRun, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	prefix := []byte{prefixRun}
+	if source != "" {
+		prefix = append(append(prefix, source...), 0)
+	}
+	var out []catalog.CrawlRun
+	err := s.scan(prefix, func(k, v []byte) error {
+		if source != "" && len(out) >= limit {
+			return nil
+		}
+		var r runRecord
+		if err := json.Unmarshal(v, &r); err != nil {
+			return fmt.Errorf("decode crawl run: %w", err)
+		}
+		out = append(out, catalog.CrawlRun{
+			Source: r.Source, Kind: r.Kind, Trigger: r.Trigger, Status: r.Status, StartedAt: r.StartedAt,
+			Duration: r.Duration, Counts: r.Counts, Result: r.Result, Errors: r.Errors,
+		})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].StartedAt.After(out[j].StartedAt) })
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}

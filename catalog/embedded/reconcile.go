@@ -1,0 +1,411 @@
+package embedded
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/watershed-data/watershed/catalog"
+)
+
+// preparedAsset is a snapshot asset in stored form.
+type preparedAsset struct {
+	facet    *facetRecord
+	hash     uint64
+	live     []byte // canonical JSON, nil when empty
+	liveHash uint64
+}
+
+type preparedLink struct {
+	claim *claimRecord
+	hash  uint64
+}
+
+// prepare validates s and merges duplicate assets and links.
+func prepare(s *catalog.Snapshot) (map[catalog.URN]*preparedAsset, []catalog.URN, map[catalog.EdgeKey]*preparedLink, []catalog.EdgeKey, error) {
+	if err := s.Validate(); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	assets := make(map[catalog.URN]*preparedAsset, len(s.Assets))
+	var order []catalog.URN
+	merged := make(map[catalog.URN]catalog.Properties)
+	mergedLive := make(map[catalog.URN]catalog.Properties)
+	for _, a := range s.Assets {
+		p := assets[a.URN]
+		if p == nil {
+			p = &preparedAsset{facet: &facetRecord{}}
+			assets[a.URN] = p
+			order = append(order, a.URN)
+		}
+		f := p.facet
+		if f.Name == "" {
+			f.Name = a.Name
+		}
+		if f.Description == "" {
+			f.Description = a.Description
+		}
+		if len(a.Properties) > 0 {
+			m := merged[a.URN]
+			if m == nil {
+				m = catalog.Properties{}
+				merged[a.URN] = m
+			}
+			for k, v := range a.Properties {
+				m[k] = v
+			}
+		}
+		if len(a.Live) > 0 {
+			m := mergedLive[a.URN]
+			if m == nil {
+				m = catalog.Properties{}
+				mergedLive[a.URN] = m
+			}
+			for k, v := range a.Live {
+				m[k] = v
+			}
+		}
+		for _, c := range a.Classifications {
+			if c.Source == "" {
+				c.Source = catalog.AttachCrawler
+			}
+			f.Classes = append(f.Classes, c)
+		}
+		f.Scopes = append(f.Scopes, a.Scope)
+	}
+	for u, p := range assets {
+		f := p.facet
+		if m := merged[u]; len(m) > 0 {
+			b, err := catalog.CanonicalProperties(m)
+			if err != nil {
+				return nil, nil, nil, nil, fmt.Errorf("asset %s: %w", u, err)
+			}
+			f.Props = b
+		}
+		if m := mergedLive[u]; len(m) > 0 {
+			b, err := catalog.CanonicalProperties(m)
+			if err != nil {
+				return nil, nil, nil, nil, fmt.Errorf("asset %s live: %w", u, err)
+			}
+			p.live = b
+			p.liveHash = bytesHash(b)
+		}
+		f.Classes = dedupeClasses(f.Classes)
+		f.Scopes = dedupeStrings(f.Scopes)
+		p.hash = facetHash(f)
+	}
+	links := make(map[catalog.EdgeKey]*preparedLink, len(s.Links))
+	var lorder []catalog.EdgeKey
+	for _, l := range s.Links {
+		k := l.Key()
+		p := links[k]
+		if p == nil {
+			p = &preparedLink{claim: &claimRecord{Origin: l.Origin, Confidence: l.Confidence, Transform: l.Transform, Masking: l.Masking, Scope: l.Scope}}
+			links[k] = p
+			lorder = append(lorder, k)
+			continue
+		}
+		c := p.claim
+		if l.Confidence > c.Confidence {
+			c.Confidence = l.Confidence
+		}
+		if c.Transform == "" {
+			c.Transform = l.Transform
+		}
+		if c.Origin == "" {
+			c.Origin = l.Origin
+		}
+		c.Masking = c.Masking || l.Masking
+		if c.Scope != l.Scope && l.Scope < c.Scope {
+			c.Scope = l.Scope
+		}
+	}
+	for _, p := range links {
+		p.hash = claimHash(p.claim)
+	}
+	return assets, order, links, lorder, nil
+}
+
+func dedupeClasses(cs []catalog.SourceClassification) []catalog.SourceClassification {
+	if len(cs) == 0 {
+		return nil
+	}
+	sort.Slice(cs, func(i, j int) bool {
+		if cs[i].Name != cs[j].Name {
+			return cs[i].Name < cs[j].Name
+		}
+		return cs[i].Source < cs[j].Source
+	})
+	out := cs[:1]
+	for _, c := range cs[1:] {
+		if c != out[len(out)-1] {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func dedupeStrings(ss []string) []string {
+	sort.Strings(ss)
+	out := ss[:0]
+	for i, s := range ss {
+		if i == 0 || s != ss[i-1] {
+			out = append(out, s)
+		}
+	}
+	if len(out) == 1 && out[0] == "" {
+		return nil
+	}
+	return out
+}
+
+// Reconcile diffs snap against what snap.Source asserted before and commits
+// the differences with their change events in one batch. See
+// catalog.Writer.
+func (s *Store) Reconcile(ctx context.Context, snap catalog.Snapshot, run *catalog.CrawlRun) (catalog.ReconcileResult, error) {
+	var res catalog.ReconcileResult
+	assets, order, links, lorder, err := prepare(&snap)
+	if err != nil {
+		return res, err
+	}
+	if err := ctx.Err(); err != nil {
+		return res, err
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if err := s.checkOpenLocked(); err != nil {
+		return res, err
+	}
+	src := snap.Source
+	t := s.newTxn(snap.At, "/watershed/sources/"+src, "crawler:"+src, "")
+	// The index is only mutated by writers, and we hold wmu: read it freely.
+	x := s.idx
+	si := x.sources[src]
+	if si == nil {
+		si = &sourceIndex{facets: map[uint32]uint64{}, live: map[uint32]uint64{}, claims: map[uint32]uint64{}}
+	}
+	covered := scopeFilter(snap.Scopes)
+
+	// Assets asserted now.
+	newClasses := map[string]bool{}
+	for _, u := range order {
+		p := assets[u]
+		id, known := x.ids[u]
+		var oldHash, oldLive uint64
+		var hadFacet bool
+		if known {
+			oldHash, hadFacet = si.facets[id]
+			oldLive = si.live[id]
+		}
+		if p.liveHash != oldLive {
+			t.setLive(src, u, p.live)
+			res.LiveUpdated++
+		}
+		if hadFacet && oldHash == p.hash {
+			continue
+		}
+		r, _, err := t.entity(u)
+		if err != nil {
+			return res, err
+		}
+		if r.Facets == nil {
+			r.Facets = map[string]*facetRecord{}
+		}
+		if old := r.Facets[src]; old != nil {
+			p.facet.FirstSeen = old.FirstSeen
+			res.Updated++
+		} else {
+			p.facet.FirstSeen = t.at
+			if !r.alive() {
+				res.Created++
+			} else {
+				res.Updated++
+			}
+		}
+		r.Facets[src] = p.facet
+		for _, c := range p.facet.Classes {
+			newClasses[c.Name] = true
+		}
+	}
+	// Assets asserted before but absent now.
+	for id := range si.facets {
+		u := x.nodes[id].urn
+		if _, present := assets[u]; present {
+			continue
+		}
+		r, _, err := t.entity(u)
+		if err != nil {
+			return res, err
+		}
+		f := r.Facets[src]
+		if f == nil {
+			continue
+		}
+		if !covered(f.Scopes) || anyIncomplete(f.Scopes, snap.Incomplete) {
+			res.Kept++
+			continue
+		}
+		delete(r.Facets, src)
+		if si.live[id] != 0 {
+			t.setLive(src, u, nil)
+		}
+		if !r.alive() {
+			res.Deleted++
+		} else {
+			res.Updated++
+		}
+	}
+	// Links asserted now.
+	for _, k := range lorder {
+		p := links[k]
+		if id, ok := x.edgeID(k); ok {
+			if h, had := si.claims[id]; had && h == p.hash {
+				continue
+			}
+		}
+		r, _, err := t.edge(k)
+		if err != nil {
+			return res, err
+		}
+		if r.Claims == nil {
+			r.Claims = map[string]*claimRecord{}
+		}
+		wasAlive := r.alive()
+		if old := r.Claims[src]; old != nil {
+			p.claim.FirstSeen = old.FirstSeen
+		} else {
+			p.claim.FirstSeen = t.at
+		}
+		p.claim.LastSeen = t.at
+		r.Claims[src] = p.claim
+		if wasAlive {
+			res.EdgesUpdated++
+		} else {
+			res.EdgesAdded++
+		}
+	}
+	// Links asserted before but absent now.
+	for id := range si.claims {
+		k := x.edgeKeyOf(id)
+		if _, present := links[k]; present {
+			continue
+		}
+		r, _, err := t.edge(k)
+		if err != nil {
+			return res, err
+		}
+		c := r.Claims[src]
+		if c == nil {
+			continue
+		}
+		if !covered([]string{c.Scope}) || anyIncomplete([]string{c.Scope}, snap.Incomplete) {
+			res.Kept++
+			continue
+		}
+		delete(r.Claims, src)
+		if r.alive() {
+			res.EdgesUpdated++
+		} else {
+			res.EdgesRemoved++
+		}
+	}
+	// Classifications named by sources are defined on first sight.
+	defs := s.defsSnapshot(nil)
+	for name := range newClasses {
+		if err := ensureParents(t, name, defs); err != nil {
+			return res, err
+		}
+	}
+
+	sr, err := json.Marshal(sourceRecord{LastReconciled: t.at})
+	if err != nil {
+		return res, fmt.Errorf("encode source state: %w", err)
+	}
+	t.puts = append(t.puts, [2][]byte{sourceKey(src), sr})
+	if run != nil {
+		if err := t.recordRun(run, &res); err != nil {
+			return res, err
+		}
+	}
+	changes, err := s.commit(t)
+	if err != nil {
+		return catalog.ReconcileResult{}, err
+	}
+	s.mu.Lock()
+	s.idx.source(src).lastReconciled = t.at
+	s.mu.Unlock()
+	res.Changes = len(changes)
+	if run != nil {
+		res.Changes-- // the crawl.completed event is not a catalog change
+	}
+	if len(changes) > 0 {
+		res.Seq = changes[len(changes)-1].Seq
+	}
+	return res, nil
+}
+
+// ensureParents defines name and its missing ancestors with default settings.
+func ensureParents(t *txn, name string, defs map[string]catalog.ClassificationDef) error {
+	parts := strings.Split(name, ".")
+	for i := range parts {
+		n := strings.Join(parts[:i+1], ".")
+		if _, ok := defs[n]; ok {
+			continue
+		}
+		if _, ok := t.defs[n]; ok {
+			continue
+		}
+		const desc = "Defined by a source's schema tags"
+		t.defs[n] = &classDefRecord{Name: n, Description: desc, Propagates: true, CreatedAt: t.at}
+		if err := t.emit(catalog.ClassificationDefined, "", catalog.ClassificationData{Classification: n, Propagate: true, Description: desc}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// scopeFilter returns a predicate telling whether an item with the given
+// scopes is covered by a snapshot limited to scopes (all, when empty).
+func scopeFilter(scopes []string) func([]string) bool {
+	if len(scopes) == 0 {
+		return func([]string) bool { return true }
+	}
+	set := make(map[string]bool, len(scopes))
+	for _, s := range scopes {
+		set[s] = true
+	}
+	return func(item []string) bool {
+		if len(item) == 0 {
+			return set[""]
+		}
+		for _, s := range item {
+			if set[s] {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+func anyIncomplete(scopes []string, incomplete map[string]string) bool {
+	if len(incomplete) == 0 {
+		return false
+	}
+	if len(scopes) == 0 {
+		_, ok := incomplete[""]
+		return ok
+	}
+	for _, s := range scopes {
+		if _, ok := incomplete[s]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Store) checkOpenLocked() error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.checkOpen()
+}

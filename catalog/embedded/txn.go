@@ -1,0 +1,491 @@
+package embedded
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"sort"
+	"time"
+
+	"github.com/watershed-data/watershed/catalog"
+)
+
+// txn collects the records one write changes. At commit it derives the
+// change events from the difference between each record's original and
+// final state, so several mutations of one entity in one batch yield their
+// net effect, and a write that changes nothing yields no events.
+// A txn is used by one writer holding Store.wmu.
+type txn struct {
+	s      *Store
+	at     time.Time
+	origin string
+	actor  string
+	cause  string
+
+	entities  map[catalog.URN]*entityRecord
+	entOrig   map[catalog.URN]*entityRecord // nil value: did not exist
+	entOrder  []catalog.URN
+	edges     map[catalog.EdgeKey]*edgeRecord
+	edgeOrig  map[catalog.EdgeKey]*edgeRecord
+	edgeOrder []catalog.EdgeKey
+	defs      map[string]*classDefRecord
+
+	live    map[string][]byte // live key → value; nil deletes
+	liveIdx []liveUpdate
+	puts    [][2][]byte    // other keys to set
+	dels    [][]byte       // other keys to delete
+	changes []changeRecord // events emitted explicitly (not derived)
+}
+
+type liveUpdate struct {
+	source string
+	urn    catalog.URN
+	hash   uint64 // 0 deletes
+}
+
+func (s *Store) newTxn(at time.Time, origin, actor, cause string) *txn {
+	if at.IsZero() {
+		at = s.now()
+	}
+	if origin == "" {
+		origin = "/watershed"
+	}
+	return &txn{
+		s: s, at: at.UTC(), origin: origin, actor: actor, cause: cause,
+		entities: map[catalog.URN]*entityRecord{}, entOrig: map[catalog.URN]*entityRecord{},
+		edges: map[catalog.EdgeKey]*edgeRecord{}, edgeOrig: map[catalog.EdgeKey]*edgeRecord{},
+		defs: map[string]*classDefRecord{}, live: map[string][]byte{},
+	}
+}
+
+// entity returns the working record of u, loading it from disk on first use.
+// The second result reports whether the record existed before this txn.
+func (t *txn) entity(u catalog.URN) (*entityRecord, bool, error) {
+	if r, ok := t.entities[u]; ok {
+		return r, t.entOrig[u] != nil, nil
+	}
+	var orig entityRecord
+	found, err := t.s.get(entityKey(u), &orig)
+	if err != nil {
+		return nil, false, err
+	}
+	var work *entityRecord
+	if found {
+		work = cloneEntity(&orig)
+		t.entOrig[u] = &orig
+	} else {
+		work = &entityRecord{URN: u}
+		t.entOrig[u] = nil
+	}
+	t.entities[u] = work
+	t.entOrder = append(t.entOrder, u)
+	return work, found, nil
+}
+
+// edge returns the working record of k, loading it from disk on first use.
+func (t *txn) edge(k catalog.EdgeKey) (*edgeRecord, bool, error) {
+	if r, ok := t.edges[k]; ok {
+		return r, t.edgeOrig[k] != nil, nil
+	}
+	var orig edgeRecord
+	found, err := t.s.get(edgeKey(k), &orig)
+	if err != nil {
+		return nil, false, err
+	}
+	var work *edgeRecord
+	if found {
+		work = cloneEdge(&orig)
+		t.edgeOrig[k] = &orig
+	} else {
+		work = &edgeRecord{From: k.From, Kind: k.Kind, To: k.To}
+		t.edgeOrig[k] = nil
+	}
+	t.edges[k] = work
+	t.edgeOrder = append(t.edgeOrder, k)
+	return work, found, nil
+}
+
+func (t *txn) setLive(source string, u catalog.URN, b []byte) {
+	var h uint64
+	if b != nil {
+		h = bytesHash(b)
+	}
+	t.live[string(liveKey(u, source))] = b
+	t.liveIdx = append(t.liveIdx, liveUpdate{source: source, urn: u, hash: h})
+}
+
+func (t *txn) emit(typ catalog.ChangeType, subject catalog.URN, data any) error {
+	b, err := json.Marshal(data)
+	if err != nil {
+		return fmt.Errorf("encode %s event: %w", typ, err)
+	}
+	t.changes = append(t.changes, changeRecord{Type: typ, Subject: subject, Data: b})
+	return nil
+}
+
+func cloneEntity(r *entityRecord) *entityRecord {
+	b, err := json.Marshal(r)
+	if err != nil {
+		panic(fmt.Sprintf("clone entity: %v", err)) // records always encode
+	}
+	var c entityRecord
+	if err := json.Unmarshal(b, &c); err != nil {
+		panic(fmt.Sprintf("clone entity: %v", err))
+	}
+	return &c
+}
+
+func cloneEdge(r *edgeRecord) *edgeRecord {
+	c := *r
+	c.Claims = make(map[string]*claimRecord, len(r.Claims))
+	for k, v := range r.Claims {
+		cv := *v
+		c.Claims[k] = &cv
+	}
+	c.Block = append([]string(nil), r.Block...)
+	c.Alive = append([]interval(nil), r.Alive...)
+	return &c
+}
+
+// derive fixes up lifecycle timestamps and derives change events from the
+// difference between original and working records, in a stable order:
+// entity creations and updates, classification events, edge events, then
+// entity deletions. It returns the records that must be written.
+func (t *txn) derive() (ents []*entityRecord, edges []*edgeRecord, err error) {
+	var created, updated, classEvents, edgeEvents, deleted []changeRecord
+	add := func(list *[]changeRecord, typ catalog.ChangeType, subject catalog.URN, data any) error {
+		b, err := json.Marshal(data)
+		if err != nil {
+			return fmt.Errorf("encode %s event: %w", typ, err)
+		}
+		*list = append(*list, changeRecord{Type: typ, Subject: subject, Data: b})
+		return nil
+	}
+	defs := t.s.defsSnapshot(t.defs)
+
+	for _, u := range t.entOrder {
+		work, orig := t.entities[u], t.entOrig[u]
+		wasAlive := orig != nil && orig.alive()
+		isAlive := work.alive()
+		switch {
+		case !wasAlive && isAlive:
+			if work.CreatedAt.IsZero() {
+				work.CreatedAt = t.at
+			}
+			work.DeletedAt = time.Time{}
+		case wasAlive && !isAlive:
+			work.DeletedAt = t.at
+		}
+		if orig != nil && recordsEqual(orig, work) {
+			continue
+		}
+		if orig == nil && !isAlive && !hasCurated(work) {
+			continue // touched but never became anything: nothing to write
+		}
+		work.UpdatedAt = t.at
+		ents = append(ents, work)
+
+		after := work.view(nil, defs)
+		var before catalog.Entity
+		if orig != nil {
+			before = orig.view(nil, defs)
+		}
+		kind := u.Kind()
+		data := catalog.AssetData{Kind: kind, Name: after.Name, Sources: after.Sources}
+		switch {
+		case !wasAlive && isAlive:
+			typ := catalog.AssetCreated
+			if kind == catalog.KindSchemaVersion {
+				typ = catalog.SchemaVersionAdded
+			}
+			if err := add(&created, typ, u, data); err != nil {
+				return nil, nil, err
+			}
+		case wasAlive && !isAlive:
+			data.Name, data.Sources = before.Name, before.Sources
+			if err := add(&deleted, catalog.AssetDeleted, u, data); err != nil {
+				return nil, nil, err
+			}
+			continue // a deletion subsumes its classification changes
+		case wasAlive && isAlive:
+			data.Changed = entityDiff(before, after)
+			if len(data.Changed) > 0 {
+				if err := add(&updated, catalog.AssetUpdated, u, data); err != nil {
+					return nil, nil, err
+				}
+			}
+		}
+		if !isAlive {
+			continue
+		}
+		for _, ev := range attachmentEvents(before.Classifications, after.Classifications) {
+			if err := add(&classEvents, ev.typ, u, ev.data); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+
+	for _, k := range t.edgeOrder {
+		work, orig := t.edges[k], t.edgeOrig[k]
+		wasAlive := orig != nil && orig.alive()
+		isAlive := work.alive()
+		switch {
+		case !wasAlive && isAlive:
+			work.Alive = append(work.Alive, interval{From: t.at})
+			work.DeletedAt = time.Time{}
+		case wasAlive && !isAlive:
+			if n := len(work.Alive); n > 0 {
+				work.Alive[n-1].To = t.at
+			}
+			work.DeletedAt = t.at
+		}
+		if orig != nil && edgesEqual(orig, work) {
+			continue
+		}
+		if orig == nil && !isAlive {
+			continue
+		}
+		edges = append(edges, work)
+		switch {
+		case !wasAlive && isAlive:
+			err = add(&edgeEvents, catalog.EdgeAdded, k.From, work.data())
+		case wasAlive && !isAlive:
+			err = add(&edgeEvents, catalog.EdgeRemoved, k.From, orig.data())
+		case wasAlive && isAlive && !reflect.DeepEqual(orig.data(), work.data()):
+			err = add(&edgeEvents, catalog.EdgeUpdated, k.From, work.data())
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	all := make([]changeRecord, 0, len(created)+len(updated)+len(classEvents)+len(edgeEvents)+len(deleted)+len(t.changes))
+	all = append(all, created...)
+	all = append(all, updated...)
+	all = append(all, classEvents...)
+	all = append(all, edgeEvents...)
+	all = append(all, deleted...)
+	all = append(all, t.changes...)
+	t.changes = all
+	return ents, edges, nil
+}
+
+func hasCurated(r *entityRecord) bool {
+	return r.Description != "" || len(r.Owners) > 0 || len(r.Direct) > 0 || len(r.Propagated) > 0
+}
+
+func recordsEqual(a, b *entityRecord) bool {
+	ab, err1 := json.Marshal(a)
+	bb, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && string(ab) == string(bb)
+}
+
+func edgesEqual(a, b *edgeRecord) bool {
+	ab, err1 := json.Marshal(a)
+	bb, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && string(ab) == string(bb)
+}
+
+// entityDiff lists what a steward would call a change: name, description,
+// owners, sources and each property key (prefixed "properties.").
+func entityDiff(before, after catalog.Entity) []catalog.PropertyDiff {
+	var out []catalog.PropertyDiff
+	if before.Name != after.Name {
+		out = append(out, catalog.PropertyDiff{Key: "name", Before: before.Name, After: after.Name})
+	}
+	if before.Description != after.Description {
+		out = append(out, catalog.PropertyDiff{Key: "description", Before: before.Description, After: after.Description})
+	}
+	if !equalStrings(before.Owners, after.Owners) {
+		out = append(out, catalog.PropertyDiff{Key: "owners", Before: before.Owners, After: after.Owners})
+	}
+	if !equalStrings(before.Sources, after.Sources) {
+		out = append(out, catalog.PropertyDiff{Key: "sources", Before: before.Sources, After: after.Sources})
+	}
+	for _, d := range catalog.DiffProperties(before.Properties, after.Properties) {
+		d.Key = "properties." + d.Key
+		out = append(out, d)
+	}
+	return out
+}
+
+type attachmentEvent struct {
+	typ  catalog.ChangeType
+	data catalog.ClassificationData
+}
+
+// attachmentEvents compares two attachment lists keyed by (classification,
+// source, origin).
+func attachmentEvents(before, after []catalog.Attachment) []attachmentEvent {
+	type key struct {
+		c string
+		s catalog.AttachmentSource
+		o catalog.URN
+	}
+	index := func(as []catalog.Attachment) map[key]catalog.Attachment {
+		m := make(map[key]catalog.Attachment, len(as))
+		for _, a := range as {
+			m[key{a.Classification, a.Source, a.Origin}] = a
+		}
+		return m
+	}
+	b, a := index(before), index(after)
+	var out []attachmentEvent
+	for _, at := range after {
+		k := key{at.Classification, at.Source, at.Origin}
+		prev, had := b[k]
+		if had && prev.Propagate == at.Propagate && reflect.DeepEqual(prev.Path, at.Path) {
+			continue
+		}
+		typ := catalog.ClassificationAttached
+		if !at.Direct() {
+			typ = catalog.ClassificationPropagated
+		}
+		out = append(out, attachmentEvent{typ, catalog.ClassificationData{Classification: at.Classification, Source: at.Source, Propagate: at.Propagate, Origin: at.Origin, Path: at.Path}})
+	}
+	for _, bt := range before {
+		if _, still := a[key{bt.Classification, bt.Source, bt.Origin}]; still {
+			continue
+		}
+		typ := catalog.ClassificationDetached
+		if !bt.Direct() {
+			typ = catalog.ClassificationRetracted
+		}
+		out = append(out, attachmentEvent{typ, catalog.ClassificationData{Classification: bt.Classification, Source: bt.Source, Origin: bt.Origin}})
+	}
+	return out
+}
+
+// defsSnapshot returns the definitions including those pending in this txn.
+func (s *Store) defsSnapshot(pending map[string]*classDefRecord) map[string]catalog.ClassificationDef {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make(map[string]catalog.ClassificationDef, len(s.defs)+len(pending))
+	for k, v := range s.defs {
+		out[k] = v
+	}
+	for k, v := range pending {
+		out[k] = catalog.ClassificationDef{Name: v.Name, Description: v.Description, Propagates: v.Propagates, CreatedAt: v.CreatedAt}
+	}
+	return out
+}
+
+// commit writes t in one synced batch, then publishes it to the indexes and
+// wakes change waiters. It returns the committed changes.
+func (s *Store) commit(t *txn) ([]catalog.Change, error) {
+	ents, edges, err := t.derive()
+	if err != nil {
+		return nil, err
+	}
+	if len(ents) == 0 && len(edges) == 0 && len(t.changes) == 0 && len(t.live) == 0 && len(t.puts) == 0 && len(t.dels) == 0 && len(t.defs) == 0 {
+		return nil, nil
+	}
+	s.mu.RLock()
+	head, closed := s.head, s.closed
+	s.mu.RUnlock()
+	if closed {
+		return nil, catalog.Errorf(catalog.Unavailable, "store is closed")
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	for _, r := range ents {
+		v, err := json.Marshal(r)
+		if err != nil {
+			return nil, fmt.Errorf("encode entity %s: %w", r.URN, err)
+		}
+		if err := b.Set(entityKey(r.URN), v, nil); err != nil {
+			return nil, fmt.Errorf("stage entity %s: %w", r.URN, err)
+		}
+	}
+	for _, r := range edges {
+		v, err := json.Marshal(r)
+		if err != nil {
+			return nil, fmt.Errorf("encode edge %s: %w", r.key(), err)
+		}
+		if err := b.Set(edgeKey(r.key()), v, nil); err != nil {
+			return nil, fmt.Errorf("stage edge %s: %w", r.key(), err)
+		}
+	}
+	liveKeys := make([]string, 0, len(t.live))
+	for k := range t.live {
+		liveKeys = append(liveKeys, k)
+	}
+	sort.Strings(liveKeys)
+	for _, k := range liveKeys {
+		v := t.live[k]
+		var err error
+		if v == nil {
+			err = b.Delete([]byte(k), nil)
+		} else {
+			err = b.Set([]byte(k), v, nil)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("stage live readings: %w", err)
+		}
+	}
+	for name, d := range t.defs {
+		v, err := json.Marshal(d)
+		if err != nil {
+			return nil, fmt.Errorf("encode classification %s: %w", name, err)
+		}
+		if err := b.Set(classDefKey(name), v, nil); err != nil {
+			return nil, fmt.Errorf("stage classification %s: %w", name, err)
+		}
+	}
+	for _, kv := range t.puts {
+		if err := b.Set(kv[0], kv[1], nil); err != nil {
+			return nil, fmt.Errorf("stage record: %w", err)
+		}
+	}
+	for _, k := range t.dels {
+		if err := b.Delete(k, nil); err != nil {
+			return nil, fmt.Errorf("stage deletion: %w", err)
+		}
+	}
+	out := make([]catalog.Change, len(t.changes))
+	for i := range t.changes {
+		c := &t.changes[i]
+		head++
+		c.Seq, c.Time, c.Origin, c.Actor = head, t.at, t.origin, t.actor
+		if c.Cause == "" {
+			c.Cause = t.cause
+		}
+		v, err := json.Marshal(c)
+		if err != nil {
+			return nil, fmt.Errorf("encode change: %w", err)
+		}
+		if err := b.Set(changeKey(c.Seq), v, nil); err != nil {
+			return nil, fmt.Errorf("stage change: %w", err)
+		}
+		out[i] = c.public()
+	}
+	if err := b.Commit(s.sync); err != nil {
+		return nil, catalog.Errorf(catalog.Unavailable, "commit batch: %w", err)
+	}
+
+	s.mu.Lock()
+	for _, r := range ents {
+		s.idx.putEntity(r)
+	}
+	for _, r := range edges {
+		s.idx.putEdge(r)
+	}
+	for _, lu := range t.liveIdx {
+		src := s.idx.source(lu.source)
+		id := s.idx.nodeID(lu.urn)
+		if lu.hash == 0 {
+			delete(src.live, id)
+		} else {
+			src.live[id] = lu.hash
+		}
+	}
+	for name, d := range t.defs {
+		s.defs[name] = catalog.ClassificationDef{Name: d.Name, Description: d.Description, Propagates: d.Propagates, CreatedAt: d.CreatedAt}
+	}
+	if len(out) > 0 {
+		s.head = head
+		close(s.notify)
+		s.notify = make(chan struct{})
+	}
+	s.mu.Unlock()
+	return out, nil
+}
