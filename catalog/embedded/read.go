@@ -19,6 +19,14 @@ const MaxChangesPerRead = 10000
 // Entity returns the merged view of u. A URN that only crawled edges
 // reference (no source asserts it yet) yields an entity with no Sources.
 func (s *Store) Entity(ctx context.Context, u catalog.URN) (catalog.Entity, error) {
+	if err := s.enter(); err != nil {
+		return catalog.Entity{}, err
+	}
+	defer s.leave()
+	return s.entity(u)
+}
+
+func (s *Store) entity(u catalog.URN) (catalog.Entity, error) {
 	if err := u.Validate(); err != nil {
 		return catalog.Entity{}, err
 	}
@@ -63,9 +71,17 @@ func (s *Store) liveOf(u catalog.URN) (map[string]catalog.Properties, error) {
 // Entities returns the entities of urns in order; unknown URNs yield zero
 // entities.
 func (s *Store) Entities(ctx context.Context, urns []catalog.URN) ([]catalog.Entity, error) {
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	return s.entities(urns)
+}
+
+func (s *Store) entities(urns []catalog.URN) ([]catalog.Entity, error) {
 	out := make([]catalog.Entity, len(urns))
 	for i, u := range urns {
-		e, err := s.Entity(ctx, u)
+		e, err := s.entity(u)
 		switch {
 		case err == nil:
 			out[i] = e
@@ -79,6 +95,10 @@ func (s *Store) Entities(ctx context.Context, urns []catalog.URN) ([]catalog.Ent
 
 // Edges returns the edges touching q.URN.
 func (s *Store) Edges(ctx context.Context, q catalog.EdgeQuery) ([]catalog.Edge, error) {
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.leave()
 	if err := q.URN.Validate(); err != nil {
 		return nil, err
 	}
@@ -162,6 +182,10 @@ func edgeKindSet(kinds []catalog.EdgeKind) map[catalog.EdgeKind]bool {
 // entities whose name (rather than only URN or description) matches, then by
 // kind order, name and URN.
 func (s *Store) Search(ctx context.Context, q catalog.SearchQuery) (catalog.SearchResult, error) {
+	if err := s.enter(); err != nil {
+		return catalog.SearchResult{}, err
+	}
+	defer s.leave()
 	for _, k := range q.Kinds {
 		if !k.Valid() {
 			return catalog.SearchResult{}, catalog.Errorf(catalog.Invalid, "unknown kind %q", k)
@@ -289,7 +313,7 @@ func (s *Store) Search(ctx context.Context, q catalog.SearchQuery) (catalog.Sear
 		page = append(page, x.nodes[hits[i].id].urn)
 	}
 	s.mu.Unlock()
-	ents, err := s.Entities(ctx, page)
+	ents, err := s.entities(page)
 	if err != nil {
 		return catalog.SearchResult{}, err
 	}
@@ -364,6 +388,10 @@ func (s *Store) Traverse(ctx context.Context, q catalog.TraverseQuery) (catalog.
 
 // Changes returns up to limit changes after the given sequence number.
 func (s *Store) Changes(ctx context.Context, after uint64, limit int) ([]catalog.Change, error) {
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.leave()
 	if limit <= 0 || limit > MaxChangesPerRead {
 		limit = MaxChangesPerRead
 	}
@@ -406,6 +434,10 @@ func (s *Store) Classifications(ctx context.Context) ([]catalog.ClassificationDe
 
 // CrawlRuns returns crawl runs, newest first.
 func (s *Store) CrawlRuns(ctx context.Context, source string, limit int) ([]catalog.CrawlRun, error) {
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.leave()
 	if limit <= 0 {
 		limit = 100
 	}

@@ -53,6 +53,9 @@ type Store struct {
 	runs  int
 
 	wmu sync.Mutex // serialises writers: one batch at a time
+	// life is held for reading by every operation that touches Pebble and
+	// for writing by Close, so nothing uses the database after it closed.
+	life sync.RWMutex
 
 	mu     sync.RWMutex // guards everything below
 	idx    *index
@@ -120,6 +123,8 @@ func Open(opts Options) (*Store, error) {
 func (s *Store) Close() error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
+	s.life.Lock()
+	defer s.life.Unlock()
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -301,6 +306,22 @@ func (s *Store) get(key []byte, v any) (bool, error) {
 	return true, nil
 }
 
+// enter starts an operation that uses Pebble; it fails once the store is
+// closed. Every successful enter must be paired with leave.
+func (s *Store) enter() error {
+	s.life.RLock()
+	s.mu.RLock()
+	closed := s.closed
+	s.mu.RUnlock()
+	if closed {
+		s.life.RUnlock()
+		return catalog.Errorf(catalog.Unavailable, "store is closed")
+	}
+	return nil
+}
+
+func (s *Store) leave() { s.life.RUnlock() }
+
 func (s *Store) checkOpen() error {
 	if s.closed {
 		return catalog.Errorf(catalog.Unavailable, "store is closed")
@@ -331,6 +352,10 @@ func (s *Store) WaitChanges(ctx context.Context, after uint64) error {
 // LoadCursor returns the saved position of the named changelog consumer
 // (0 when it never saved one).
 func (s *Store) LoadCursor(ctx context.Context, name string) (uint64, error) {
+	if err := s.enter(); err != nil {
+		return 0, err
+	}
+	defer s.leave()
 	b, closer, err := s.db.Get(cursorKey(name))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return 0, nil
@@ -347,6 +372,10 @@ func (s *Store) LoadCursor(ctx context.Context, name string) (uint64, error) {
 
 // SaveCursor durably records the position of the named changelog consumer.
 func (s *Store) SaveCursor(ctx context.Context, name string, seq uint64) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
 	var b [8]byte
 	binary.BigEndian.PutUint64(b[:], seq)
 	if err := s.db.Set(cursorKey(name), b[:], s.sync); err != nil {
@@ -364,6 +393,10 @@ type Stats struct {
 
 // Stats returns the store's size.
 func (s *Store) Stats() Stats {
+	if err := s.enter(); err != nil {
+		return Stats{}
+	}
+	defer s.leave()
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	m := s.db.Metrics()

@@ -1,0 +1,8 @@
+package main
+
+import "github.com/watershed-data/watershed/crawlers"
+
+// builtinKinds returns the registry of the crawler kinds this binary ships.
+func builtinKinds() *crawlers.Registry {
+	return crawlers.NewRegistry()
+}

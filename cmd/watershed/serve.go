@@ -1,0 +1,261 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/oklog/run"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/watershed-data/watershed/catalog/embedded"
+	"github.com/watershed-data/watershed/changelog"
+	"github.com/watershed-data/watershed/config"
+	"github.com/watershed-data/watershed/crawlers"
+	"github.com/watershed-data/watershed/graph"
+)
+
+// commonFlags are shared by the commands that load a configuration.
+type commonFlags struct {
+	config  string
+	dataDir string
+	listen  string
+}
+
+func (f *commonFlags) register(fs *flag.FlagSet, withListen bool) {
+	fs.StringVar(&f.config, "config", "", "YAML configuration file")
+	fs.StringVar(&f.dataDir, "data-dir", "", "data directory of the embedded store (default ./data)")
+	if withListen {
+		fs.StringVar(&f.listen, "listen", "", "HTTP listen address (default 127.0.0.1:8080)")
+	}
+}
+
+func (f *commonFlags) load(environ []string, reg *crawlers.Registry) (config.Config, error) {
+	return config.Load(f.config, environ, config.Flags{Listen: f.listen, DataDir: f.dataDir}, reg)
+}
+
+func cmdServe(ctx context.Context, args []string, stderr io.Writer, environ []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var f commonFlags
+	f.register(fs, true)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %v", fs.Args())
+	}
+	reg := builtinKinds()
+	cfg, err := f.load(environ, reg)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(stderr, cfg.Log.Level, cfg.Log.Format)
+	srv, err := newServer(cfg, logger)
+	if err != nil {
+		return err
+	}
+	return srv.run(ctx)
+}
+
+// server is the assembled process: the store, the change log and the HTTP
+// endpoints.
+type server struct {
+	cfg       config.Config
+	logger    *slog.Logger
+	store     *embedded.Store
+	changes   *changelog.Changelog
+	registry  *prometheus.Registry
+	http      *http.Server
+	listener  net.Listener
+	readyFunc func() error
+}
+
+func newServer(cfg config.Config, logger *slog.Logger) (*server, error) {
+	if err := checkExposure(cfg); err != nil {
+		return nil, err
+	}
+	store, err := embedded.Open(embedded.Options{Dir: cfg.DataDir, Logger: logger})
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	s := &server{cfg: cfg, logger: logger, store: store, registry: prometheus.NewRegistry()}
+	s.changes = changelog.New(changelog.Options{Log: store, Cursors: store, Logger: logger})
+	s.registerMetrics()
+
+	anon := map[string]graph.Access{"none": graph.AccessNone, "read": graph.AccessRead, "write": graph.AccessWrite}[cfg.AnonymousAccess()]
+	var tokens []graph.Token
+	for _, t := range cfg.Auth.Tokens {
+		tokens = append(tokens, graph.Token{Name: t.Name, Secret: t.Token, Write: t.Write})
+	}
+	gql := graph.NewHandler(graph.Options{
+		Resolver: &graph.Resolver{Catalog: store, Changes: s.changes, Logger: logger},
+		Auth:     graph.NewAuthenticator(tokens, anon),
+		Logger:   logger,
+		Limits: graph.Limits{
+			MaxBodyBytes: cfg.GraphQL.MaxBodyBytes, MaxTokens: cfg.GraphQL.MaxTokens,
+			MaxDepth: cfg.GraphQL.MaxDepth, MaxComplexity: cfg.GraphQL.MaxComplexity,
+		},
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/graphql", s.instrument("graphql", gql))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("/readyz", s.serveReady)
+	mux.Handle("/metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{Registry: s.registry}))
+	mux.HandleFunc("/", servePlaceholder)
+	s.http = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	return s, nil
+}
+
+// checkExposure refuses to serve anonymous write access on a non-loopback
+// address unless the operator asked for it explicitly.
+func checkExposure(cfg config.Config) error {
+	host, _, err := net.SplitHostPort(cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen address %q: %w", cfg.Listen, err)
+	}
+	ip := net.ParseIP(host)
+	loopback := host == "localhost" || (ip != nil && ip.IsLoopback())
+	if !loopback && cfg.Auth.Anonymous == "" && len(cfg.Auth.Tokens) == 0 {
+		return fmt.Errorf("refusing to listen on %s without auth: configure auth.tokens, or set auth.anonymous (none, read or write) explicitly", cfg.Listen)
+	}
+	return nil
+}
+
+// run serves until ctx ends, then shuts down gracefully: it stops accepting
+// requests, lets running ones finish within the shutdown timeout, and closes
+// the store last.
+func (s *server) run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return errors.Join(fmt.Errorf("listen: %w", err), s.store.Close())
+	}
+	s.listener = ln
+	s.logger.Info("watershed serving", "url", "http://"+ln.Addr().String(), "graphql", "http://"+ln.Addr().String()+"/graphql", "dataDir", s.cfg.DataDir)
+	var g run.Group
+	g.Add(func() error {
+		if err := s.http.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serve http: %w", err)
+		}
+		return nil
+	}, func(error) {
+		sctx, cancel := context.WithTimeout(context.Background(), time.Duration(s.cfg.ShutdownTimeout))
+		defer cancel()
+		if err := s.http.Shutdown(sctx); err != nil {
+			s.logger.Warn("http shutdown", "err", err)
+			s.http.Close()
+		}
+	})
+	g.Add(func() error {
+		<-ctx.Done()
+		s.logger.Info("shutting down")
+		return nil
+	}, func(error) {})
+	err = g.Run()
+	if cerr := s.store.Close(); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("close store: %w", cerr))
+	}
+	s.logger.Info("stopped")
+	return err
+}
+
+func (s *server) serveReady(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain")
+	if _, err := s.store.LastSeq(r.Context()); err != nil {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintln(w, "store:", err)
+		return
+	}
+	if s.readyFunc != nil {
+		if err := s.readyFunc(); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, err)
+			return
+		}
+	}
+	fmt.Fprintln(w, "ready")
+}
+
+func (s *server) registerMetrics() {
+	s.registry.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "watershed_catalog_entities", Help: "Entities known to the catalog, tombstones and referenced URNs included."},
+			func() float64 { return float64(s.store.Stats().Entities) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "watershed_catalog_edges", Help: "Edges known to the catalog, tombstones included."},
+			func() float64 { return float64(s.store.Stats().Edges) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "watershed_changelog_head_sequence", Help: "Sequence number of the newest change-log entry."},
+			func() float64 { return float64(s.store.Stats().Head) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "watershed_store_disk_bytes", Help: "Disk space used by the embedded store."},
+			func() float64 { return float64(s.store.Stats().DiskBytes) }),
+		&subscriptionCollector{changes: s.changes},
+	)
+}
+
+// instrument counts and times the requests of one handler.
+func (s *server) instrument(name string, h http.Handler) http.Handler {
+	reqs := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "watershed_http_requests_total", Help: "HTTP requests by handler and status code.", ConstLabels: prometheus.Labels{"handler": name},
+	}, []string{"code"})
+	dur := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "watershed_http_request_duration_seconds", Help: "HTTP request latency by handler.", ConstLabels: prometheus.Labels{"handler": name},
+		Buckets: prometheus.DefBuckets,
+	}, []string{"code"})
+	s.registry.MustRegister(reqs, dur)
+	return promhttp.InstrumentHandlerCounter(reqs, promhttp.InstrumentHandlerDuration(dur, h))
+}
+
+// subscriptionCollector exports the position of each change-log subscription.
+type subscriptionCollector struct{ changes *changelog.Changelog }
+
+var subscriptionPosition = prometheus.NewDesc("watershed_changelog_subscription_position", "Last change-log entry handled by each subscription.", []string{"subscription"}, nil)
+
+func (c *subscriptionCollector) Describe(ch chan<- *prometheus.Desc) { ch <- subscriptionPosition }
+
+func (c *subscriptionCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, st := range c.changes.Subscriptions() {
+		ch <- prometheus.MustNewConstMetric(subscriptionPosition, prometheus.GaugeValue, float64(st.Position), st.Name)
+	}
+}
+
+func servePlaceholder(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/" {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	io.WriteString(w, placeholderPage)
+}
+
+const placeholderPage = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Watershed</title>
+<style>body{font-family:system-ui,sans-serif;max-width:46rem;margin:3rem auto;padding:0 1rem;color:#1f2933}
+code,pre{background:#f0f4f8;padding:.1rem .3rem;border-radius:3px}pre{padding:.8rem;overflow:auto}</style></head>
+<body><h1>Watershed</h1>
+<p>The metadata catalog and lineage graph server is running. The web UI is not part of this build yet;
+use the GraphQL API:</p>
+<ul>
+<li><code>POST /graphql</code> — queries and mutations (websocket subscriptions on the same path)</li>
+<li><code>/healthz</code>, <code>/readyz</code> — health and readiness</li>
+<li><code>/metrics</code> — Prometheus metrics</li>
+</ul>
+<pre>curl -s localhost:8080/graphql -H 'Content-Type: application/json' \
+  -d '{"query":"{ search(query: \"orders\") { totalCount edges { node { urn kind name } } } }"}'</pre>
+</body></html>
+`

@@ -1,0 +1,311 @@
+// Package config loads Watershed's typed configuration: defaults, then a
+// YAML file, then WATERSHED_* environment variables, then command-line
+// flags (each layer overrides the one before). Every section validates
+// itself and reports problems by their YAML path ("sources[1].url: ...").
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/robfig/cron/v3"
+
+	"github.com/watershed-data/watershed/catalog"
+	"github.com/watershed-data/watershed/crawlers"
+)
+
+// Config is the whole configuration.
+type Config struct {
+	// Listen is the HTTP address (GraphQL, UI, health, metrics).
+	Listen string `yaml:"listen"`
+	// DataDir holds the embedded store.
+	DataDir string  `yaml:"dataDir"`
+	Log     Log     `yaml:"log"`
+	Auth    Auth    `yaml:"auth"`
+	GraphQL GraphQL `yaml:"graphql"`
+	// Sources are the crawled systems; each entry's keys beyond name, kind
+	// and schedule belong to its kind.
+	Sources []Source `yaml:"sources"`
+	// ShutdownTimeout bounds graceful shutdown.
+	ShutdownTimeout Duration `yaml:"shutdownTimeout"`
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // text, json
+}
+
+// Auth configures API authentication.
+type Auth struct {
+	Tokens []Token `yaml:"tokens"`
+	// Anonymous is what callers without a token may do: none, read, write.
+	// Defaults to write when no tokens are configured and none otherwise.
+	Anonymous string `yaml:"anonymous"`
+}
+
+// Token is one API bearer token.
+type Token struct {
+	Name string `yaml:"name"`
+	// Token is the secret itself; prefer TokenFile or the environment.
+	Token     string `yaml:"token"`
+	TokenFile string `yaml:"tokenFile"`
+	// Write allows mutations.
+	Write bool `yaml:"write"`
+}
+
+// GraphQL sets the query limits.
+type GraphQL struct {
+	MaxBodyBytes  int64 `yaml:"maxBodyBytes"`
+	MaxTokens     int   `yaml:"maxTokens"`
+	MaxDepth      int   `yaml:"maxDepth"`
+	MaxComplexity int   `yaml:"maxComplexity"`
+}
+
+// Source is one configured source.
+type Source struct {
+	Name string `yaml:"name"`
+	Kind string `yaml:"kind"`
+	// Schedule is a cron expression or "@every 5m"; empty means "@every 5m".
+	Schedule string `yaml:"schedule"`
+	// Settings are the kind's own keys, decoded into Spec by Load.
+	Settings map[string]any `yaml:",inline"`
+	// Spec is the decoded, validated kind-specific configuration.
+	Spec crawlers.Config `yaml:"-"`
+}
+
+// Duration is a time.Duration written as "30s" in YAML and env.
+type Duration time.Duration
+
+// UnmarshalYAML parses a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return err
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("duration %q: %w", s, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML writes the duration as a string.
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
+// Defaults returns the configuration used when nothing is set.
+func Defaults() Config {
+	return Config{
+		Listen:          "127.0.0.1:8080",
+		DataDir:         "./data",
+		Log:             Log{Level: "info", Format: "text"},
+		ShutdownTimeout: Duration(15 * time.Second),
+	}
+}
+
+// Flags are command-line overrides; empty fields are not set.
+type Flags struct {
+	Listen  string
+	DataDir string
+}
+
+// Load builds the configuration: defaults, the YAML file at path (if not
+// empty), the environment (environ holds "KEY=value" entries, as
+// os.Environ returns them), then flags. Sources are decoded with the kinds
+// in reg.
+func Load(path string, environ []string, flags Flags, reg *crawlers.Registry) (Config, error) {
+	cfg := Defaults()
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return cfg, catalog.Errorf(catalog.Invalid, "read config: %w", err)
+		}
+		if err := decodeYAML(b, &cfg); err != nil {
+			msg := strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n  ", " ")
+			return cfg, catalog.Errorf(catalog.Invalid, "config %s: %s", path, msg)
+		}
+	}
+	if environ != nil {
+		if err := applyEnv(&cfg, environ); err != nil {
+			return cfg, catalog.Errorf(catalog.Invalid, "environment: %w", err)
+		}
+	}
+	if flags.Listen != "" {
+		cfg.Listen = flags.Listen
+	}
+	if flags.DataDir != "" {
+		cfg.DataDir = flags.DataDir
+	}
+	if err := cfg.validate(reg); err != nil {
+		return cfg, catalog.Errorf(catalog.Invalid, "config: %w", err)
+	}
+	return cfg, nil
+}
+
+// decodeYAML decodes b strictly: unknown keys are errors.
+func decodeYAML(b []byte, v any) error {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return nil
+}
+
+func (c *Config) validate(reg *crawlers.Registry) error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		errs = append(errs, fmt.Errorf("listen: %q is not host:port", c.Listen))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("dataDir: must not be empty"))
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log.level: %q is not one of debug, info, warn, error", c.Log.Level))
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("log.format: %q is not text or json", c.Log.Format))
+	}
+	switch c.Auth.Anonymous {
+	case "", "none", "read", "write":
+	default:
+		errs = append(errs, fmt.Errorf("auth.anonymous: %q is not none, read or write", c.Auth.Anonymous))
+	}
+	names := map[string]bool{}
+	for i := range c.Auth.Tokens {
+		t := &c.Auth.Tokens[i]
+		p := fmt.Sprintf("auth.tokens[%d]", i)
+		if t.Name == "" {
+			errs = append(errs, fmt.Errorf("%s.name: required", p))
+		}
+		if t.TokenFile != "" {
+			if t.Token != "" {
+				errs = append(errs, fmt.Errorf("%s: set token or tokenFile, not both", p))
+			}
+			b, err := os.ReadFile(t.TokenFile)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s.tokenFile: %w", p, err))
+			}
+			t.Token = strings.TrimSpace(string(b))
+		}
+		if len(t.Token) < 16 {
+			errs = append(errs, fmt.Errorf("%s: the token must be at least 16 characters", p))
+		}
+		if names[t.Name] {
+			errs = append(errs, fmt.Errorf("%s.name: %q is used twice", p, t.Name))
+		}
+		names[t.Name] = true
+	}
+	if c.ShutdownTimeout <= 0 {
+		errs = append(errs, errors.New("shutdownTimeout: must be positive"))
+	}
+	errs = append(errs, c.validateSources(reg)...)
+	return errors.Join(errs...)
+}
+
+func (c *Config) validateSources(reg *crawlers.Registry) []error {
+	var errs []error
+	seen := map[string]bool{}
+	parser := cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+	for i := range c.Sources {
+		s := &c.Sources[i]
+		p := fmt.Sprintf("sources[%d]", i)
+		if s.Name != "" {
+			p = fmt.Sprintf("sources[%d] (%s)", i, s.Name)
+		}
+		if err := catalog.ValidateSource(s.Name); err != nil {
+			errs = append(errs, fmt.Errorf("%s.name: %w", p, err))
+		}
+		if seen[s.Name] {
+			errs = append(errs, fmt.Errorf("%s.name: %q is used twice", p, s.Name))
+		}
+		seen[s.Name] = true
+		if s.Schedule == "" {
+			s.Schedule = "@every 5m"
+		}
+		if _, err := parser.Parse(s.Schedule); err != nil {
+			errs = append(errs, fmt.Errorf("%s.schedule: %q: %w", p, s.Schedule, err))
+		}
+		if reg == nil {
+			continue
+		}
+		kind, ok := reg.Lookup(s.Kind)
+		if !ok {
+			errs = append(errs, fmt.Errorf("%s.kind: %q is not one of %s", p, s.Kind, strings.Join(reg.Names(), ", ")))
+			continue
+		}
+		raw, err := json.Marshal(jsonCompatible(s.Settings))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", p, err))
+			continue
+		}
+		spec, err := kind.DecodeConfig(raw)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", p, err))
+			continue
+		}
+		s.Spec = spec
+	}
+	return errs
+}
+
+// jsonCompatible converts YAML-decoded maps with non-string keys.
+func jsonCompatible(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, x := range t {
+			out[k] = jsonCompatible(x)
+		}
+		return out
+	case map[any]any:
+		out := make(map[string]any, len(t))
+		for k, x := range t {
+			out[fmt.Sprint(k)] = jsonCompatible(x)
+		}
+		return out
+	case []any:
+		out := make([]any, len(t))
+		for i, x := range t {
+			out[i] = jsonCompatible(x)
+		}
+		return out
+	default:
+		return v
+	}
+}
+
+// Source returns the source named name.
+func (c *Config) Source(name string) (Source, bool) {
+	for _, s := range c.Sources {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Source{}, false
+}
+
+// AnonymousAccess resolves the effective anonymous access level.
+func (c *Config) AnonymousAccess() string {
+	if c.Auth.Anonymous != "" {
+		return c.Auth.Anonymous
+	}
+	if len(c.Auth.Tokens) == 0 {
+		return "write"
+	}
+	return "none"
+}
