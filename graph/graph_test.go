@@ -16,7 +16,9 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/watershed-data/watershed/catalog/embedded"
+	"github.com/watershed-data/watershed/catalog"
 	"github.com/watershed-data/watershed/changelog"
+	"github.com/watershed-data/watershed/crawlers"
 	"github.com/watershed-data/watershed/graph"
 )
 
@@ -29,13 +31,25 @@ type server struct {
 }
 
 func newServer(t *testing.T, auth *graph.Authenticator) *server {
+	return newServerWith(t, auth, nil)
+}
+
+func newServerWith(t *testing.T, auth *graph.Authenticator, sources []crawlers.SourceSpec) *server {
 	t.Helper()
 	s, err := embedded.Open(embedded.Options{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	cl := changelog.New(changelog.Options{Log: s, Cursors: s})
-	h := graph.NewHandler(graph.Options{Resolver: &graph.Resolver{Catalog: s, Changes: cl}, Auth: auth})
+	res := &graph.Resolver{Catalog: s, Changes: cl}
+	if sources != nil {
+		m, err := crawlers.NewManager(crawlers.ManagerOptions{Sources: sources, Store: s, Catalog: s})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Crawls = m
+	}
+	h := graph.NewHandler(graph.Options{Resolver: res, Auth: auth})
 	ts := httptest.NewServer(h)
 	t.Cleanup(func() {
 		ts.CloseClientConnections()
@@ -405,5 +419,43 @@ func TestSubscriptionAuth(t *testing.T) {
 	var m map[string]any
 	if err := conn.ReadJSON(&m); err == nil && m["type"] == "connection_ack" {
 		t.Fatalf("anonymous websocket was acknowledged: %v", m)
+	}
+}
+
+type scriptedConfig struct {
+	fn func(context.Context) (catalog.Snapshot, error)
+}
+
+func (c *scriptedConfig) Validate() error { return nil }
+func (c *scriptedConfig) New(crawlers.Env) (crawlers.Crawler, error) {
+	return crawlers.CrawlerFunc(c.fn), nil
+}
+
+func TestCrawlMutationAndRuns(t *testing.T) {
+	calls := 0
+	src := crawlers.SourceSpec{Name: "prod", Kind: "scripted", Config: &scriptedConfig{fn: func(ctx context.Context) (catalog.Snapshot, error) {
+		calls++
+		if calls == 2 {
+			return catalog.Snapshot{}, fmt.Errorf("dial tcp: connection refused")
+		}
+		return catalog.Snapshot{Assets: []catalog.Asset{{URN: "urn:topic:prod/orders"}}}, nil
+	}}}
+	s := newServerWith(t, nil, []crawlers.SourceSpec{src})
+	d := s.ok(`mutation { crawl(source: "prod") { urn source kind trigger status durationMs created changes errors counts } }`, nil)
+	if get(d, "crawl", "status") != "SUCCEEDED" || get(d, "crawl", "created") != float64(1) || get(d, "crawl", "trigger") != "manual" || get(d, "crawl", "counts", "TOPIC") != float64(1) {
+		t.Fatalf("crawl = %v", d)
+	}
+	d = s.ok(`mutation { crawl(source: "prod") { status errors } }`, nil)
+	if get(d, "crawl", "status") != "FAILED" || get(d, "crawl", "errors", 0) != "dial tcp: connection refused" {
+		t.Fatalf("failed crawl = %v", d)
+	}
+	s.code("", `mutation { crawl(source: "nope") { status } }`, nil, "NOT_FOUND")
+	d = s.ok(`{ crawlRuns(source: "prod") { status } sources { name kind running lastRun { status } } }`, nil)
+	if len(get(d, "crawlRuns").([]any)) != 2 || get(d, "crawlRuns", 0, "status") != "FAILED" || get(d, "sources", 0, "lastRun", "status") != "FAILED" {
+		t.Fatalf("runs = %v", d)
+	}
+	d = s.ok(`{ search(query: "orders") { totalCount } }`, nil)
+	if get(d, "search", "totalCount") != float64(1) {
+		t.Fatalf("crawled topic not searchable: %v", d)
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/watershed-data/watershed/catalog"
 	"github.com/watershed-data/watershed/changelog"
+	"github.com/watershed-data/watershed/crawlers"
 	"github.com/watershed-data/watershed/graph/model"
 )
 
@@ -277,4 +278,34 @@ func changeFilter(types []string, subject string) func(catalog.Change) bool {
 		}
 		return false
 	}
+}
+
+func (r *Resolver) crawl(ctx context.Context, source string) (catalog.CrawlRun, error) {
+	if _, err := requireWriter(ctx); err != nil {
+		return catalog.CrawlRun{}, err
+	}
+	if r.Crawls == nil {
+		return catalog.CrawlRun{}, catalog.Errorf(catalog.NotFound, "no sources are configured")
+	}
+	run, err := r.Crawls.Crawl(ctx, source, "manual")
+	if err != nil && run.StartedAt.IsZero() {
+		return run, err // not found or already running: nothing was attempted
+	}
+	// A failed crawl is a recorded run, not a GraphQL error: its status and
+	// errors say what went wrong.
+	return run, nil
+}
+
+func (r *Resolver) crawlRuns(ctx context.Context, source string, first int) ([]catalog.CrawlRun, error) {
+	if first < 1 || first > 500 {
+		return nil, catalog.Errorf(catalog.Invalid, "first must be between 1 and 500")
+	}
+	return r.Catalog.CrawlRuns(ctx, source, first)
+}
+
+func (r *Resolver) sources() []crawlers.SourceStatus {
+	if r.Crawls == nil {
+		return []crawlers.SourceStatus{}
+	}
+	return r.Crawls.Sources()
 }

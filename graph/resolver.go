@@ -11,9 +11,10 @@ import (
 
 	"github.com/watershed-data/watershed/catalog"
 	"github.com/watershed-data/watershed/changelog"
+	"github.com/watershed-data/watershed/crawlers"
 )
 
-//go:generate go tool gqlgen generate --config ../gqlgen.yml
+//go:generate sh -c "cd .. && go tool gqlgen generate"
 
 // Catalog is what the resolvers need of the store.
 type Catalog interface {
@@ -26,11 +27,19 @@ type ChangeFollower interface {
 	Follow(ctx context.Context, after uint64, handler changelog.Handler) error
 }
 
+// CrawlController runs and reports crawls (crawlers.Manager).
+type CrawlController interface {
+	Crawl(ctx context.Context, source, trigger string) (catalog.CrawlRun, error)
+	Sources() []crawlers.SourceStatus
+}
+
 // Resolver is the root resolver. It holds the services the resolvers call.
 type Resolver struct {
 	Catalog Catalog
 	Changes ChangeFollower
-	Logger  *slog.Logger
+	// Crawls is nil when the process runs no crawlers.
+	Crawls CrawlController
+	Logger *slog.Logger
 }
 
 func optString(s string) *string {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/watershed-data/watershed/catalog"
+	"github.com/watershed-data/watershed/crawlers"
 	"github.com/watershed-data/watershed/graph/generated"
 	"github.com/watershed-data/watershed/graph/model"
 )
@@ -121,6 +122,67 @@ func (r *classificationDefinitionResolver) Parent(ctx context.Context, obj *cata
 	return optString(obj.Parent()), nil
 }
 
+// Urn is the resolver for the urn field.
+func (r *crawlRunResolver) Urn(ctx context.Context, obj *catalog.CrawlRun) (catalog.URN, error) {
+	return obj.URN(), nil
+}
+
+// DurationMs is the resolver for the durationMs field.
+func (r *crawlRunResolver) DurationMs(ctx context.Context, obj *catalog.CrawlRun) (int, error) {
+	return int(obj.Duration.Milliseconds()), nil
+}
+
+// Counts is the resolver for the counts field.
+func (r *crawlRunResolver) Counts(ctx context.Context, obj *catalog.CrawlRun) (any, error) {
+	if len(obj.Counts) == 0 {
+		return nil, nil
+	}
+	return obj.Counts, nil
+}
+
+// Created is the resolver for the created field.
+func (r *crawlRunResolver) Created(ctx context.Context, obj *catalog.CrawlRun) (int, error) {
+	return obj.Result.Created, nil
+}
+
+// Updated is the resolver for the updated field.
+func (r *crawlRunResolver) Updated(ctx context.Context, obj *catalog.CrawlRun) (int, error) {
+	return obj.Result.Updated, nil
+}
+
+// Deleted is the resolver for the deleted field.
+func (r *crawlRunResolver) Deleted(ctx context.Context, obj *catalog.CrawlRun) (int, error) {
+	return obj.Result.Deleted, nil
+}
+
+// EdgesAdded is the resolver for the edgesAdded field.
+func (r *crawlRunResolver) EdgesAdded(ctx context.Context, obj *catalog.CrawlRun) (int, error) {
+	return obj.Result.EdgesAdded, nil
+}
+
+// EdgesRemoved is the resolver for the edgesRemoved field.
+func (r *crawlRunResolver) EdgesRemoved(ctx context.Context, obj *catalog.CrawlRun) (int, error) {
+	return obj.Result.EdgesRemoved, nil
+}
+
+// Kept is the resolver for the kept field.
+func (r *crawlRunResolver) Kept(ctx context.Context, obj *catalog.CrawlRun) (int, error) {
+	return obj.Result.Kept, nil
+}
+
+// Changes is the resolver for the changes field.
+func (r *crawlRunResolver) Changes(ctx context.Context, obj *catalog.CrawlRun) (int, error) {
+	return obj.Result.Changes, nil
+}
+
+// Errors is the resolver for the errors field.
+func (r *crawlRunResolver) Errors(ctx context.Context, obj *catalog.CrawlRun) ([]string, error) {
+	if obj.Errors == nil {
+		return []string{}, nil
+	}
+	return obj.Errors, nil
+}
+
 // DeletedAt is the resolver for the deletedAt field.
 func (r *edgeResolver) DeletedAt(ctx context.Context, obj *catalog.Edge) (*time.Time, error) {
 	return optTime(obj.DeletedAt), nil
@@ -209,6 +271,11 @@ func (r *mutationResolver) DefineClassification(ctx context.Context, name string
 	return catalog.ClassificationDef{}, catalog.Errorf(catalog.Internal, "classification %s vanished after definition", name)
 }
 
+// Crawl is the resolver for the crawl field.
+func (r *mutationResolver) Crawl(ctx context.Context, source string) (catalog.CrawlRun, error) {
+	return r.crawl(ctx, source)
+}
+
 // Asset is the resolver for the asset field.
 func (r *queryResolver) Asset(ctx context.Context, urn catalog.URN) (catalog.Entity, error) {
 	return r.Catalog.Entity(ctx, urn)
@@ -234,6 +301,21 @@ func (r *queryResolver) Classifications(ctx context.Context) ([]catalog.Classifi
 	return r.Catalog.Classifications(ctx)
 }
 
+// CrawlRuns is the resolver for the crawlRuns field.
+func (r *queryResolver) CrawlRuns(ctx context.Context, source *string, first *int) ([]catalog.CrawlRun, error) {
+	return r.crawlRuns(ctx, stringOr(source, ""), intOr(first, 50))
+}
+
+// Sources is the resolver for the sources field.
+func (r *queryResolver) Sources(ctx context.Context) ([]crawlers.SourceStatus, error) {
+	return r.sources(), nil
+}
+
+// NextRun is the resolver for the nextRun field.
+func (r *sourceResolver) NextRun(ctx context.Context, obj *crawlers.SourceStatus) (*time.Time, error) {
+	return optTime(obj.NextRun), nil
+}
+
 // Changes is the resolver for the changes field.
 func (r *subscriptionResolver) Changes(ctx context.Context, types []string, subject *string, after *string) (<-chan catalog.Change, error) {
 	return r.subscribeChanges(ctx, types, stringOr(subject, ""), after)
@@ -255,6 +337,9 @@ func (r *Resolver) ClassificationDefinition() generated.ClassificationDefinition
 	return &classificationDefinitionResolver{r}
 }
 
+// CrawlRun returns generated.CrawlRunResolver implementation.
+func (r *Resolver) CrawlRun() generated.CrawlRunResolver { return &crawlRunResolver{r} }
+
 // Edge returns generated.EdgeResolver implementation.
 func (r *Resolver) Edge() generated.EdgeResolver { return &edgeResolver{r} }
 
@@ -267,6 +352,9 @@ func (r *Resolver) Mutation() generated.MutationResolver { return &mutationResol
 // Query returns generated.QueryResolver implementation.
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 
+// Source returns generated.SourceResolver implementation.
+func (r *Resolver) Source() generated.SourceResolver { return &sourceResolver{r} }
+
 // Subscription returns generated.SubscriptionResolver implementation.
 func (r *Resolver) Subscription() generated.SubscriptionResolver { return &subscriptionResolver{r} }
 
@@ -274,8 +362,10 @@ type assetResolver struct{ *Resolver }
 type changeResolver struct{ *Resolver }
 type classificationAttachmentResolver struct{ *Resolver }
 type classificationDefinitionResolver struct{ *Resolver }
+type crawlRunResolver struct{ *Resolver }
 type edgeResolver struct{ *Resolver }
 type edgeClaimResolver struct{ *Resolver }
 type mutationResolver struct{ *Resolver }
 type queryResolver struct{ *Resolver }
+type sourceResolver struct{ *Resolver }
 type subscriptionResolver struct{ *Resolver }

@@ -82,20 +82,33 @@ func (x *index) source(name string) *sourceIndex {
 
 // nodeID returns the id of u, adding a referenced-only node if needed.
 func (x *index) nodeID(u catalog.URN) uint32 {
+	id, added := x.addNode(u)
+	if added {
+		x.setTokens(id, tokensOf(u, x.nodes[id].name, ""))
+	}
+	return id
+}
+
+// addNode returns the id of u, adding a node without search tokens if needed.
+func (x *index) addNode(u catalog.URN) (uint32, bool) {
 	if id, ok := x.ids[u]; ok {
-		return id
+		return id, false
 	}
 	id := uint32(len(x.nodes))
 	x.ids[u] = id
-	n := node{urn: u, kind: u.Kind(), name: u.DisplayName()}
-	x.nodes = append(x.nodes, n)
-	x.setTokens(id, tokensOf(u, n.name, ""))
-	return id
+	x.nodes = append(x.nodes, node{urn: u, kind: u.Kind(), name: u.DisplayName()})
+	return id, true
+}
+
+// hasRecord reports whether an entity record exists for u.
+func (x *index) hasRecord(u catalog.URN) bool {
+	id, ok := x.ids[u]
+	return ok && x.nodes[id].record
 }
 
 // putEntity refreshes the node of r after r was committed.
 func (x *index) putEntity(r *entityRecord) {
-	id := x.nodeID(r.URN)
+	id, _ := x.addNode(r.URN)
 	n := &x.nodes[id]
 	n.record = true
 	n.deleted = !r.alive()

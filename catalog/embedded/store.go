@@ -19,7 +19,9 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/cockroachdb/pebble"
@@ -91,6 +93,9 @@ func Open(opts Options) (*Store, error) {
 	db, err := pebble.Open(opts.Dir, &pebble.Options{Cache: cache, Logger: pebbleLogger{logger}})
 	if err != nil {
 		cache.Unref()
+		if errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EACCES) || strings.Contains(err.Error(), "lock held") {
+			return nil, catalog.Errorf(catalog.Conflict, "data directory %s is in use by another Watershed process (a running serve?): %w", opts.Dir, err)
+		}
 		return nil, catalog.Errorf(catalog.Unavailable, "open pebble at %s: %w", opts.Dir, err)
 	}
 	s := &Store{

@@ -65,9 +65,14 @@ func (t *txn) entity(u catalog.URN) (*entityRecord, bool, error) {
 		return r, t.entOrig[u] != nil, nil
 	}
 	var orig entityRecord
-	found, err := t.s.get(entityKey(u), &orig)
-	if err != nil {
-		return nil, false, err
+	var found bool
+	// The index knows every record: skip the disk for URNs it has not seen.
+	// (Writers hold wmu, so the index cannot change under us.)
+	if t.s.idx.hasRecord(u) {
+		var err error
+		if found, err = t.s.get(entityKey(u), &orig); err != nil {
+			return nil, false, err
+		}
 	}
 	var work *entityRecord
 	if found {
@@ -88,9 +93,12 @@ func (t *txn) edge(k catalog.EdgeKey) (*edgeRecord, bool, error) {
 		return r, t.edgeOrig[k] != nil, nil
 	}
 	var orig edgeRecord
-	found, err := t.s.get(edgeKey(k), &orig)
-	if err != nil {
-		return nil, false, err
+	var found bool
+	if _, known := t.s.idx.edgeID(k); known {
+		var err error
+		if found, err = t.s.get(edgeKey(k), &orig); err != nil {
+			return nil, false, err
+		}
 	}
 	var work *edgeRecord
 	if found {

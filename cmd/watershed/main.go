@@ -1,6 +1,7 @@
 // Command watershed runs the Watershed metadata catalog and lineage server.
 //
 //	watershed serve [--config FILE] [--data-dir DIR] [--listen ADDR]
+//	watershed crawl --config FILE [--data-dir DIR] [--source NAME]
 //	watershed version
 //
 // main is the only place that knows every component: it builds them from
@@ -28,6 +29,7 @@ const usage = `Watershed: metadata catalog and lineage graph server for event-dr
 
 Usage:
   watershed serve   [--config FILE] [--data-dir DIR] [--listen ADDR]   run the server
+  watershed crawl   --config FILE [--data-dir DIR] [--source NAME]     crawl the sources once, then exit
   watershed version                                                    print the version
 
 Every config key can also be set in the environment as WATERSHED_<KEY> (e.g. WATERSHED_DATA_DIR).
@@ -45,6 +47,8 @@ func runCommand(args []string, stdout, stderr io.Writer, environ []string) int {
 	switch args[0] {
 	case "serve":
 		err = cmdServe(ctx, args[1:], stderr, environ)
+	case "crawl":
+		err = cmdCrawl(ctx, args[1:], stdout, stderr, environ)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "watershed", version())
 		return 0

@@ -73,6 +73,7 @@ type server struct {
 	logger    *slog.Logger
 	store     *embedded.Store
 	changes   *changelog.Changelog
+	crawls    *crawlers.Manager // nil without sources
 	registry  *prometheus.Registry
 	http      *http.Server
 	listener  net.Listener
@@ -89,6 +90,11 @@ func newServer(cfg config.Config, logger *slog.Logger) (*server, error) {
 	}
 	s := &server{cfg: cfg, logger: logger, store: store, registry: prometheus.NewRegistry()}
 	s.changes = changelog.New(changelog.Options{Log: store, Cursors: store, Logger: logger})
+	if len(cfg.Sources) > 0 {
+		if s.crawls, err = newManager(cfg, store, logger); err != nil {
+			return nil, errors.Join(err, store.Close())
+		}
+	}
 	s.registerMetrics()
 
 	anon := map[string]graph.Access{"none": graph.AccessNone, "read": graph.AccessRead, "write": graph.AccessWrite}[cfg.AnonymousAccess()]
@@ -97,7 +103,7 @@ func newServer(cfg config.Config, logger *slog.Logger) (*server, error) {
 		tokens = append(tokens, graph.Token{Name: t.Name, Secret: t.Token, Write: t.Write})
 	}
 	gql := graph.NewHandler(graph.Options{
-		Resolver: &graph.Resolver{Catalog: store, Changes: s.changes, Logger: logger},
+		Resolver: &graph.Resolver{Catalog: store, Changes: s.changes, Crawls: crawlController(s.crawls), Logger: logger},
 		Auth:     graph.NewAuthenticator(tokens, anon),
 		Logger:   logger,
 		Limits: graph.Limits{
@@ -162,6 +168,10 @@ func (s *server) run(ctx context.Context) error {
 			s.http.Close()
 		}
 	})
+	if s.crawls != nil {
+		cctx, cancel := context.WithCancel(context.Background())
+		g.Add(func() error { return s.crawls.Run(cctx) }, func(error) { cancel() })
+	}
 	g.Add(func() error {
 		<-ctx.Done()
 		s.logger.Info("shutting down")
@@ -259,3 +269,20 @@ use the GraphQL API:</p>
   -d '{"query":"{ search(query: \"orders\") { totalCount edges { node { urn kind name } } } }"}'</pre>
 </body></html>
 `
+
+// newManager builds the crawl manager for the configured sources.
+func newManager(cfg config.Config, store *embedded.Store, logger *slog.Logger) (*crawlers.Manager, error) {
+	specs := make([]crawlers.SourceSpec, 0, len(cfg.Sources))
+	for _, src := range cfg.Sources {
+		specs = append(specs, crawlers.SourceSpec{Name: src.Name, Kind: src.Kind, Schedule: src.Schedule, Config: src.Spec})
+	}
+	return crawlers.NewManager(crawlers.ManagerOptions{Sources: specs, Store: store, Catalog: store, Logger: logger})
+}
+
+// crawlController avoids handing the resolver a typed nil.
+func crawlController(m *crawlers.Manager) graph.CrawlController {
+	if m == nil {
+		return nil
+	}
+	return m
+}

@@ -28,10 +28,12 @@ type ResolverRoot interface {
 	Change() ChangeResolver
 	ClassificationAttachment() ClassificationAttachmentResolver
 	ClassificationDefinition() ClassificationDefinitionResolver
+	CrawlRun() CrawlRunResolver
 	Edge() EdgeResolver
 	EdgeClaim() EdgeClaimResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
+	Source() SourceResolver
 	Subscription() SubscriptionResolver
 }
 
@@ -109,6 +111,25 @@ type ComplexityRoot struct {
 		Propagates  func(childComplexity int) int
 	}
 
+	CrawlRun struct {
+		Changes      func(childComplexity int) int
+		Counts       func(childComplexity int) int
+		Created      func(childComplexity int) int
+		Deleted      func(childComplexity int) int
+		DurationMs   func(childComplexity int) int
+		EdgesAdded   func(childComplexity int) int
+		EdgesRemoved func(childComplexity int) int
+		Errors       func(childComplexity int) int
+		Kept         func(childComplexity int) int
+		Kind         func(childComplexity int) int
+		Source       func(childComplexity int) int
+		StartedAt    func(childComplexity int) int
+		Status       func(childComplexity int) int
+		Trigger      func(childComplexity int) int
+		Updated      func(childComplexity int) int
+		Urn          func(childComplexity int) int
+	}
+
 	Edge struct {
 		Block      func(childComplexity int) int
 		Claims     func(childComplexity int) int
@@ -147,6 +168,7 @@ type ComplexityRoot struct {
 	Mutation struct {
 		AddLineage           func(childComplexity int, input model.LineageInput) int
 		Classify             func(childComplexity int, urn catalog.URN, classification string, propagate *bool) int
+		Crawl                func(childComplexity int, source string) int
 		Declassify           func(childComplexity int, urn catalog.URN, classification string) int
 		DefineClassification func(childComplexity int, name string, description *string, propagates *bool) int
 		RegisterAsset        func(childComplexity int, input model.RegisterAssetInput) int
@@ -171,8 +193,19 @@ type ComplexityRoot struct {
 		Asset           func(childComplexity int, urn catalog.URN) int
 		Changes         func(childComplexity int, after *string, first *int) int
 		Classifications func(childComplexity int) int
+		CrawlRuns       func(childComplexity int, source *string, first *int) int
 		Lineage         func(childComplexity int, urn catalog.URN, direction catalog.Direction, depth *int, at *time.Time, edgeKinds []catalog.EdgeKind, limit *int) int
 		Search          func(childComplexity int, query *string, kinds []catalog.Kind, classifications []string, includeDeleted *bool, first *int, after *string) int
+		Sources         func(childComplexity int) int
+	}
+
+	Source struct {
+		Kind     func(childComplexity int) int
+		LastRun  func(childComplexity int) int
+		Name     func(childComplexity int) int
+		NextRun  func(childComplexity int) int
+		Running  func(childComplexity int) int
+		Schedule func(childComplexity int) int
 	}
 
 	Subscription struct {
@@ -526,6 +559,118 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ClassificationDefinition.Propagates(childComplexity), true
 
+	case "CrawlRun.changes":
+		if e.ComplexityRoot.CrawlRun.Changes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CrawlRun.Changes(childComplexity), true
+
+	case "CrawlRun.counts":
+		if e.ComplexityRoot.CrawlRun.Counts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CrawlRun.Counts(childComplexity), true
+
+	case "CrawlRun.created":
+		if e.ComplexityRoot.CrawlRun.Created == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CrawlRun.Created(childComplexity), true
+
+	case "CrawlRun.deleted":
+		if e.ComplexityRoot.CrawlRun.Deleted == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CrawlRun.Deleted(childComplexity), true
+
+	case "CrawlRun.durationMs":
+		if e.ComplexityRoot.CrawlRun.DurationMs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CrawlRun.DurationMs(childComplexity), true
+
+	case "CrawlRun.edgesAdded":
+		if e.ComplexityRoot.CrawlRun.EdgesAdded == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CrawlRun.EdgesAdded(childComplexity), true
+
+	case "CrawlRun.edgesRemoved":
+		if e.ComplexityRoot.CrawlRun.EdgesRemoved == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CrawlRun.EdgesRemoved(childComplexity), true
+
+	case "CrawlRun.errors":
+		if e.ComplexityRoot.CrawlRun.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CrawlRun.Errors(childComplexity), true
+
+	case "CrawlRun.kept":
+		if e.ComplexityRoot.CrawlRun.Kept == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CrawlRun.Kept(childComplexity), true
+
+	case "CrawlRun.kind":
+		if e.ComplexityRoot.CrawlRun.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CrawlRun.Kind(childComplexity), true
+
+	case "CrawlRun.source":
+		if e.ComplexityRoot.CrawlRun.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CrawlRun.Source(childComplexity), true
+
+	case "CrawlRun.startedAt":
+		if e.ComplexityRoot.CrawlRun.StartedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CrawlRun.StartedAt(childComplexity), true
+
+	case "CrawlRun.status":
+		if e.ComplexityRoot.CrawlRun.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CrawlRun.Status(childComplexity), true
+
+	case "CrawlRun.trigger":
+		if e.ComplexityRoot.CrawlRun.Trigger == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CrawlRun.Trigger(childComplexity), true
+
+	case "CrawlRun.updated":
+		if e.ComplexityRoot.CrawlRun.Updated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CrawlRun.Updated(childComplexity), true
+
+	case "CrawlRun.urn":
+		if e.ComplexityRoot.CrawlRun.Urn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CrawlRun.Urn(childComplexity), true
+
 	case "Edge.block":
 		if e.ComplexityRoot.Edge.Block == nil {
 			break
@@ -711,6 +856,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Mutation.Classify(childComplexity, args["urn"].(catalog.URN), args["classification"].(string), args["propagate"].(*bool)), true
 
+	case "Mutation.crawl":
+		if e.ComplexityRoot.Mutation.Crawl == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_crawl_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.Crawl(childComplexity, args["source"].(string)), true
+
 	case "Mutation.declassify":
 		if e.ComplexityRoot.Mutation.Declassify == nil {
 			break
@@ -856,6 +1013,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.Classifications(childComplexity), true
 
+	case "Query.crawlRuns":
+		if e.ComplexityRoot.Query.CrawlRuns == nil {
+			break
+		}
+
+		args, err := ec.field_Query_crawlRuns_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.CrawlRuns(childComplexity, args["source"].(*string), args["first"].(*int)), true
+
 	case "Query.lineage":
 		if e.ComplexityRoot.Query.Lineage == nil {
 			break
@@ -879,6 +1048,55 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Search(childComplexity, args["query"].(*string), args["kinds"].([]catalog.Kind), args["classifications"].([]string), args["includeDeleted"].(*bool), args["first"].(*int), args["after"].(*string)), true
+
+	case "Query.sources":
+		if e.ComplexityRoot.Query.Sources == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.Sources(childComplexity), true
+
+	case "Source.kind":
+		if e.ComplexityRoot.Source.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Source.Kind(childComplexity), true
+
+	case "Source.lastRun":
+		if e.ComplexityRoot.Source.LastRun == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Source.LastRun(childComplexity), true
+
+	case "Source.name":
+		if e.ComplexityRoot.Source.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Source.Name(childComplexity), true
+
+	case "Source.nextRun":
+		if e.ComplexityRoot.Source.NextRun == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Source.NextRun(childComplexity), true
+
+	case "Source.running":
+		if e.ComplexityRoot.Source.Running == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Source.Running(childComplexity), true
+
+	case "Source.schedule":
+		if e.ComplexityRoot.Source.Schedule == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Source.Schedule(childComplexity), true
 
 	case "Subscription.changes":
 		if e.ComplexityRoot.Subscription.Changes == nil {
@@ -1218,6 +1436,48 @@ type ChangeEdge {
   node: Change!
 }
 
+enum CrawlStatus {
+  SUCCEEDED
+  "Reconciled, but parts of the source could not be seen; what was there is kept."
+  PARTIAL
+  FAILED
+}
+
+"One crawl of one source."
+type CrawlRun {
+  urn: URN!
+  source: String!
+  "The crawler kind: kafka, schemaregistry, connect."
+  kind: String!
+  "schedule, startup, manual (the crawl mutation) or cli."
+  trigger: String!
+  status: CrawlStatus!
+  startedAt: Time!
+  durationMs: Int!
+  "Assets per kind and links in the snapshot."
+  counts: JSON
+  created: Int!
+  updated: Int!
+  deleted: Int!
+  edgesAdded: Int!
+  edgesRemoved: Int!
+  "Assets and links kept because their part of the source was incomplete."
+  kept: Int!
+  "Change events the crawl wrote (zero when nothing changed)."
+  changes: Int!
+  errors: [String!]!
+}
+
+"A configured source."
+type Source {
+  name: String!
+  kind: String!
+  schedule: String!
+  running: Boolean!
+  nextRun: Time
+  lastRun: CrawlRun
+}
+
 type Query {
   "The asset named by urn. Errors with NOT_FOUND when the catalog never knew it."
   asset(urn: URN!): Asset!
@@ -1245,6 +1505,10 @@ type Query {
   "The change log after a cursor (a change id), oldest first."
   changes(after: String, first: Int = 100): ChangeConnection!
   classifications: [ClassificationDefinition!]!
+  "Crawl runs, newest first, of one source or of all."
+  crawlRuns(source: String, first: Int = 50): [CrawlRun!]!
+  "The configured sources and their crawl state."
+  sources: [Source!]!
 }
 
 input RegisterAssetInput {
@@ -1283,6 +1547,8 @@ type Mutation {
   setOwners(urn: URN!, owners: [String!]!): Asset!
   "Defines (or updates) a classification; a dotted name needs its parent defined."
   defineClassification(name: String!, description: String, propagates: Boolean = true): ClassificationDefinition!
+  "Crawls a source now and returns the run. CONFLICT when a crawl of it is already running."
+  crawl(source: String!): CrawlRun!
 }
 
 type Subscription {
@@ -1441,6 +1707,44 @@ func (ec *executionContext) childFields_ClassificationDefinition(ctx context.Con
 	return nil, fmt.Errorf("no field named %q was found under type ClassificationDefinition", field.Name)
 }
 
+func (ec *executionContext) childFields_CrawlRun(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "urn":
+		return ec.fieldContext_CrawlRun_urn(ctx, field)
+	case "source":
+		return ec.fieldContext_CrawlRun_source(ctx, field)
+	case "kind":
+		return ec.fieldContext_CrawlRun_kind(ctx, field)
+	case "trigger":
+		return ec.fieldContext_CrawlRun_trigger(ctx, field)
+	case "status":
+		return ec.fieldContext_CrawlRun_status(ctx, field)
+	case "startedAt":
+		return ec.fieldContext_CrawlRun_startedAt(ctx, field)
+	case "durationMs":
+		return ec.fieldContext_CrawlRun_durationMs(ctx, field)
+	case "counts":
+		return ec.fieldContext_CrawlRun_counts(ctx, field)
+	case "created":
+		return ec.fieldContext_CrawlRun_created(ctx, field)
+	case "updated":
+		return ec.fieldContext_CrawlRun_updated(ctx, field)
+	case "deleted":
+		return ec.fieldContext_CrawlRun_deleted(ctx, field)
+	case "edgesAdded":
+		return ec.fieldContext_CrawlRun_edgesAdded(ctx, field)
+	case "edgesRemoved":
+		return ec.fieldContext_CrawlRun_edgesRemoved(ctx, field)
+	case "kept":
+		return ec.fieldContext_CrawlRun_kept(ctx, field)
+	case "changes":
+		return ec.fieldContext_CrawlRun_changes(ctx, field)
+	case "errors":
+		return ec.fieldContext_CrawlRun_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CrawlRun", field.Name)
+}
+
 func (ec *executionContext) childFields_Edge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "from":
@@ -1533,6 +1837,24 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 		return ec.fieldContext_PageInfo_endCursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
+}
+
+func (ec *executionContext) childFields_Source(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_Source_name(ctx, field)
+	case "kind":
+		return ec.fieldContext_Source_kind(ctx, field)
+	case "schedule":
+		return ec.fieldContext_Source_schedule(ctx, field)
+	case "running":
+		return ec.fieldContext_Source_running(ctx, field)
+	case "nextRun":
+		return ec.fieldContext_Source_nextRun(ctx, field)
+	case "lastRun":
+		return ec.fieldContext_Source_lastRun(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Source", field.Name)
 }
 
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

@@ -154,3 +154,18 @@ func ParseOffsetCursor(s *string) (int, error) {
 	}
 	return n + 1, nil
 }
+
+// MarshalCrawlStatus writes a crawl status.
+func MarshalCrawlStatus(s catalog.CrawlStatus) graphql.Marshaler {
+	return graphql.MarshalString(string(s))
+}
+
+// UnmarshalCrawlStatus parses a crawl status.
+func UnmarshalCrawlStatus(v any) (catalog.CrawlStatus, error) {
+	s, _ := v.(string)
+	switch st := catalog.CrawlStatus(s); st {
+	case catalog.CrawlSucceeded, catalog.CrawlPartial, catalog.CrawlFailed:
+		return st, nil
+	}
+	return "", catalog.Errorf(catalog.Invalid, "unknown crawl status %q", s)
+}

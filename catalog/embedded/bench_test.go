@@ -1,0 +1,97 @@
+package embedded_test
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"math/rand"
+	"runtime"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/watershed-data/watershed/catalog"
+	"github.com/watershed-data/watershed/catalog/embedded"
+)
+
+var benchEntities = flag.Int("bench.entities", 1_000_000, "entities written by BenchmarkStore1M")
+
+// BenchmarkStore1M writes bench.entities entities (each with its change
+// event, in synced batches of 10,000), then measures point reads over the
+// whole key space and the time to reopen the store. Run with -benchtime 1x:
+//
+//	go test -run '^$' -bench Store1M -benchtime 1x ./catalog/embedded/
+func BenchmarkStore1M(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		benchStore(b, *benchEntities)
+	}
+}
+
+func benchStore(b *testing.B, n int) {
+	dir := b.TempDir()
+	s, err := embedded.Open(embedded.Options{Dir: dir, CacheBytes: 256 << 20})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	const batch = 10_000
+	start := time.Now()
+	for off := 0; off < n; off += batch {
+		muts := make([]catalog.Mutation, 0, batch)
+		for i := off; i < off+batch && i < n; i++ {
+			muts = append(muts, catalog.RegisterAsset{
+				URN:        benchURN(i),
+				Properties: catalog.Properties{"partitions": i % 12, "owner": "team-" + fmt.Sprint(i%50)},
+			})
+		}
+		ch, err := s.Apply(ctx, catalog.Batch{Actor: "bench", Mutations: muts})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(ch) != len(muts) {
+			b.Fatalf("batch wrote %d events for %d entities", len(ch), len(muts))
+		}
+	}
+	write := time.Since(start)
+
+	rng := rand.New(rand.NewSource(1))
+	const reads = 20_000
+	lat := make([]time.Duration, reads)
+	for i := range lat {
+		u := benchURN(rng.Intn(n))
+		t0 := time.Now()
+		e, err := s.Entity(ctx, u)
+		lat[i] = time.Since(t0)
+		if err != nil || e.URN != u {
+			b.Fatalf("read %s: %v", u, err)
+		}
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	heap := ms.HeapAlloc
+	if err := s.Close(); err != nil {
+		b.Fatal(err)
+	}
+	t0 := time.Now()
+	s, err = embedded.Open(embedded.Options{Dir: dir})
+	if err != nil {
+		b.Fatal(err)
+	}
+	reopen := time.Since(t0)
+	if err := s.Close(); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(n)/write.Seconds(), "entities/s")
+	b.ReportMetric(float64(lat[reads/2].Microseconds()), "read-p50-µs")
+	b.ReportMetric(float64(lat[reads*99/100].Microseconds()), "read-p99-µs")
+	b.ReportMetric(reopen.Seconds(), "reopen-s")
+	b.ReportMetric(float64(heap)/(1<<20), "heap-MiB")
+	b.Logf("%d entities written in %v (%.0f entities/s with events); point read p50 %v p99 %v; reopen %v; heap %d MiB",
+		n, write.Round(time.Millisecond), float64(n)/write.Seconds(), lat[reads/2], lat[reads*99/100], reopen.Round(time.Millisecond), heap>>20)
+}
+
+func benchURN(i int) catalog.URN {
+	return catalog.URN(fmt.Sprintf("urn:topic:bench/domain-%d.orders-%07d", i%100, i))
+}

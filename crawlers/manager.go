@@ -1,0 +1,272 @@
+package crawlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"github.com/watershed-data/watershed/catalog"
+)
+
+// RunRecorder is what the manager needs of the store.
+type RunRecorder interface {
+	Reconcile(ctx context.Context, s catalog.Snapshot, run *catalog.CrawlRun) (catalog.ReconcileResult, error)
+	RecordCrawlRun(ctx context.Context, run catalog.CrawlRun) (catalog.Change, error)
+}
+
+// ManagerOptions configure a Manager.
+type ManagerOptions struct {
+	Sources []SourceSpec
+	Store   RunRecorder
+	// Catalog is handed to crawlers that read what others found.
+	Catalog catalog.Reader
+	Logger  *slog.Logger
+	// Timeout bounds one crawl; zero means 5 minutes.
+	Timeout time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Manager schedules crawls with cron expressions, runs at most one crawl per
+// source at a time, reconciles each snapshot into the store and records a
+// crawl run for every attempt.
+type Manager struct {
+	store   RunRecorder
+	logger  *slog.Logger
+	timeout time.Duration
+	now     func() time.Time
+	sources map[string]*managedSource
+	order   []string
+	cron    *cron.Cron
+}
+
+type managedSource struct {
+	spec    SourceSpec
+	crawler Crawler
+	entry   cron.EntryID
+	mu      sync.Mutex // held while a crawl runs
+	state   sync.Mutex // guards running and last
+	running bool
+	last    *catalog.CrawlRun
+}
+
+// SourceStatus describes a configured source.
+type SourceStatus struct {
+	Name     string
+	Kind     string
+	Schedule string
+	Running  bool
+	NextRun  time.Time
+	LastRun  *catalog.CrawlRun
+}
+
+// CronParser parses the schedules the manager accepts: five-field cron
+// expressions and descriptors such as "@every 5m" or "@hourly".
+func CronParser() cron.Parser {
+	return cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+}
+
+// NewManager builds the crawlers of every source (no I/O) and their
+// schedules. It fails on a schedule that does not parse or a crawler that
+// cannot be built.
+func NewManager(o ManagerOptions) (*Manager, error) {
+	logger := o.Logger
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	m := &Manager{
+		store: o.Store, logger: logger.With("component", "crawlers"), timeout: o.Timeout, now: o.Now,
+		sources: map[string]*managedSource{},
+		cron:    cron.New(cron.WithParser(CronParser()), cron.WithLocation(time.UTC)),
+	}
+	if m.timeout == 0 {
+		m.timeout = 5 * time.Minute
+	}
+	if m.now == nil {
+		m.now = time.Now
+	}
+	specs := map[string]SourceSpec{}
+	for _, s := range o.Sources {
+		specs[s.Name] = s
+	}
+	lookup := func(name string) (SourceSpec, bool) {
+		s, ok := specs[name]
+		return s, ok
+	}
+	for _, spec := range o.Sources {
+		if _, dup := m.sources[spec.Name]; dup {
+			return nil, catalog.Errorf(catalog.Invalid, "source %q is configured twice", spec.Name)
+		}
+		c, err := spec.Config.New(Env{Source: spec.Name, Logger: logger.With("source", spec.Name, "kind", spec.Kind), Catalog: o.Catalog, Sources: lookup})
+		if err != nil {
+			return nil, fmt.Errorf("build crawler for source %s: %w", spec.Name, err)
+		}
+		ms := &managedSource{spec: spec, crawler: c}
+		if spec.Schedule != "" {
+			name := spec.Name
+			id, err := m.cron.AddFunc(spec.Schedule, func() {
+				if _, err := m.Crawl(context.Background(), name, "schedule"); err != nil && catalog.KindOf(err) != catalog.Conflict {
+					m.logger.Warn("scheduled crawl failed", "source", name, "err", err)
+				}
+			})
+			if err != nil {
+				return nil, catalog.Errorf(catalog.Invalid, "source %s schedule %q: %w", spec.Name, spec.Schedule, err)
+			}
+			ms.entry = id
+		}
+		m.sources[spec.Name] = ms
+		m.order = append(m.order, spec.Name)
+	}
+	return m, nil
+}
+
+// Run crawls every source once at startup, then on its schedule, until ctx
+// ends. It waits for running crawls before returning.
+func (m *Manager) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for _, name := range m.order {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := m.Crawl(ctx, name, "startup"); err != nil && ctx.Err() == nil && catalog.KindOf(err) != catalog.Conflict {
+				m.logger.Warn("startup crawl failed", "source", name, "err", err)
+			}
+		}()
+	}
+	m.cron.Start()
+	<-ctx.Done()
+	stopped := m.cron.Stop()
+	wg.Wait()
+	<-stopped.Done()
+	return nil
+}
+
+// Crawl runs one crawl of source now and returns its recorded run. A crawl
+// that fails is recorded too, and its error returned with the run. When a
+// crawl of the source is already running it returns a Conflict error
+// without waiting.
+func (m *Manager) Crawl(ctx context.Context, source, trigger string) (catalog.CrawlRun, error) {
+	ms, ok := m.sources[source]
+	if !ok {
+		return catalog.CrawlRun{}, catalog.Errorf(catalog.NotFound, "no source %q (configured: %v)", source, m.order)
+	}
+	if !ms.mu.TryLock() {
+		return catalog.CrawlRun{}, catalog.Errorf(catalog.Conflict, "a crawl of %s is already running", source)
+	}
+	defer ms.mu.Unlock()
+	ms.setRunning(true)
+	defer ms.setRunning(false)
+
+	run := catalog.CrawlRun{Source: source, Kind: ms.spec.Kind, Trigger: trigger, StartedAt: m.now().UTC()}
+	cctx, cancel := context.WithTimeout(ctx, m.timeout)
+	defer cancel()
+	logger := m.logger.With("source", source, "trigger", trigger)
+	snap, err := crawlSafely(cctx, ms.crawler)
+	if err != nil {
+		run.Status = catalog.CrawlFailed
+		run.Duration = m.now().Sub(run.StartedAt)
+		run.Errors = []string{err.Error()}
+		logger.Warn("crawl failed", "err", err, "took", run.Duration.Round(time.Millisecond))
+		if _, rerr := m.store.RecordCrawlRun(context.WithoutCancel(ctx), run); rerr != nil {
+			return run, errors.Join(fmt.Errorf("crawl %s: %w", source, err), fmt.Errorf("record crawl run: %w", rerr))
+		}
+		ms.setLast(run)
+		return run, fmt.Errorf("crawl %s: %w", source, err)
+	}
+	snap.Source = source
+	if snap.At.IsZero() {
+		snap.At = run.StartedAt
+	}
+	run.Counts = countSnapshot(snap)
+	run.Status = catalog.CrawlSucceeded
+	if len(snap.Incomplete) > 0 {
+		run.Status = catalog.CrawlPartial
+		run.Errors = incompleteReasons(snap.Incomplete)
+	}
+	run.Duration = m.now().Sub(run.StartedAt)
+	res, err := m.store.Reconcile(context.WithoutCancel(ctx), snap, &run)
+	if err != nil {
+		run.Status = catalog.CrawlFailed
+		run.Errors = append(run.Errors, "reconcile: "+err.Error())
+		logger.Error("reconcile failed", "err", err)
+		if _, rerr := m.store.RecordCrawlRun(context.WithoutCancel(ctx), run); rerr != nil {
+			return run, errors.Join(fmt.Errorf("reconcile %s: %w", source, err), fmt.Errorf("record crawl run: %w", rerr))
+		}
+		ms.setLast(run)
+		return run, fmt.Errorf("reconcile %s: %w", source, err)
+	}
+	run.Result = res
+	run.Duration = m.now().Sub(run.StartedAt)
+	ms.setLast(run)
+	logger.Info("crawl finished", "status", run.Status, "assets", len(snap.Assets), "links", len(snap.Links),
+		"created", res.Created, "updated", res.Updated, "deleted", res.Deleted, "edgesAdded", res.EdgesAdded,
+		"edgesRemoved", res.EdgesRemoved, "changes", res.Changes, "incomplete", len(snap.Incomplete), "took", run.Duration.Round(time.Millisecond))
+	return run, nil
+}
+
+// crawlSafely turns a crawler panic into an error so one broken crawler
+// cannot take the server down.
+func crawlSafely(ctx context.Context, c Crawler) (snap catalog.Snapshot, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("crawler panicked: %v", p)
+		}
+	}()
+	return c.Crawl(ctx)
+}
+
+func countSnapshot(s catalog.Snapshot) map[string]int {
+	out := map[string]int{}
+	for _, a := range s.Assets {
+		out[string(a.URN.Kind())]++
+	}
+	out["links"] = len(s.Links)
+	return out
+}
+
+func incompleteReasons(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for scope, reason := range m {
+		if scope == "" {
+			scope = "(source)"
+		}
+		out = append(out, scope+": "+reason)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (ms *managedSource) setRunning(v bool) {
+	ms.state.Lock()
+	ms.running = v
+	ms.state.Unlock()
+}
+
+func (ms *managedSource) setLast(r catalog.CrawlRun) {
+	ms.state.Lock()
+	ms.last = &r
+	ms.state.Unlock()
+}
+
+// Sources describes every configured source, in configuration order.
+func (m *Manager) Sources() []SourceStatus {
+	out := make([]SourceStatus, 0, len(m.order))
+	for _, name := range m.order {
+		ms := m.sources[name]
+		ms.state.Lock()
+		st := SourceStatus{Name: name, Kind: ms.spec.Kind, Schedule: ms.spec.Schedule, Running: ms.running, LastRun: ms.last}
+		ms.state.Unlock()
+		if ms.entry != 0 {
+			st.NextRun = m.cron.Entry(ms.entry).Next
+		}
+		out = append(out, st)
+	}
+	return out
+}
