@@ -1,8 +1,11 @@
 package main
 
-import "github.com/watershed-data/watershed/crawlers"
+import (
+	"github.com/watershed-data/watershed/crawlers"
+	"github.com/watershed-data/watershed/crawlers/connect"
+)
 
 // builtinKinds returns the registry of the crawler kinds this binary ships.
 func builtinKinds() *crawlers.Registry {
-	return crawlers.NewRegistry()
+	return crawlers.NewRegistry(connect.Kind())
 }

@@ -1,0 +1,341 @@
+package connect
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/watershed-data/watershed/catalog"
+)
+
+// Connector classes with a dedicated derivation.
+const (
+	classDebeziumPostgres  = "io.debezium.connector.postgresql.PostgresConnector"
+	classDebeziumMySQL     = "io.debezium.connector.mysql.MySqlConnector"
+	classDebeziumSQLServer = "io.debezium.connector.sqlserver.SqlServerConnector"
+	classDebeziumMongoDB   = "io.debezium.connector.mongodb.MongoDbConnector"
+	classDebeziumOracle    = "io.debezium.connector.oracle.OracleConnector"
+	classDebeziumDB2       = "io.debezium.connector.db2.Db2Connector"
+	classJDBCSource        = "io.confluent.connect.jdbc.JdbcSourceConnector"
+	classJDBCSink          = "io.confluent.connect.jdbc.JdbcSinkConnector"
+	classDebeziumJDBCSink  = "io.debezium.connector.jdbc.JdbcSinkConnector"
+	classS3Sink            = "io.confluent.connect.s3.S3SinkConnector"
+	classElasticsearchSink = "io.confluent.connect.elasticsearch.ElasticsearchSinkConnector"
+	classSnowflakeSink     = "com.snowflake.kafka.connector.SnowflakeSinkConnector"
+	classBigQuerySink      = "com.wepay.kafka.connect.bigquery.BigQuerySinkConnector"
+	classHDFSSink          = "io.confluent.connect.hdfs.HdfsSinkConnector"
+	classHDFS3Sink         = "io.confluent.connect.hdfs3.Hdfs3SinkConnector"
+	classGCSSink           = "io.confluent.connect.gcs.GcsSinkConnector"
+)
+
+// debeziumFlavors maps Debezium source classes to database flavours.
+var debeziumFlavors = map[string]string{
+	classDebeziumPostgres:  flavorPostgres,
+	classDebeziumMySQL:     flavorMySQL,
+	classDebeziumSQLServer: flavorSQLServer,
+	classDebeziumMongoDB:   flavorMongoDB,
+	classDebeziumOracle:    flavorOracle,
+	classDebeziumDB2:       flavorDB2,
+}
+
+// SupportedClasses lists the connector classes with a dedicated derivation;
+// any other class gets the generic one (reported topics, confidence 0.5).
+func SupportedClasses() []string {
+	out := []string{classJDBCSource, classJDBCSink, classDebeziumJDBCSink, classS3Sink,
+		classElasticsearchSink, classSnowflakeSink, classBigQuerySink, classHDFSSink, classHDFS3Sink, classGCSSink}
+	for c := range debeziumFlavors {
+		out = append(out, c)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// crawlCache memoises catalog lookups for one crawl.
+type crawlCache struct {
+	c           *Crawler
+	schemas     map[catalog.URN]schemaResult
+	known       []string
+	knownErr    error
+	knownLoaded bool
+}
+
+type schemaResult struct {
+	ts  TopicSchema
+	ok  bool
+	err error
+}
+
+func newCrawlCache(c *Crawler) *crawlCache {
+	return &crawlCache{c: c, schemas: map[catalog.URN]schemaResult{}}
+}
+
+func (k *crawlCache) schema(ctx context.Context, topic catalog.URN) schemaResult {
+	if k.c.schemas == nil {
+		return schemaResult{}
+	}
+	if r, ok := k.schemas[topic]; ok {
+		return r
+	}
+	ts, ok, err := k.c.schemas.ValueSchema(ctx, topic)
+	r := schemaResult{ts: ts, ok: ok && err == nil, err: err}
+	k.schemas[topic] = r
+	return r
+}
+
+func (k *crawlCache) clusterTopics(ctx context.Context) ([]string, error) {
+	if k.c.topics == nil {
+		return nil, nil
+	}
+	if !k.knownLoaded {
+		k.known, k.knownErr = k.c.topics.Topics(ctx, k.c.cfg.Cluster)
+		k.knownLoaded = true
+	}
+	return k.known, k.knownErr
+}
+
+// deriver turns one connector into assets and links.
+type deriver struct {
+	c       *Crawler
+	ctx     context.Context
+	v       *connectorView
+	out     *scopeOutput
+	cache   *crawlCache
+	connURN catalog.URN
+
+	class string
+	typ   string
+	chain chain
+	notes []string
+	// explained are the reported topics a derivation accounted for.
+	explained map[string]bool
+}
+
+func (d *deriver) cfg(key string) string { return strings.TrimSpace(d.v.config[key]) }
+
+// derive emits the connector, its place in the cluster and its lineage.
+func (d *deriver) derive() {
+	d.class = d.cfg("connector.class")
+	d.typ = strings.ToLower(d.v.typ)
+	d.explained = map[string]bool{}
+	d.chain = parseChain(d.v.config)
+	for _, p := range d.chain.problems {
+		d.out.problem("transforms: " + p)
+	}
+	d.notes = append(d.notes, d.chain.notes...)
+
+	switch {
+	case debeziumFlavors[d.class] != "":
+		d.setType("source")
+		d.debezium(debeziumFlavors[d.class])
+	case d.class == classJDBCSource:
+		d.setType("source")
+		d.jdbcSource()
+	case d.class == classJDBCSink || d.class == classDebeziumJDBCSink:
+		d.setType("sink")
+		d.sink(d.jdbcSinkTarget)
+	case d.class == classS3Sink:
+		d.setType("sink")
+		d.sink(d.s3Target)
+	case d.class == classElasticsearchSink:
+		d.setType("sink")
+		d.sink(d.elasticsearchTarget)
+	case d.class == classSnowflakeSink:
+		d.setType("sink")
+		d.sink(d.snowflakeTarget)
+	case d.class == classBigQuerySink:
+		d.setType("sink")
+		d.sink(d.bigQueryTarget)
+	case d.class == classHDFSSink || d.class == classHDFS3Sink:
+		d.setType("sink")
+		d.sink(d.hdfsTarget)
+	case d.class == classGCSSink:
+		d.setType("sink")
+		d.sink(d.gcsTarget)
+	default:
+		d.generic()
+	}
+	d.out.asset(d.connectorAsset())
+	d.out.link(d.c.ClusterURN(), catalog.EdgeContains, d.connURN, OriginConfig, confidenceConfig, "", false)
+}
+
+func (d *deriver) setType(t string) {
+	if d.typ == "" || d.typ == "unknown" {
+		d.typ = t
+	}
+}
+
+func (d *deriver) connectorAsset() catalog.Asset {
+	props := catalog.Properties{
+		"class":  d.class,
+		"type":   valueOr(d.typ, "unknown"),
+		"config": redactConfig(d.v.config),
+	}
+	if len(d.chain.transforms) > 0 {
+		var ts []any
+		for _, t := range d.chain.transforms {
+			ts = append(ts, map[string]any{"name": t.alias, "type": t.class})
+		}
+		props["transforms"] = ts
+	}
+	if len(d.notes) > 0 {
+		notes := make([]any, len(d.notes))
+		for i, n := range d.notes {
+			notes[i] = n
+		}
+		props["lineageNotes"] = notes
+	}
+	a := catalog.Asset{URN: d.connURN, Name: d.v.name, Properties: props}
+	if st := d.v.status; st != nil {
+		live := catalog.Properties{"state": st.Connector.State, "workerId": st.Connector.WorkerID}
+		if st.Connector.Trace != "" {
+			live["trace"] = traceSummary(st.Connector.Trace)
+		}
+		tasks := make([]any, 0, len(st.Tasks))
+		failed := 0
+		for _, t := range st.Tasks {
+			task := map[string]any{"id": t.ID, "state": t.State, "workerId": t.WorkerID}
+			if t.Trace != "" {
+				task["trace"] = traceSummary(t.Trace)
+			}
+			if t.State == "FAILED" {
+				failed++
+			}
+			tasks = append(tasks, task)
+		}
+		live["tasks"] = tasks
+		live["tasksTotal"] = len(st.Tasks)
+		live["tasksFailed"] = failed
+		a.Live = live
+	}
+	return a
+}
+
+// traceSummary keeps the first line of a Java stack trace (the exception
+// and its message), bounded.
+func traceSummary(trace string) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(trace), "\n")
+	line = strings.TrimSpace(line)
+	if len(line) > 300 {
+		line = line[:297] + "..."
+	}
+	return line
+}
+
+// note records an approximation a steward should know about.
+func (d *deriver) note(format string, args ...any) {
+	d.notes = appendUnique(d.notes, fmt.Sprintf(format, args...))
+}
+
+// reported reports whether Connect listed topic as active.
+func (d *deriver) reported(topic string) bool {
+	for _, t := range d.v.topics {
+		if t == topic {
+			return true
+		}
+	}
+	return false
+}
+
+// produces asserts connector → topic; transform names the routers that
+// renamed the topic.
+func (d *deriver) produces(topic, origin string, confidence float64, transform string) {
+	d.explained[topic] = true
+	d.out.link(d.connURN, catalog.EdgeProduces, d.c.TopicURN(topic), origin, confidence, transform, false)
+}
+
+// consumes asserts topic → connector.
+func (d *deriver) consumes(topic, origin string, confidence float64) {
+	d.explained[topic] = true
+	d.out.link(d.c.TopicURN(topic), catalog.EdgeConsumes, d.connURN, origin, confidence, "", false)
+}
+
+// unexplainedTopics asserts the reported topics no derivation accounted for.
+func (d *deriver) unexplainedTopics(confidence float64) {
+	for _, t := range d.v.topics {
+		if d.explained[t] {
+			continue
+		}
+		if d.typ == "sink" {
+			d.consumes(t, OriginTopics, confidence)
+		} else {
+			d.produces(t, OriginTopics, confidence, "")
+		}
+	}
+}
+
+// generic handles connector classes we do not know: what Connect reports,
+// plus the framework's own sink settings (topics, topics.regex). A worker
+// that does not report the type (before Kafka 2.0) has it inferred: only
+// sinks have topics settings.
+func (d *deriver) generic() {
+	if (d.typ == "" || d.typ == "unknown") && (d.cfg("topics") != "" || d.cfg("topics.regex") != "") {
+		d.typ = "sink"
+	}
+	switch d.typ {
+	case "sink":
+		d.sinkTopics(confidenceUnknown)
+		d.deadLetterQueue()
+	case "source":
+		d.unexplainedTopics(confidenceUnknown)
+	}
+	if d.class == "" {
+		d.out.problem("config has no connector.class")
+	}
+}
+
+// schemaOf returns the known value schema of a topic; a lookup error makes
+// the scope incomplete (the field lineage it would give is kept).
+func (d *deriver) schemaOf(topic string) (TopicSchema, bool) {
+	r := d.cache.schema(d.ctx, d.c.TopicURN(topic))
+	if r.err != nil {
+		d.out.problem(fmt.Sprintf("read schema of topic %s: %v", topic, r.err))
+		return TopicSchema{}, false
+	}
+	return r.ts, r.ok
+}
+
+// emitColumnFieldEdges asserts column → field for every flow of run that
+// reaches a field of topic's known schema.
+func (d *deriver) emitColumnFieldEdges(t tableRef, topic string, run chainRun, schema TopicSchema, origin string, confidence float64) {
+	if run.capped {
+		confidence = min(confidence, confidenceResolved)
+	}
+	topicURN := d.c.TopicURN(topic)
+	for _, f := range run.flows {
+		for _, target := range f.targets(schema.Paths) {
+			d.out.link(t.columnURN(f.origin), catalog.EdgeDerives, fieldURN(topicURN, target.path),
+				origin, confidence, strings.Join(target.touched, ","), target.masking)
+		}
+	}
+}
+
+// tableAssets asserts a table with its database and the given columns.
+func (d *deriver) tableAssets(t tableRef, columns []string, origin string, confidence float64) {
+	if t.database != "" {
+		d.out.asset(catalog.Asset{URN: t.databaseURN(), Name: t.database, Properties: catalog.Properties{"namespace": t.ns}})
+		d.out.link(t.databaseURN(), catalog.EdgeContains, t.urn(), origin, confidence, "", false)
+	}
+	props := catalog.Properties{"namespace": t.ns, "name": t.name(), "table": t.table}
+	if t.database != "" {
+		props["database"] = t.database
+	}
+	if t.schema != "" {
+		props["schema"] = t.schema
+	}
+	d.out.asset(catalog.Asset{URN: t.urn(), Name: t.table, Properties: props})
+	for _, col := range columns {
+		d.out.asset(catalog.Asset{URN: t.columnURN(col), Name: col, Properties: catalog.Properties{"table": t.name()}})
+		d.out.link(t.urn(), catalog.EdgeContains, t.columnURN(col), origin, confidence, "", false)
+	}
+}
+
+// sortedKeys returns the keys of a set, sorted.
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
