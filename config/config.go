@@ -146,7 +146,7 @@ func Load(path string, environ []string, flags Flags, reg *crawlers.Registry) (C
 	if flags.DataDir != "" {
 		cfg.DataDir = flags.DataDir
 	}
-	if err := cfg.validate(reg); err != nil {
+	if err := cfg.Validate(reg); err != nil {
 		return cfg, catalog.Errorf(catalog.Invalid, "config: %w", err)
 	}
 	return cfg, nil
@@ -162,7 +162,9 @@ func decodeYAML(b []byte, v any) error {
 	return nil
 }
 
-func (c *Config) validate(reg *crawlers.Registry) error {
+// Validate checks every section, fills in defaults that depend on other
+// keys, and decodes each source's settings into its kind's Spec.
+func (c *Config) Validate(reg *crawlers.Registry) error {
 	var errs []error
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		errs = append(errs, fmt.Errorf("listen: %q is not host:port", c.Listen))

@@ -45,6 +45,7 @@ type Manager struct {
 	sources map[string]*managedSource
 	order   []string
 	cron    *cron.Cron
+	started chan struct{}
 }
 
 type managedSource struct {
@@ -84,6 +85,7 @@ func NewManager(o ManagerOptions) (*Manager, error) {
 	m := &Manager{
 		store: o.Store, logger: logger.With("component", "crawlers"), timeout: o.Timeout, now: o.Now,
 		sources: map[string]*managedSource{},
+		started: make(chan struct{}),
 		cron:    cron.New(cron.WithParser(CronParser()), cron.WithLocation(time.UTC)),
 	}
 	if m.timeout == 0 {
@@ -127,26 +129,28 @@ func NewManager(o ManagerOptions) (*Manager, error) {
 	return m, nil
 }
 
-// Run crawls every source once at startup, then on its schedule, until ctx
-// ends. It waits for running crawls before returning.
+// Run crawls every source once at startup, one after the other in
+// configuration order (so list the sources others read from first: Kafka,
+// then the schema registry, then Connect), then on each source's schedule,
+// until ctx ends. It waits for running crawls before returning.
 func (m *Manager) Run(ctx context.Context) error {
-	var wg sync.WaitGroup
 	for _, name := range m.order {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if _, err := m.Crawl(ctx, name, "startup"); err != nil && ctx.Err() == nil && catalog.KindOf(err) != catalog.Conflict {
-				m.logger.Warn("startup crawl failed", "source", name, "err", err)
-			}
-		}()
+		if ctx.Err() != nil {
+			break
+		}
+		if _, err := m.Crawl(ctx, name, "startup"); err != nil && ctx.Err() == nil && catalog.KindOf(err) != catalog.Conflict {
+			m.logger.Warn("startup crawl failed", "source", name, "err", err)
+		}
 	}
+	close(m.started)
 	m.cron.Start()
 	<-ctx.Done()
-	stopped := m.cron.Stop()
-	wg.Wait()
-	<-stopped.Done()
+	<-m.cron.Stop().Done()
 	return nil
 }
+
+// Started is closed once every source's startup crawl has been attempted.
+func (m *Manager) Started() <-chan struct{} { return m.started }
 
 // Crawl runs one crawl of source now and returns its recorded run. A crawl
 // that fails is recorded too, and its error returned with the run. When a

@@ -94,6 +94,14 @@ func newServer(cfg config.Config, logger *slog.Logger) (*server, error) {
 		if s.crawls, err = newManager(cfg, store, logger); err != nil {
 			return nil, errors.Join(err, store.Close())
 		}
+		s.readyFunc = func() error {
+			select {
+			case <-s.crawls.Started():
+				return nil
+			default:
+				return errors.New("startup crawls are running")
+			}
+		}
 	}
 	s.registerMetrics()
 
