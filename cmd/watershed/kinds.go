@@ -3,9 +3,10 @@ package main
 import (
 	"github.com/watershed-data/watershed/crawlers"
 	"github.com/watershed-data/watershed/crawlers/connect"
+	"github.com/watershed-data/watershed/crawlers/kafka"
 )
 
 // builtinKinds returns the registry of the crawler kinds this binary ships.
 func builtinKinds() *crawlers.Registry {
-	return crawlers.NewRegistry(connect.Kind())
+	return crawlers.NewRegistry(kafka.Kind(), connect.Kind())
 }
