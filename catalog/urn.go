@@ -112,22 +112,39 @@ func MakeURN(k Kind, identity string) URN {
 	return URN("urn:" + k.Scheme() + ":" + identity)
 }
 
-// Kind returns the kind encoded in u, or "" when u is malformed.
+// Kind returns the kind encoded in u, or "" when its scheme is unknown. It
+// does not validate the rest of u (see Validate).
 func (u URN) Kind() Kind {
-	k, _, err := u.parse()
-	if err != nil {
+	scheme, _, ok := u.split()
+	if !ok {
 		return ""
 	}
-	return k
+	for _, ks := range kindSchemes {
+		if ks.scheme == scheme {
+			return ks.kind
+		}
+	}
+	return ""
 }
 
-// Identity returns the part of u after the scheme word.
+// Identity returns the part of u after the scheme word, or "" when u does
+// not have the form urn:<scheme>:<identity>.
 func (u URN) Identity() string {
-	_, id, err := u.parse()
-	if err != nil {
+	_, id, ok := u.split()
+	if !ok {
 		return ""
 	}
 	return id
+}
+
+// split cuts u into scheme and identity without validating them.
+func (u URN) split() (scheme, identity string, ok bool) {
+	rest, ok := strings.CutPrefix(string(u), "urn:")
+	if !ok {
+		return "", "", false
+	}
+	scheme, identity, ok = strings.Cut(rest, ":")
+	return scheme, identity, ok && identity != ""
 }
 
 // Validate reports why u is not a well-formed URN of a known kind.

@@ -164,25 +164,23 @@ func (s *Store) load() error {
 		}
 	}
 	x := newIndex()
-	err := s.scan([]byte{prefixEntity}, func(k, v []byte) error {
+	err := scanDecoded(s, []byte{prefixEntity}, func(k, v []byte) (*entityRecord, error) {
 		var r entityRecord
 		if err := json.Unmarshal(v, &r); err != nil {
-			return fmt.Errorf("decode entity %q: %w", k[1:], err)
+			return nil, fmt.Errorf("decode entity %q: %w", k[1:], err)
 		}
-		x.putEntity(&r)
-		return nil
-	})
+		return &r, nil
+	}, x.putEntity)
 	if err != nil {
 		return err
 	}
-	err = s.scan([]byte{prefixEdge}, func(k, v []byte) error {
+	err = scanDecoded(s, []byte{prefixEdge}, func(k, v []byte) (*edgeRecord, error) {
 		var r edgeRecord
 		if err := json.Unmarshal(v, &r); err != nil {
-			return fmt.Errorf("decode edge %q: %w", k[1:], err)
+			return nil, fmt.Errorf("decode edge %q: %w", k[1:], err)
 		}
-		x.putEdge(&r)
-		return nil
-	})
+		return &r, nil
+	}, x.putEdge)
 	if err != nil {
 		return err
 	}
