@@ -189,7 +189,9 @@ func TestDuplicateSubscriptionRejected(t *testing.T) {
 	cl := changelog.New(changelog.Options{Log: s, Cursors: s})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
-	go func() { done <- cl.Subscribe(ctx, "one", false, func(context.Context, changelog.Entry) error { return nil }) }()
+	go func() {
+		done <- cl.Subscribe(ctx, "one", false, func(context.Context, changelog.Entry) error { return nil })
+	}()
 	deadline := time.Now().Add(5 * time.Second)
 	for len(cl.Subscriptions()) == 0 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)

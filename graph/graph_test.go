@@ -15,8 +15,8 @@ import (
 	"github.com/gorilla/websocket"
 	"go.uber.org/goleak"
 
-	"github.com/watershed-data/watershed/catalog/embedded"
 	"github.com/watershed-data/watershed/catalog"
+	"github.com/watershed-data/watershed/catalog/embedded"
 	"github.com/watershed-data/watershed/changelog"
 	"github.com/watershed-data/watershed/crawlers"
 	"github.com/watershed-data/watershed/graph"

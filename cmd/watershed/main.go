@@ -2,6 +2,7 @@
 //
 //	watershed serve [--config FILE] [--data-dir DIR] [--listen ADDR]
 //	watershed crawl --config FILE [--data-dir DIR] [--source NAME]
+//	watershed demo [--listen ADDR] [--data-dir DIR]
 //	watershed version
 //
 // main is the only place that knows every component: it builds them from
@@ -30,6 +31,7 @@ const usage = `Watershed: metadata catalog and lineage graph server for event-dr
 Usage:
   watershed serve   [--config FILE] [--data-dir DIR] [--listen ADDR]   run the server
   watershed crawl   --config FILE [--data-dir DIR] [--source NAME]     crawl the sources once, then exit
+  watershed demo    [--listen ADDR] [--data-dir DIR]                   run against a live in-process demo estate
   watershed version                                                    print the version
 
 Every config key can also be set in the environment as WATERSHED_<KEY> (e.g. WATERSHED_DATA_DIR).
@@ -49,6 +51,8 @@ func runCommand(args []string, stdout, stderr io.Writer, environ []string) int {
 		err = cmdServe(ctx, args[1:], stderr, environ)
 	case "crawl":
 		err = cmdCrawl(ctx, args[1:], stdout, stderr, environ)
+	case "demo":
+		err = cmdDemo(ctx, args[1:], stdout, stderr, environ)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "watershed", version())
 		return 0
