@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/watershed-data/watershed/config"
+	"github.com/watershed-data/watershed/internal/demo"
+)
+
+// cmdDemo runs the server against an in-process demo estate: a Kafka
+// cluster, a schema registry and a Kafka Connect worker of an e-commerce
+// platform with live traffic, crawled on a schedule.
+func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, environ []string) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", "127.0.0.1:8080", "HTTP listen address")
+	dataDir := fs.String("data-dir", "", "data directory (default: a fresh temporary directory, removed on exit)")
+	schedule := fs.String("schedule", "@every 30s", "crawl schedule of the demo sources")
+	interval := fs.Duration("traffic-interval", 500*time.Millisecond, "time between rounds of demo traffic")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %v", fs.Args())
+	}
+	logger := newLogger(stderr, *logLevel, "text")
+	dir := *dataDir
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "watershed-demo-")
+		if err != nil {
+			return fmt.Errorf("create data directory: %w", err)
+		}
+		defer os.RemoveAll(tmp)
+		dir = tmp
+	}
+	estate, err := demo.Start(ctx, demo.Options{Logger: logger, Interval: *interval})
+	if err != nil {
+		return fmt.Errorf("start demo estate: %w", err)
+	}
+	defer estate.Close()
+
+	cfg := config.Defaults()
+	cfg.Listen, cfg.DataDir, cfg.Log.Level = *listen, dir, *logLevel
+	for _, s := range estate.SourceSettings(*schedule) {
+		src := config.Source{Name: s["name"].(string), Kind: s["kind"].(string), Schedule: s["schedule"].(string), Settings: map[string]any{}}
+		for k, v := range s {
+			if k != "name" && k != "kind" && k != "schedule" {
+				src.Settings[k] = v
+			}
+		}
+		cfg.Sources = append(cfg.Sources, src)
+	}
+	if err := cfg.Validate(builtinKinds()); err != nil {
+		return fmt.Errorf("demo configuration: %w", err)
+	}
+	srv, err := newServer(cfg, logger)
+	if err != nil {
+		return err
+	}
+	go func() {
+		select {
+		case <-srv.crawls.Started():
+		case <-ctx.Done():
+			return
+		}
+		url := "http://" + cfg.Listen
+		if srv.listener != nil {
+			url = "http://" + srv.listener.Addr().String()
+		}
+		fmt.Fprintf(stdout, `
+Watershed demo is ready: %s
+  GraphQL      %s/graphql
+  Kafka        %v (in process)
+  Registry     %s
+  Connect      %s
+Try:
+  curl -s %s/graphql -H 'Content-Type: application/json' \
+    -d '{"query":"{ search(query: \"customers\") { totalCount edges { node { urn kind name } } } }"}'
+Stop with Ctrl-C.
+`, url, url, estate.Bootstrap, estate.RegistryURL(), estate.ConnectURL(), url)
+	}()
+	if err := srv.run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
