@@ -101,8 +101,26 @@ func ValidateSource(name string) error {
 	return nil
 }
 
-// Validate reports the first reason s cannot be reconciled.
+// Validate reports the first reason s cannot be reconciled, including
+// property values JSON cannot encode.
 func (s *Snapshot) Validate() error {
+	if err := s.ValidateStructure(); err != nil {
+		return err
+	}
+	for _, a := range s.Assets {
+		if _, err := CanonicalProperties(a.Properties); err != nil {
+			return fmt.Errorf("asset %s properties: %w", a.URN, err)
+		}
+		if _, err := CanonicalProperties(a.Live); err != nil {
+			return fmt.Errorf("asset %s live properties: %w", a.URN, err)
+		}
+	}
+	return nil
+}
+
+// ValidateStructure is Validate without encoding the property values, for
+// callers that encode them anyway (stores).
+func (s *Snapshot) ValidateStructure() error {
 	if err := ValidateSource(s.Source); err != nil {
 		return err
 	}
@@ -117,12 +135,6 @@ func (s *Snapshot) Validate() error {
 			if c.Source != "" && c.Source != AttachSchemaTag && c.Source != AttachCrawler && c.Source != AttachRule {
 				return Errorf(Invalid, "asset %s: a source may attach classifications only as schema-tag, crawler or rule, not %q", a.URN, c.Source)
 			}
-		}
-		if _, err := CanonicalProperties(a.Properties); err != nil {
-			return fmt.Errorf("asset %s properties: %w", a.URN, err)
-		}
-		if _, err := CanonicalProperties(a.Live); err != nil {
-			return fmt.Errorf("asset %s live properties: %w", a.URN, err)
 		}
 	}
 	for i, l := range s.Links {

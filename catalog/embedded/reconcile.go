@@ -3,9 +3,12 @@ package embedded
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/watershed-data/watershed/catalog"
 )
@@ -25,7 +28,7 @@ type preparedLink struct {
 
 // prepare validates s and merges duplicate assets and links.
 func prepare(s *catalog.Snapshot) (map[catalog.URN]*preparedAsset, []catalog.URN, map[catalog.EdgeKey]*preparedLink, []catalog.EdgeKey, error) {
-	if err := s.Validate(); err != nil {
+	if err := s.ValidateStructure(); err != nil {
 		return nil, nil, nil, nil, err
 	}
 	assets := make(map[catalog.URN]*preparedAsset, len(s.Assets))
@@ -74,19 +77,21 @@ func prepare(s *catalog.Snapshot) (map[catalog.URN]*preparedAsset, []catalog.URN
 		}
 		f.Scopes = append(f.Scopes, a.Scope)
 	}
-	for u, p := range assets {
+	// Encoding the properties is most of the work: spread it over the cores.
+	err := parallel(order, func(u catalog.URN) error {
+		p := assets[u]
 		f := p.facet
 		if m := merged[u]; len(m) > 0 {
 			b, err := catalog.CanonicalProperties(m)
 			if err != nil {
-				return nil, nil, nil, nil, fmt.Errorf("asset %s: %w", u, err)
+				return fmt.Errorf("asset %s properties: %w", u, err)
 			}
 			f.Props = b
 		}
 		if m := mergedLive[u]; len(m) > 0 {
 			b, err := catalog.CanonicalProperties(m)
 			if err != nil {
-				return nil, nil, nil, nil, fmt.Errorf("asset %s live: %w", u, err)
+				return fmt.Errorf("asset %s live properties: %w", u, err)
 			}
 			p.live = b
 			p.liveHash = bytesHash(b)
@@ -94,6 +99,10 @@ func prepare(s *catalog.Snapshot) (map[catalog.URN]*preparedAsset, []catalog.URN
 		f.Classes = dedupeClasses(f.Classes)
 		f.Scopes = dedupeStrings(f.Scopes)
 		p.hash = facetHash(f)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, nil, nil, err
 	}
 	links := make(map[catalog.EdgeKey]*preparedLink, len(s.Links))
 	var lorder []catalog.EdgeKey
@@ -125,6 +134,40 @@ func prepare(s *catalog.Snapshot) (map[catalog.URN]*preparedAsset, []catalog.URN
 		p.hash = claimHash(p.claim)
 	}
 	return assets, order, links, lorder, nil
+}
+
+// parallel calls fn for every item on all cores and returns the first error.
+func parallel[T any](items []T, fn func(T) error) error {
+	workers := runtime.GOMAXPROCS(0)
+	if len(items) < 256 || workers == 1 {
+		for _, it := range items {
+			if err := fn(it); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, workers)
+	per := (len(items) + workers - 1) / workers
+	for w := 0; w < workers; w++ {
+		lo, hi := w*per, min((w+1)*per, len(items))
+		if lo >= hi {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, it := range items[lo:hi] {
+				if err := fn(it); err != nil {
+					errs[w] = err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 func dedupeClasses(cs []catalog.SourceClassification) []catalog.SourceClassification {

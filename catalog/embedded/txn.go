@@ -193,10 +193,14 @@ func (t *txn) derive() (ents []*entityRecord, edges []*edgeRecord, err error) {
 		work.UpdatedAt = t.at
 		ents = append(ents, work)
 
-		after := work.view(nil, defs)
-		var before catalog.Entity
+		// Full views (with decoded properties) are only needed to diff an
+		// update; a creation needs the name, sources and attachments.
+		var before, after catalog.Entity
 		if orig != nil {
 			before = orig.view(nil, defs)
+			after = work.view(nil, defs)
+		} else {
+			after = catalog.Entity{Name: work.displayName(), Sources: work.sources(), Classifications: work.attachments(defs)}
 		}
 		kind := u.Kind()
 		data := catalog.AssetData{Kind: kind, Name: after.Name, Sources: after.Sources}
