@@ -60,6 +60,8 @@ type Config interface {
 type Env struct {
 	// Source is the configured source name ("prod").
 	Source string
+	// Logger is the process logger; crawlers add their component, kind and
+	// source attributes.
 	Logger *slog.Logger
 	// Catalog lets a crawler read what other crawlers found (e.g. the
 	// fields of a topic) to derive finer lineage.

@@ -106,7 +106,8 @@ func NewManager(o ManagerOptions) (*Manager, error) {
 		if _, dup := m.sources[spec.Name]; dup {
 			return nil, catalog.Errorf(catalog.Invalid, "source %q is configured twice", spec.Name)
 		}
-		c, err := spec.Config.New(Env{Source: spec.Name, Logger: logger.With("source", spec.Name, "kind", spec.Kind), Catalog: o.Catalog, Sources: lookup})
+		// Crawlers add their own component, kind and source attributes.
+		c, err := spec.Config.New(Env{Source: spec.Name, Logger: logger, Catalog: o.Catalog, Sources: lookup})
 		if err != nil {
 			return nil, fmt.Errorf("build crawler for source %s: %w", spec.Name, err)
 		}

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -19,16 +20,39 @@ import (
 	"github.com/gorilla/websocket"
 )
 
+// binary is the watershed binary built once for this package's tests.
+var binary struct {
+	once sync.Once
+	path string
+	err  error
+}
+
 // buildBinary compiles the watershed binary once per test run.
 func buildBinary(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "watershed")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	cmd.Stderr = os.Stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("build: %v", err)
+	binary.once.Do(func() {
+		dir, err := os.MkdirTemp("", "watershed-bin-")
+		if err != nil {
+			binary.err = err
+			return
+		}
+		binary.path = filepath.Join(dir, "watershed")
+		cmd := exec.Command("go", "build", "-o", binary.path, ".")
+		cmd.Stderr = os.Stderr
+		binary.err = cmd.Run()
+	})
+	if binary.err != nil {
+		t.Fatalf("build: %v", binary.err)
 	}
-	return bin
+	return binary.path
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binary.path != "" {
+		os.RemoveAll(filepath.Dir(binary.path))
+	}
+	os.Exit(code)
 }
 
 func freePort(t *testing.T) string {

@@ -15,6 +15,7 @@
 //	cdc.shop.customers ──► analytics (a PII reader that no policy allows yet)
 //	cdc.shop.orders, orders.enriched ──► warehouse-snowflake-sink ──► Snowflake ANALYTICS.SHOP.*
 //	orders.enriched ──► orders-jdbc-sink ──► PostgreSQL reporting-db
+//	cdc.shop.* ──► dwh-jdbc-sink (unwrap, RegexRouter) ──► PostgreSQL dwh staging.customers / orders / order_items
 //	cdc.shop.customers, payments ──► lake-s3-sink ──► s3://acme-lake/topics/…
 //	orders.enriched ──► search-es-sink ──► Elasticsearch index orders.enriched
 package demo
@@ -356,6 +357,24 @@ func connectors() []fakeconnect.Connector {
 			"transforms.flatten.type":      "org.apache.kafka.connect.transforms.Flatten$Value",
 			"transforms.flatten.delimiter": "_",
 		}},
+		{Name: "dwh-jdbc-sink", Tasks: 2, Topics: []string{"cdc.shop.customers", "cdc.shop.orders", "cdc.shop.order_items"}, Config: map[string]string{
+			"connector.class":                   "io.confluent.connect.jdbc.JdbcSinkConnector",
+			"tasks.max":                         "2",
+			"topics.regex":                      "cdc\\.shop\\..*",
+			"connection.url":                    "jdbc:postgresql://dwh.acme.internal:5432/dwh",
+			"connection.user":                   "dwh_loader",
+			"connection.password":               "${file:/opt/kafka/secrets/dwh.properties:password}",
+			"table.name.format":                 "staging.${topic}",
+			"insert.mode":                       "upsert",
+			"pk.mode":                           "record_key",
+			"delete.enabled":                    "true",
+			"transforms":                        "unwrap,route",
+			"transforms.unwrap.type":            "io.debezium.transforms.ExtractNewRecordState",
+			"transforms.unwrap.drop.tombstones": "false",
+			"transforms.route.type":             "org.apache.kafka.connect.transforms.RegexRouter",
+			"transforms.route.regex":            "cdc\\.shop\\.(.*)",
+			"transforms.route.replacement":      "$1",
+		}},
 		{Name: "lake-s3-sink", Tasks: 1, Topics: []string{"cdc.shop.customers", "payments.payments.card_payments"}, Config: map[string]string{
 			"connector.class":       "io.confluent.connect.s3.S3SinkConnector",
 			"topics":                "cdc.shop.customers,payments.payments.card_payments",
@@ -431,6 +450,7 @@ var consumers = []consumerSpec{
 	{group: "analytics", clientID: "analytics-notebook", topics: []string{"cdc.shop.customers"}, take: 1},
 	{group: "connect-warehouse-snowflake-sink", clientID: "connector-consumer-warehouse-snowflake-sink-0", topics: []string{"cdc.shop.orders", "orders.enriched"}, take: 40},
 	{group: "connect-orders-jdbc-sink", clientID: "connector-consumer-orders-jdbc-sink-0", topics: []string{"orders.enriched"}, take: 40},
+	{group: "connect-dwh-jdbc-sink", clientID: "connector-consumer-dwh-jdbc-sink-0", topics: []string{"cdc.shop.customers", "cdc.shop.orders", "cdc.shop.order_items"}, take: 40},
 	{group: "connect-lake-s3-sink", clientID: "connector-consumer-lake-s3-sink-0", topics: []string{"cdc.shop.customers", "payments.payments.card_payments"}, take: 3},
 }
 

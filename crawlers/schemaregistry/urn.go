@@ -1,0 +1,122 @@
+package schemaregistry
+
+import (
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/watershed-data/watershed/catalog"
+)
+
+// Parts of a Kafka record a schema describes, as they appear in field URNs
+// and TopicNameStrategy subject names.
+const (
+	PartKey   = "key"
+	PartValue = "value"
+)
+
+// RegistryURN is the URN of the registry configured as source:
+// urn:registry:<source>.
+func RegistryURN(source string) catalog.URN {
+	return catalog.MakeURN(catalog.KindSchemaRegistry, source)
+}
+
+// SubjectURN is the URN of subject in the registry source:
+// urn:subject:<source>/<subject>, the subject escaped by EscapeIdentity.
+func SubjectURN(source, subject string) catalog.URN {
+	return catalog.MakeURN(catalog.KindSchemaSubject, source+"/"+EscapeIdentity(subject))
+}
+
+// SchemaURN is the URN of one version of subject:
+// urn:schema:<source>/<subject>/<version>.
+func SchemaURN(source, subject string, version int) catalog.URN {
+	return catalog.MakeURN(catalog.KindSchemaVersion, source+"/"+EscapeIdentity(subject)+"/"+strconv.Itoa(version))
+}
+
+// TopicURN is the URN of topic in the Kafka source cluster:
+// urn:topic:<cluster>/<topic>, exactly as the kafka crawler names it.
+func TopicURN(cluster, topic string) catalog.URN {
+	return catalog.MakeURN(catalog.KindTopic, cluster+"/"+EscapeIdentity(topic))
+}
+
+// FieldURN is the URN of the field at path (a schemaparse path such as
+// "customer.address.city" or "items[].sku") of the key or value of topic:
+// urn:field:<cluster>/<topic>/<part>/<path>, the path escaped by
+// EscapeIdentity.
+func FieldURN(cluster, topic, part, path string) catalog.URN {
+	return catalog.MakeURN(catalog.KindField, cluster+"/"+EscapeIdentity(topic)+"/"+part+"/"+EscapeIdentity(path))
+}
+
+// SubjectScope is the snapshot scope of a subject, its versions, and the
+// fields and links that its TopicNameStrategy binding asserts.
+func SubjectScope(subject string) string { return "subject/" + subject }
+
+// TopicScope is the snapshot scope of the topic facet and of the facts
+// derived from sampling the topic's records.
+func TopicScope(topic string) string { return "topic/" + topic }
+
+// EscapeIdentity makes a name from the source usable in a URN, which may not
+// contain whitespace or control characters. It applies the rule of the kafka
+// crawler's function of the same name, so that topic URNs agree: '%',
+// whitespace, control characters and invalid UTF-8 are percent-encoded byte
+// by byte (a space becomes %20); everything else, '/' included, is kept.
+// Names without such characters are returned unchanged.
+func EscapeIdentity(s string) string {
+	clean := true
+	for i := 0; i < len(s); i++ {
+		if b := s[i]; b <= ' ' || b == '%' || b >= 0x7f {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	const hex = "0123456789ABCDEF"
+	var sb strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == '%' || (r == utf8.RuneError && size == 1) || unicode.IsSpace(r) || unicode.IsControl(r) {
+			for j := i; j < i+size; j++ {
+				sb.WriteByte('%')
+				sb.WriteByte(hex[s[j]>>4])
+				sb.WriteByte(hex[s[j]&15])
+			}
+		} else {
+			sb.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return sb.String()
+}
+
+// topicNameStrategy returns the topic and part a subject names under
+// TopicNameStrategy ("orders-value" → orders, value), and false for any
+// other subject, including one whose prefix cannot be a Kafka topic name
+// (a context-qualified subject such as ":.staging:orders-value").
+func topicNameStrategy(subject string) (topic, part string, ok bool) {
+	for _, p := range []string{PartValue, PartKey} {
+		if t, found := strings.CutSuffix(subject, "-"+p); found && validTopicName(t) {
+			return t, p, true
+		}
+	}
+	return "", "", false
+}
+
+// validTopicName reports whether Kafka accepts name as a topic name: 1 to
+// 249 characters among ASCII letters, digits, '.', '_' and '-', and neither
+// "." nor "..".
+func validTopicName(name string) bool {
+	if name == "" || len(name) > 249 || name == "." || name == ".." {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		b := name[i]
+		ok := b == '.' || b == '_' || b == '-' || (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || (b >= '0' && b <= '9')
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
