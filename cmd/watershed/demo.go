@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"time"
 
@@ -40,6 +41,12 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, envir
 		defer os.RemoveAll(tmp)
 		dir = tmp
 	}
+	// Fail fast on a busy port, before starting the estate.
+	probe, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	probe.Close()
 	estate, err := demo.Start(ctx, demo.Options{Logger: logger, Interval: *interval})
 	if err != nil {
 		return fmt.Errorf("start demo estate: %w", err)
@@ -70,10 +77,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, envir
 		case <-ctx.Done():
 			return
 		}
-		url := "http://" + cfg.Listen
-		if srv.listener != nil {
-			url = "http://" + srv.listener.Addr().String()
-		}
+		url := "http://" + srv.listener.Addr().String()
 		fmt.Fprintf(stdout, `
 Watershed demo is ready: %s
   GraphQL      %s/graphql

@@ -80,19 +80,25 @@ type server struct {
 	readyFunc func() error
 }
 
+// newServer binds the listen address first (so a busy port fails fast,
+// before anything is opened), then opens the store and builds the handlers.
 func newServer(cfg config.Config, logger *slog.Logger) (*server, error) {
 	if err := checkExposure(cfg); err != nil {
 		return nil, err
 	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
 	store, err := embedded.Open(embedded.Options{Dir: cfg.DataDir, Logger: logger})
 	if err != nil {
-		return nil, fmt.Errorf("open store: %w", err)
+		return nil, errors.Join(fmt.Errorf("open store: %w", err), ln.Close())
 	}
-	s := &server{cfg: cfg, logger: logger, store: store, registry: prometheus.NewRegistry()}
+	s := &server{cfg: cfg, logger: logger, store: store, listener: ln, registry: prometheus.NewRegistry()}
 	s.changes = changelog.New(changelog.Options{Log: store, Cursors: store, Logger: logger})
 	if len(cfg.Sources) > 0 {
 		if s.crawls, err = newManager(cfg, store, logger); err != nil {
-			return nil, errors.Join(err, store.Close())
+			return nil, errors.Join(err, store.Close(), ln.Close())
 		}
 		s.readyFunc = func() error {
 			select {
@@ -156,11 +162,7 @@ func checkExposure(cfg config.Config) error {
 // requests, lets running ones finish within the shutdown timeout, and closes
 // the store last.
 func (s *server) run(ctx context.Context) error {
-	ln, err := net.Listen("tcp", s.cfg.Listen)
-	if err != nil {
-		return errors.Join(fmt.Errorf("listen: %w", err), s.store.Close())
-	}
-	s.listener = ln
+	ln := s.listener
 	s.logger.Info("watershed serving", "url", "http://"+ln.Addr().String(), "graphql", "http://"+ln.Addr().String()+"/graphql", "dataDir", s.cfg.DataDir)
 	var g run.Group
 	g.Add(func() error {
@@ -185,7 +187,7 @@ func (s *server) run(ctx context.Context) error {
 		s.logger.Info("shutting down")
 		return nil
 	}, func(error) {})
-	err = g.Run()
+	err := g.Run()
 	if cerr := s.store.Close(); cerr != nil {
 		err = errors.Join(err, fmt.Errorf("close store: %w", cerr))
 	}

@@ -240,6 +240,32 @@ func (e *Estate) seed(ctx context.Context) error {
 			return err
 		}
 	}
+	return e.seedGroups(ctx, adm)
+}
+
+// seedGroups commits offsets half-way through every partition for each
+// consumer group, so that the groups, their lag and their CONSUMES edges
+// exist from the first crawl on, before the live consumers join.
+func (e *Estate) seedGroups(ctx context.Context, adm *kadm.Client) error {
+	ends, err := adm.ListEndOffsets(ctx)
+	if err != nil {
+		return fmt.Errorf("list end offsets: %w", err)
+	}
+	for _, c := range consumers {
+		offsets := kadm.Offsets{}
+		for _, t := range c.topics {
+			for p, o := range ends[t] {
+				offsets.Add(kadm.Offset{Topic: t, Partition: p, At: o.Offset / 2, LeaderEpoch: -1})
+			}
+		}
+		resp, err := adm.CommitOffsets(ctx, c.group, offsets)
+		if err != nil {
+			return fmt.Errorf("seed offsets of %s: %w", c.group, err)
+		}
+		if err := resp.Error(); err != nil {
+			return fmt.Errorf("seed offsets of %s: %w", c.group, err)
+		}
+	}
 	return nil
 }
 

@@ -76,3 +76,35 @@ func TestEstateIsAlive(t *testing.T) {
 	}
 	t.Fatal("fraud-detector's committed offsets did not move")
 }
+
+// TestGroupsExistBeforeTraffic checks that a crawl right after Start sees
+// every consumer group with committed offsets, even without live consumers.
+func TestGroupsExistBeforeTraffic(t *testing.T) {
+	ctx := context.Background()
+	e, err := demo.Start(ctx, demo.Options{NoTraffic: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.Bootstrap...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	for _, g := range []string{"fraud-detector", "analytics", "email-notifier", "order-enricher"} {
+		resp, err := adm.FetchOffsets(ctx, g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var lagging bool
+		resp.Each(func(o kadm.OffsetResponse) {
+			if o.At > 0 {
+				lagging = true
+			}
+		})
+		if !lagging {
+			t.Errorf("group %s has no committed offsets", g)
+		}
+	}
+}
