@@ -48,7 +48,13 @@ type Error struct {
 // Error returns the message, which already includes the cause's text.
 func (e *Error) Error() string { return e.Msg }
 
+// Unwrap returns the cause, if any.
 func (e *Error) Unwrap() error { return e.Err }
+
+// ErrClosed is returned (possibly wrapped) by every operation on a store
+// that has been closed. It is of kind Unavailable; callers that tail the
+// change log stop on it instead of retrying.
+var ErrClosed error = &Error{Kind: Unavailable, Msg: "store is closed"}
 
 // Errorf returns an *Error of kind k with a formatted message. A %w verb in
 // format wraps the argument as the cause.

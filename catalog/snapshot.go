@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -72,16 +73,23 @@ func (l Link) Key() EdgeKey { return EdgeKey{From: l.From, Kind: l.Kind, To: l.T
 
 // ReconcileResult counts what a Reconcile changed.
 type ReconcileResult struct {
-	Created, Updated, Deleted int // entities
-	EdgesAdded, EdgesRemoved  int
-	EdgesUpdated              int
+	Created int `json:"created"` // entities
+	Updated int `json:"updated"`
+	Deleted int `json:"deleted"`
+
+	EdgesAdded   int `json:"edgesAdded"`
+	EdgesRemoved int `json:"edgesRemoved"`
+	EdgesUpdated int `json:"edgesUpdated"`
 	// Kept counts assets and links absent from the snapshot but kept because
-	// their scope was incomplete.
-	Kept int
+	// their scope was incomplete or outside the snapshot's Scopes.
+	Kept int `json:"kept"`
 	// LiveUpdated counts entities whose live readings changed (no events).
-	LiveUpdated int
-	Changes     int // change events written
-	Seq         uint64
+	LiveUpdated int `json:"liveUpdated"`
+	// Changes counts the catalog change events written (a crawl run's own
+	// crawl.completed event not included).
+	Changes int `json:"changes"`
+	// Seq is the sequence number of the last of those changes (0 if none).
+	Seq uint64 `json:"seq"`
 }
 
 // ValidateSource reports why name cannot name a crawler source.
@@ -141,7 +149,7 @@ func (s *Snapshot) ValidateStructure() error {
 		if err := l.Key().Validate(); err != nil {
 			return fmt.Errorf("link %d: %w", i, err)
 		}
-		if l.Confidence < 0 || l.Confidence > 1 {
+		if math.IsNaN(l.Confidence) || l.Confidence < 0 || l.Confidence > 1 {
 			return Errorf(Invalid, "link %s: confidence %v is outside [0,1]", l.Key(), l.Confidence)
 		}
 	}

@@ -145,35 +145,41 @@ type Reached struct {
 }
 
 // PathTo returns the shortest path from the walk's start to urn (start
-// first), following Via links, or nil when urn was not reached.
+// first), following Via links, or nil when urn was not reached. For many
+// nodes use Paths, which shares the work.
 func (t Traversal) PathTo(start, urn URN, dir Direction) []URN {
+	return t.Paths(start, dir)[urn]
+}
+
+// Paths returns, for every reached node, one shortest path from start to
+// it (start first), in O(nodes × depth).
+func (t Traversal) Paths(start URN, dir Direction) map[URN][]URN {
 	via := make(map[URN]EdgeKey, len(t.Nodes))
 	for _, n := range t.Nodes {
 		via[n.URN] = n.Via
 	}
-	if _, ok := via[urn]; !ok {
-		return nil
-	}
-	path := []URN{urn}
-	for cur := urn; cur != start; {
-		e, ok := via[cur]
-		if !ok {
-			return nil
+	out := make(map[URN][]URN, len(t.Nodes))
+	for _, n := range t.Nodes {
+		path := []URN{n.URN}
+		for cur := n.URN; cur != start; {
+			e, ok := via[cur]
+			if !ok || len(path) > n.Depth+1 {
+				path = nil // a Via chain that does not lead back: a store bug
+				break
+			}
+			if dir == Upstream {
+				cur = e.To
+			} else {
+				cur = e.From
+			}
+			path = append(path, cur)
 		}
-		if dir == Upstream {
-			cur = e.To
-		} else {
-			cur = e.From
+		for i, j := 0, len(path)-1; i < j; i, j = i+1, j-1 {
+			path[i], path[j] = path[j], path[i]
 		}
-		path = append(path, cur)
-		if len(path) > len(t.Nodes)+1 {
-			return nil // defensive: a Via cycle would be a store bug
-		}
+		out[n.URN] = path
 	}
-	for i, j := 0, len(path)-1; i < j; i, j = i+1, j-1 {
-		path[i], path[j] = path[j], path[i]
-	}
-	return path
+	return out
 }
 
 // CrawlStatus is the outcome of a crawl run.

@@ -178,6 +178,9 @@ func (c *Changelog) follow(ctx context.Context, pos uint64, st *SubscriptionStat
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
+			if errors.Is(err, catalog.ErrClosed) {
+				return err // the store is gone for good: do not retry
+			}
 			logger.Warn("read change log", "err", err)
 			if err := sleep(ctx, time.Second); err != nil {
 				return err
@@ -186,7 +189,7 @@ func (c *Changelog) follow(ctx context.Context, pos uint64, st *SubscriptionStat
 		}
 		if len(batch) == 0 {
 			if err := c.log.WaitChanges(ctx, pos); err != nil {
-				return err
+				return fmt.Errorf("wait for changes: %w", err)
 			}
 			continue
 		}

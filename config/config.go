@@ -212,6 +212,9 @@ func (c *Config) Validate(reg *crawlers.Registry) error {
 		}
 		names[t.Name] = true
 	}
+	if c.GraphQL.MaxBodyBytes < 0 || c.GraphQL.MaxTokens < 0 || c.GraphQL.MaxDepth < 0 || c.GraphQL.MaxComplexity < 0 {
+		errs = append(errs, errors.New("graphql: limits must not be negative (0 means the default)"))
+	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("shutdownTimeout: must be positive"))
 	}

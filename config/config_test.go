@@ -142,3 +142,33 @@ func TestEnvName(t *testing.T) {
 		}
 	}
 }
+
+func TestSourceEnvOverrides(t *testing.T) {
+	path := write(t, `
+sources:
+  - {name: prod, kind: fake, url: "http://a", sasl: {password: file-pass}}
+  - {name: prod-sr, kind: fake, url: "http://b"}
+`)
+	cfg, err := config.Load(path, env(map[string]string{
+		"WATERSHED_SOURCE_PROD_SR_URL":         "http://override",
+		"WATERSHED_SOURCE_PROD_SASL__PASSWORD": "env-pass",
+	}), config.Flags{}, registry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	prod, _ := cfg.Source("prod")
+	sr, _ := cfg.Source("prod-sr")
+	if got := prod.Spec.(*fakeConfig); got.URL != "http://a" || got.SASL.Password != "env-pass" {
+		t.Errorf("prod = %+v", got)
+	}
+	if got := sr.Spec.(*fakeConfig); got.URL != "http://override" {
+		t.Errorf("prod-sr = %+v", got)
+	}
+	_, err = config.Load(write(t, "sources: [{name: a.b, kind: fake, url: x}, {name: a-b, kind: fake, url: y}]\n"), env(map[string]string{"WATERSHED_SOURCE_A_B_URL": "z"}), config.Flags{}, registry())
+	if err == nil || !strings.Contains(err.Error(), "same environment form") {
+		t.Errorf("colliding source names: %v", err)
+	}
+	if _, err := config.Load("", env(map[string]string{"WATERSHED_GRAPHQL_MAX_BODY_BYTES": "-1"}), config.Flags{}, registry()); err == nil {
+		t.Error("negative body limit accepted")
+	}
+}

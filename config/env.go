@@ -58,32 +58,78 @@ func applyEnv(cfg *Config, environ []string) error {
 	if err := envStruct(reflect.ValueOf(cfg).Elem(), "", getenv); err != nil {
 		return err
 	}
-	for i := range cfg.Sources {
-		s := &cfg.Sources[i]
-		prefix := EnvPrefix + "_SOURCE_" + upperSnake(s.Name) + "_"
-		var names []string
-		for _, kv := range environ {
-			if name, _, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(name, prefix) {
-				names = append(names, name)
-			}
+	// Each variable belongs to the source whose name is its longest
+	// matching prefix, so "prod" never receives WATERSHED_SOURCE_PROD_SR_URL
+	// when a source "prod-sr" exists. Names whose forms collide are errors.
+	owner := map[string]int{}
+	collides := map[string]string{}
+	for i, src := range cfg.Sources {
+		key := upperSnake(src.Name)
+		if j, dup := owner[key]; dup && cfg.Sources[j].Name != src.Name {
+			collides[key] = fmt.Sprintf("sources %q and %q have the same environment form %s", cfg.Sources[j].Name, src.Name, key)
 		}
-		sort.Strings(names)
-		for _, n := range names {
-			v := getenv(n)
-			if v == "" {
-				continue
-			}
-			var val any
-			if err := yaml.Unmarshal([]byte(v), &val); err != nil {
-				return fmt.Errorf("%s: %w", n, err)
-			}
-			if s.Settings == nil {
-				s.Settings = map[string]any{}
-			}
-			s.Settings[lowerCamel(strings.TrimPrefix(n, prefix))] = val
+		owner[key] = i
+	}
+	var names []string
+	for _, kv := range environ {
+		if name, _, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(name, EnvPrefix+"_SOURCE_") {
+			names = append(names, name)
 		}
 	}
+	sort.Strings(names)
+	for _, n := range names {
+		rest := strings.TrimPrefix(n, EnvPrefix+"_SOURCE_")
+		best, bestLen := -1, 0
+		for key, i := range owner {
+			if strings.HasPrefix(rest, key+"_") && len(key) > bestLen {
+				best, bestLen = i, len(key)
+			}
+		}
+		v := getenv(n)
+		if best < 0 || v == "" {
+			continue
+		}
+		if msg, bad := collides[upperSnake(cfg.Sources[best].Name)]; bad {
+			return fmt.Errorf("%s: %s: rename one of them", n, msg)
+		}
+		var val any
+		if err := yaml.Unmarshal([]byte(v), &val); err != nil {
+			return fmt.Errorf("%s: %w", n, err)
+		}
+		s := &cfg.Sources[best]
+		if s.Settings == nil {
+			s.Settings = map[string]any{}
+		}
+		// "__" descends into a nested key: ..._SASL__PASSWORD sets sasl.password.
+		path := strings.Split(rest[bestLen+1:], "__")
+		target := s.Settings
+		for _, seg := range path[:len(path)-1] {
+			k := lowerCamel(seg)
+			next, ok := target[k].(map[string]any)
+			if !ok {
+				next = map[string]any{}
+				target[k] = next
+			}
+			target = next
+		}
+		last := lowerCamel(path[len(path)-1])
+		target[last] = mergeValue(target[last], val)
+	}
 	return nil
+}
+
+// mergeValue merges an override into an existing value: maps merge key by
+// key (recursively), anything else is replaced.
+func mergeValue(old, override any) any {
+	om, ok1 := old.(map[string]any)
+	nm, ok2 := override.(map[string]any)
+	if !ok1 || !ok2 {
+		return override
+	}
+	for k, v := range nm {
+		om[k] = mergeValue(om[k], v)
+	}
+	return om
 }
 
 // lowerCamel turns PASSWORD_FILE into passwordFile.

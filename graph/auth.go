@@ -105,8 +105,8 @@ func (a *Authenticator) Authenticate(header string) (Principal, error) {
 	if header == "" {
 		return Principal{Anonymous: true, Read: a.anonymous >= AccessRead, Write: a.anonymous >= AccessWrite}, nil
 	}
-	secret, ok := strings.CutPrefix(header, "Bearer ")
-	if !ok {
+	scheme, secret, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") { // RFC 7235: the scheme is case-insensitive
 		return Principal{}, &authError{code: "UNAUTHENTICATED", msg: "authorization header must be \"Bearer <token>\""}
 	}
 	d := sha256.Sum256([]byte(strings.TrimSpace(secret)))

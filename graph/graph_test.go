@@ -459,3 +459,81 @@ func TestCrawlMutationAndRuns(t *testing.T) {
 		t.Fatalf("crawled topic not searchable: %v", d)
 	}
 }
+
+func TestFragmentBombRejected(t *testing.T) {
+	s := newServer(t, nil)
+	// Nine fragments, each spreading the next ten times: 10^9 fields when
+	// expanded, under 1 KiB of text.
+	var b strings.Builder
+	b.WriteString("query { ...F0 }\n")
+	for i := 0; i < 9; i++ {
+		fmt.Fprintf(&b, "fragment F%d on Query {", i)
+		for j := 0; j < 10; j++ {
+			fmt.Fprintf(&b, " a%d: classifications { name } ...F%d", j, i+1)
+		}
+		b.WriteString(" }\n")
+	}
+	b.WriteString("fragment F9 on Query { classifications { name } }\n")
+	start := time.Now()
+	s.code("", b.String(), nil, "COMPLEXITY_LIMIT_EXCEEDED")
+	t.Logf("fragment bomb of %d bytes rejected in %v", b.Len(), time.Since(start))
+}
+
+func TestSearchFirstZeroCountsOnly(t *testing.T) {
+	s := newServer(t, nil)
+	for i := 0; i < 3; i++ {
+		s.ok(fmt.Sprintf(`mutation { registerAsset(input: {urn: "urn:dataset:s3://lake/t%d"}) { urn } }`, i), nil)
+	}
+	d := s.ok(`{ search(query: "lake", first: 0) { totalCount edges { cursor } } }`, nil)
+	if get(d, "search", "totalCount") != float64(3) || len(get(d, "search", "edges").([]any)) != 0 {
+		t.Fatalf("first: 0 = %v", d)
+	}
+}
+
+func TestBearerSchemeCaseInsensitive(t *testing.T) {
+	s := newServer(t, graph.NewAuthenticator([]graph.Token{{Name: "ci", Secret: "0123456789abcdef-w", Write: true}}, graph.AccessNone))
+	if r := s.do("", `{ classifications { name } }`, nil); r.Status != http.StatusUnauthorized {
+		t.Fatalf("anonymous: %d", r.Status)
+	}
+	body := []byte(`{"query":"{ classifications { name } }"}`)
+	req, err := http.NewRequest(http.MethodPost, s.url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "bearer 0123456789abcdef-w")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("lower-case bearer scheme: %d", resp.StatusCode)
+	}
+}
+
+// TestWebsocketSeesFreshData checks that two operations on one websocket
+// connection do not share a cache: the second sees the write made between.
+func TestWebsocketSeesFreshData(t *testing.T) {
+	s := newServer(t, nil)
+	s.ok(registerTwo, nil)
+	s.ok(`mutation { addLineage(input: {from: "urn:dataset:s3://lake/orders", to: "urn:job:spark://etl/rollup", kind: CONSUMES}) { kind } }`, nil)
+	c := dialWS(t, s.url, nil)
+	q := `query { asset(urn: "urn:dataset:s3://lake/orders") { downstream { asset { description } } } }`
+	read := func(id string) string {
+		c.send(map[string]any{"id": id, "type": "subscribe", "payload": map[string]any{"query": q}})
+		m := c.read()
+		desc := get(m, "payload", "data", "asset", "downstream", 0, "asset", "description")
+		if done := c.read(); done["type"] != "complete" {
+			t.Fatalf("expected complete, got %v", done)
+		}
+		return fmt.Sprint(desc)
+	}
+	if got := read("1"); got != "nightly" {
+		t.Fatalf("first read = %q", got)
+	}
+	s.ok(`mutation { setDescription(urn: "urn:job:spark://etl/rollup", description: "hourly") { urn } }`, nil)
+	if got := read("2"); got != "hourly" {
+		t.Fatalf("second read on the same connection = %q, want hourly", got)
+	}
+}

@@ -104,9 +104,14 @@ func (r *Resolver) search(ctx context.Context, text string, kinds []catalog.Kind
 	if err != nil {
 		return out, err
 	}
-	res, err := r.Catalog.Search(ctx, catalog.SearchQuery{Text: text, Kinds: kinds, Classifications: classes, IncludeDeleted: includeDeleted, Offset: offset, Limit: first})
+	// first: 0 asks only for the total; the store cannot be asked for an
+	// empty page (a zero limit means its maximum), so ask for one and drop it.
+	res, err := r.Catalog.Search(ctx, catalog.SearchQuery{Text: text, Kinds: kinds, Classifications: classes, IncludeDeleted: includeDeleted, Offset: offset, Limit: max(first, 1)})
 	if err != nil {
 		return out, err
+	}
+	if first == 0 {
+		res.Entities = nil
 	}
 	out.TotalCount = res.Total
 	out.Edges = make([]model.AssetEdge, len(res.Entities))
@@ -151,9 +156,10 @@ func (r *Resolver) lineage(ctx context.Context, u catalog.URN, dir catalog.Direc
 		return out, err
 	}
 	out.Root, out.Direction, out.Truncated = root, dir, tr.Truncated
+	paths := tr.Paths(u, dir)
 	out.Nodes = make([]model.LineageNode, len(tr.Nodes))
 	for i, n := range tr.Nodes {
-		out.Nodes[i] = model.LineageNode{Asset: assets[i], Depth: n.Depth, Path: tr.PathTo(u, n.URN, dir)}
+		out.Nodes[i] = model.LineageNode{Asset: assets[i], Depth: n.Depth, Path: paths[n.URN]}
 	}
 	out.Edges, err = r.edgesOf(ctx, tr.Edges, q.At)
 	return out, err

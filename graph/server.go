@@ -78,11 +78,11 @@ func NewHandler(o Options) http.Handler {
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	r := o.Resolver
+	r := *o.Resolver // a copy: the caller's resolver is not modified
 	if r.Logger == nil {
 		r.Logger = logger
 	}
-	cfg := generated.Config{Resolvers: r}
+	cfg := generated.Config{Resolvers: &r}
 	setComplexity(&cfg.Complexity)
 	es := generated.NewExecutableSchema(cfg)
 	srv := handler.New(es)
@@ -111,7 +111,7 @@ func NewHandler(o Options) http.Handler {
 			if !p.Read {
 				return ctx, nil, errors.New("this server requires a bearer token")
 			}
-			return withLoaders(WithPrincipal(ctx, p), r.Catalog), nil, nil
+			return WithPrincipal(ctx, p), nil, nil
 		},
 	})
 	srv.AddTransport(transport.Options{})
@@ -120,17 +120,19 @@ func NewHandler(o Options) http.Handler {
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(o.Limits.MaxTokens)
 	srv.Use(extension.Introspection{})
-	srv.Use(depthLimit{max: o.Limits.MaxDepth})
+	srv.Use(depthLimit{max: o.Limits.MaxDepth, maxFields: o.Limits.MaxComplexity})
 	srv.Use(extension.FixedComplexityLimit(o.Limits.MaxComplexity))
+	// Dataloaders live for one operation: a websocket connection runs many,
+	// and each must see the writes made before it.
+	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		return next(withLoaders(ctx, r.Catalog))
+	})
 	srv.SetErrorPresenter(presentError(logger))
 	srv.SetRecoverFunc(func(ctx context.Context, v any) error {
 		logger.Error("resolver panic", "panic", v)
 		return catalog.Errorf(catalog.Internal, "internal error")
 	})
-	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		srv.ServeHTTP(w, req.WithContext(withLoaders(req.Context(), r.Catalog)))
-	})
-	h = limitBody(h, o.Limits.MaxBodyBytes)
+	h := limitBody(srv, o.Limits.MaxBodyBytes)
 	return auth.Middleware(h)
 }
 
@@ -227,8 +229,12 @@ func presentError(logger *slog.Logger) graphql.ErrorPresenterFunc {
 	}
 }
 
-// depthLimit rejects operations whose selections nest deeper than max.
-type depthLimit struct{ max int }
+// depthLimit rejects operations whose selections nest deeper than max or
+// expand (fragments inlined) to more than maxFields fields. Fragment
+// measurements are memoised, so a document whose fragments spread each other
+// many times over is measured in time linear in its size — before gqlgen's
+// own complexity pass, which would expand it in full, ever sees it.
+type depthLimit struct{ max, maxFields int }
 
 var _ interface {
 	graphql.HandlerExtension
@@ -242,54 +248,68 @@ func (d depthLimit) MutateOperationContext(ctx context.Context, oc *graphql.Oper
 	if oc.Operation == nil {
 		return nil
 	}
-	depth := selectionDepth(oc.Operation.SelectionSet, map[string]bool{}, 0, d.max)
-	if depth > d.max {
-		err := gqlerror.Errorf("operation nests %d levels deep, which exceeds the limit of %d", depth, d.max)
+	m := measurer{capAt: d.maxFields + 1, memo: map[string]measure{}, visiting: map[string]bool{}}
+	got := m.set(oc.Operation.SelectionSet)
+	if got.depth > d.max {
+		err := gqlerror.Errorf("operation nests %d levels deep, which exceeds the limit of %d", got.depth, d.max)
 		errcode.Set(err, "DEPTH_LIMIT_EXCEEDED")
+		return err
+	}
+	if got.fields > d.maxFields {
+		err := gqlerror.Errorf("operation expands to more than %d fields", d.maxFields)
+		errcode.Set(err, "COMPLEXITY_LIMIT_EXCEEDED")
 		return err
 	}
 	return nil
 }
 
-// selectionDepth returns the depth of set, stopping early past max; visiting
-// tracks fragment spreads on the current path so cycles terminate.
-func selectionDepth(set ast.SelectionSet, visiting map[string]bool, depth, max int) int {
-	if depth > max {
-		return depth
+// measure is the depth and expanded field count of a selection set.
+type measure struct{ depth, fields int }
+
+type measurer struct {
+	capAt    int // field counts saturate here
+	memo     map[string]measure
+	visiting map[string]bool // fragments on the current path (cycles are invalid, but be safe)
+}
+
+func (m *measurer) set(set ast.SelectionSet) measure {
+	var out measure
+	add := func(n int) {
+		out.fields = min(out.fields+n, m.capAt)
 	}
-	deepest := depth
 	for _, sel := range set {
-		var d int
+		var child measure
 		switch s := sel.(type) {
 		case *ast.Field:
-			if len(s.SelectionSet) == 0 {
-				d = depth + 1
-			} else {
-				d = selectionDepth(s.SelectionSet, visiting, depth+1, max)
-			}
+			inner := m.set(s.SelectionSet)
+			child = measure{depth: inner.depth + 1, fields: min(inner.fields+1, m.capAt)}
 		case *ast.InlineFragment:
-			d = selectionDepth(s.SelectionSet, visiting, depth, max)
+			child = m.set(s.SelectionSet)
 		case *ast.FragmentSpread:
-			if s.Definition == nil || visiting[s.Name] {
+			if s.Definition == nil || m.visiting[s.Name] {
 				continue
 			}
-			visiting[s.Name] = true
-			d = selectionDepth(s.Definition.SelectionSet, visiting, depth, max)
-			delete(visiting, s.Name)
+			if memo, ok := m.memo[s.Name]; ok {
+				child = memo
+				break
+			}
+			m.visiting[s.Name] = true
+			child = m.set(s.Definition.SelectionSet)
+			delete(m.visiting, s.Name)
+			m.memo[s.Name] = child
 		}
-		if d > deepest {
-			deepest = d
-		}
+		out.depth = max(out.depth, child.depth)
+		add(child.fields)
 	}
-	return deepest
+	return out
 }
 
 // setComplexity makes list fields cost their page size times their children.
 func setComplexity(c *generated.ComplexityRoot) {
 	page := func(child int, first *int, def int) int {
 		n := def
-		if first != nil && *first > 0 {
-			n = *first
+		if first != nil {
+			n = max(*first, 0)
 		}
 		return 1 + child*n
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -752,5 +753,136 @@ func testReopen(t *testing.T, h Harness) {
 	tr, err := e.s.Traverse(e.ctx, catalog.TraverseQuery{Start: orders, Direction: catalog.Downstream})
 	if err != nil || len(tr.Nodes) != 1 {
 		t.Errorf("traverse after reopen = %v, %v", tr, err)
+	}
+}
+
+func testPushScopes(t *testing.T, h Harness) {
+	e := newEnv(t, h)
+	d := catalog.URN("urn:dataset:s3://lake/d")
+	jobA, jobB := catalog.URN("urn:job:spark://etl/a"), catalog.URN("urn:job:spark://etl/b")
+	push := func(scope string, job catalog.URN, withD bool) {
+		t.Helper()
+		s := catalog.Snapshot{Source: "openlineage", Scopes: []string{scope}, Assets: []catalog.Asset{{URN: job, Scope: scope}}}
+		if withD {
+			s.Assets = append(s.Assets, catalog.Asset{URN: d, Scope: scope})
+			s.Links = append(s.Links, catalog.Link{From: d, Kind: catalog.EdgeConsumes, To: job, Confidence: 1, Scope: scope})
+		}
+		e.reconcile(s)
+	}
+	push("job/a", jobA, true)
+	push("job/b", jobB, true)
+	// Job b stops reading d; job a still does: d stays.
+	push("job/b", jobB, false)
+	if e.entity(d).Deleted() {
+		t.Fatal("dataset still asserted under job/a was deleted by a job/b snapshot")
+	}
+	// One snapshot asserting the same link under two scopes, then one of the
+	// scopes alone forgets it: the other keeps it.
+	two := catalog.Snapshot{Source: "topology", Assets: []catalog.Asset{{URN: d, Scope: "app/x"}, {URN: d, Scope: "app/y"}}, Links: []catalog.Link{
+		{From: d, Kind: catalog.EdgeConsumes, To: jobB, Confidence: 1, Scope: "app/x"},
+		{From: d, Kind: catalog.EdgeConsumes, To: jobB, Confidence: 1, Scope: "app/y"},
+	}}
+	e.reconcile(two)
+	e.reconcile(catalog.Snapshot{Source: "topology", Scopes: []string{"app/x"}})
+	edges, err := e.s.Edges(e.ctx, catalog.EdgeQuery{URN: d, Direction: catalog.Downstream})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, ed := range edges {
+		for _, c := range ed.Claims {
+			if ed.To == jobB && c.Source == "topology" {
+				found = true
+			}
+		}
+	}
+	if !found {
+		t.Errorf("claim still asserted under app/y was removed by an app/x snapshot: %+v", edges)
+	}
+	push("job/a", jobA, false)
+	e.reconcile(catalog.Snapshot{Source: "topology", Scopes: []string{"app/y"}})
+	if !e.entity(d).Deleted() {
+		t.Error("dataset asserted by no scope any more is not a tombstone")
+	}
+}
+
+func testNoSilentWrites(t *testing.T, h Harness) {
+	e := newEnv(t, h)
+	e.reconcile(prodSnapshot("1"))
+	referenced := catalog.URN("urn:group:prod/only-referenced")
+	e.reconcile(catalog.Snapshot{Source: "other", Links: []catalog.Link{{From: orders, Kind: catalog.EdgeConsumes, To: referenced, Confidence: 1}}})
+	h0 := e.head()
+	att := catalog.Attachment{Classification: "PII", Source: catalog.AttachPropagated, Origin: orders, Path: []catalog.URN{orders, referenced}}
+	for _, u := range []catalog.URN{referenced, "urn:group:prod/never-seen"} {
+		_, err := e.s.Apply(e.ctx, catalog.Batch{Mutations: []catalog.Mutation{catalog.SetPropagated{URN: u, Attachments: []catalog.Attachment{att}}}})
+		if catalog.KindOf(err) != catalog.Conflict {
+			t.Errorf("propagating onto %s: %v, want Conflict", u, err)
+		}
+	}
+	// A tombstoned edge cannot be changed silently.
+	snap := prodSnapshot("1")
+	snap.Links = snap.Links[:2]
+	e.reconcile(snap)
+	h1 := e.head()
+	_, err := e.s.Apply(e.ctx, catalog.Batch{Mutations: []catalog.Mutation{catalog.SetEdgeBlock{Edge: catalog.EdgeKey{From: orders, Kind: catalog.EdgeConsumes, To: fraud}, Block: []string{"PII"}}}})
+	if !catalog.IsNotFound(err) {
+		t.Errorf("blocking a removed edge: %v, want NotFound", err)
+	}
+	if h := e.head(); h != h1 {
+		t.Errorf("failed mutations wrote %d changes", h-h1)
+	}
+	if _, err := e.s.Apply(e.ctx, catalog.Batch{Mutations: []catalog.Mutation{catalog.AddLineage{From: orders, Kind: catalog.EdgeConsumes, To: referenced}}}); err != nil {
+		t.Errorf("lineage to a referenced URN: %v", err)
+	}
+	if h := e.head(); h == h0 {
+		t.Error("lineage to a referenced URN wrote no change")
+	}
+	// In one batch, later mutations see earlier ones.
+	k := catalog.EdgeKey{From: orders, Kind: catalog.EdgeDerives, To: payment}
+	ch, err := e.s.Apply(e.ctx, catalog.Batch{Mutations: []catalog.Mutation{
+		catalog.AddLineage{From: k.From, Kind: k.Kind, To: k.To},
+		catalog.SetEdgeBlock{Edge: k, Block: []string{"PII"}},
+		catalog.RemoveLineage{From: k.From, Kind: k.Kind, To: k.To},
+	}})
+	if err != nil {
+		t.Fatalf("add, block and remove in one batch: %v", err)
+	}
+	if len(ch) != 0 {
+		t.Errorf("add then remove in one batch wrote %v", ch)
+	}
+	if cs, err := e.s.Changes(e.ctx, ^uint64(0), 10); err != nil || len(cs) != 0 {
+		t.Errorf("changes after the largest sequence = %v, %v", cs, err)
+	}
+	bad := catalog.Snapshot{Source: "x", Links: []catalog.Link{{From: orders, Kind: catalog.EdgeConsumes, To: fraud, Confidence: nan()}}}
+	if _, err := e.s.Reconcile(e.ctx, bad, nil); catalog.KindOf(err) != catalog.Invalid {
+		t.Errorf("NaN confidence: %v, want Invalid", err)
+	}
+}
+
+func nan() float64 {
+	var zero float64
+	return zero / zero
+}
+
+func testCrawlRunCounts(t *testing.T, h Harness) {
+	e := newEnv(t, h)
+	run := &catalog.CrawlRun{Source: "prod", Status: catalog.CrawlSucceeded, StartedAt: e.clock.T}
+	res, err := e.s.Reconcile(e.ctx, prodSnapshot("1"), run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs, err := e.s.CrawlRuns(e.ctx, "prod", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Changes != 7 || runs[0].Result.Changes != res.Changes || runs[0].Result.Seq != res.Seq || res.Seq == 0 {
+		t.Errorf("result %+v, stored run %+v", res, runs[0].Result)
+	}
+	cs, err := e.s.Changes(e.ctx, res.Seq, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cs) != 1 || cs[0].Type != catalog.CrawlCompletedEvent || !strings.Contains(string(cs[0].Data), `"changes":7`) {
+		t.Errorf("crawl.completed = %+v", cs)
 	}
 }

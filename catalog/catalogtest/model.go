@@ -97,7 +97,7 @@ func modelUniverse() []catalog.URN {
 type mFacet struct {
 	props   string // "" or a value 0..2
 	classes []string
-	scope   string
+	scopes  map[string]bool
 }
 
 type mEntity struct {
@@ -111,7 +111,7 @@ func (e *mEntity) alive() bool { return len(e.facets) > 0 }
 
 type mClaim struct {
 	transform string
-	scope     string
+	scopes    map[string]bool
 }
 
 type model struct {
@@ -354,16 +354,73 @@ func (m *model) randomOp(rng *rand.Rand, e *env) (string, []string, bool) {
 	}
 }
 
+func scopeSet(ss ...string) map[string]bool {
+	out := map[string]bool{}
+	for _, s := range ss {
+		out[s] = true
+	}
+	return out
+}
+
+// retainedScopes returns the scopes of an earlier assertion that a snapshot
+// limited to limited (all when empty) with the given incomplete scopes does
+// not speak for.
+func retainedScopes(old, limited, incomplete map[string]bool) map[string]bool {
+	out := map[string]bool{}
+	for s := range old {
+		if incomplete[s] || (len(limited) > 0 && !limited[s]) {
+			out[s] = true
+		}
+	}
+	return out
+}
+
+func union(a, b map[string]bool) map[string]bool {
+	out := map[string]bool{}
+	for s := range a {
+		out[s] = true
+	}
+	for s := range b {
+		out[s] = true
+	}
+	return out
+}
+
 func (m *model) opReconcile(rng *rand.Rand, e *env) (string, []string, bool) {
 	src := modelSources[rng.Intn(len(modelSources))]
 	snap := catalog.Snapshot{Source: src}
+	all := []string{"sc0", "sc1", "sc2"}
+	allowed := all
+	limited := map[string]bool{}
+	if rng.Intn(4) == 0 {
+		// A push-style snapshot that speaks only for some scopes.
+		allowed = nil
+		for _, sc := range all {
+			if rng.Intn(2) == 0 {
+				allowed = append(allowed, sc)
+			}
+		}
+		if len(allowed) == 0 {
+			allowed = []string{all[rng.Intn(3)]}
+		}
+		snap.Scopes = allowed
+		limited = scopeSet(allowed...)
+	}
+	pickScopes := func() []string {
+		out := []string{allowed[rng.Intn(len(allowed))]}
+		if rng.Intn(3) == 0 {
+			out = append(out, allowed[rng.Intn(len(allowed))])
+		}
+		return out
+	}
 	present := map[catalog.URN]mFacet{}
-	for i, u := range m.universe {
+	for _, u := range m.universe {
 		if rng.Intn(2) == 0 {
 			continue
 		}
-		f := mFacet{scope: fmt.Sprintf("sc%d", i%3)}
-		a := catalog.Asset{URN: u, Scope: f.scope}
+		scopes := pickScopes()
+		f := mFacet{scopes: scopeSet(scopes...)}
+		a := catalog.Asset{URN: u, Scope: scopes[0]}
 		if v := rng.Intn(4); v > 0 {
 			f.props = fmt.Sprint(v - 1)
 			a.Properties = catalog.Properties{"p": v - 1}
@@ -375,6 +432,9 @@ func (m *model) opReconcile(rng *rand.Rand, e *env) (string, []string, bool) {
 		}
 		present[u] = f
 		snap.Assets = append(snap.Assets, a)
+		for _, sc := range scopes[1:] { // the same asset asserted under another scope
+			snap.Assets = append(snap.Assets, catalog.Asset{URN: u, Scope: sc})
+		}
 	}
 	links := map[catalog.EdgeKey]mClaim{}
 	for i := 0; i < rng.Intn(8); i++ {
@@ -386,37 +446,63 @@ func (m *model) opReconcile(rng *rand.Rand, e *env) (string, []string, bool) {
 		if _, dup := links[k]; dup {
 			continue
 		}
-		c := mClaim{transform: []string{"", "smt"}[rng.Intn(2)], scope: fmt.Sprintf("sc%d", rng.Intn(3))}
+		scopes := pickScopes()
+		c := mClaim{transform: []string{"", "smt"}[rng.Intn(2)], scopes: scopeSet(scopes...)}
 		links[k] = c
-		snap.Links = append(snap.Links, catalog.Link{From: k.From, Kind: k.Kind, To: k.To, Transform: c.transform, Scope: c.scope, Confidence: 1})
+		for _, sc := range scopes {
+			snap.Links = append(snap.Links, catalog.Link{From: k.From, Kind: k.Kind, To: k.To, Transform: c.transform, Scope: sc, Confidence: 1})
+		}
 	}
 	incomplete := map[string]bool{}
 	if rng.Intn(3) == 0 {
-		sc := fmt.Sprintf("sc%d", rng.Intn(3))
+		sc := all[rng.Intn(3)]
 		incomplete[sc] = true
 		snap.Incomplete = map[string]string{sc: "test"}
 	}
 	want := m.track(func() {
 		for _, u := range m.universe {
 			ent := m.ents[u]
-			f, now := present[u]
-			if now {
+			var old mFacet
+			var had bool
+			if ent != nil {
+				old, had = ent.facets[src]
+			}
+			var kept map[string]bool
+			if had {
+				kept = retainedScopes(old.scopes, limited, incomplete)
+			}
+			if f, now := present[u]; now {
+				f.scopes = union(f.scopes, kept)
 				m.ent(u).facets[src] = f
 				m.ents[u].created = true
 				continue
 			}
-			if ent == nil {
+			if !had {
 				continue
 			}
-			if old, had := ent.facets[src]; had && !incomplete[old.scope] {
+			if len(kept) > 0 {
+				old.scopes = kept
+				ent.facets[src] = old
+			} else {
 				delete(ent.facets, src)
 			}
 		}
 		for k, cs := range m.edges {
-			if c, had := cs[src]; had {
-				if _, now := links[k]; !now && !incomplete[c.scope] {
-					delete(cs, src)
-				}
+			c, had := cs[src]
+			if !had {
+				continue
+			}
+			kept := retainedScopes(c.scopes, limited, incomplete)
+			if nc, now := links[k]; now {
+				nc.scopes = union(nc.scopes, kept)
+				links[k] = nc
+				continue
+			}
+			if len(kept) > 0 {
+				c.scopes = kept
+				cs[src] = c
+			} else {
+				delete(cs, src)
 			}
 		}
 		for k, c := range links {
@@ -428,7 +514,7 @@ func (m *model) opReconcile(rng *rand.Rand, e *env) (string, []string, bool) {
 		}
 	})
 	e.reconcile(snap)
-	return fmt.Sprintf("reconcile %s (%d assets, %d links, incomplete %v)", src, len(snap.Assets), len(snap.Links), snap.Incomplete), want, false
+	return fmt.Sprintf("reconcile %s (%d assets, %d links, scopes %v, incomplete %v)", src, len(snap.Assets), len(snap.Links), snap.Scopes, snap.Incomplete), want, false
 }
 
 // compare checks every entity and edge of the universe against the model.

@@ -161,5 +161,8 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Propagated", func(t *testing.T) { testPropagated(t, h) })
 	t.Run("CrawlRuns", func(t *testing.T) { testCrawlRuns(t, h) })
 	t.Run("Reopen", func(t *testing.T) { testReopen(t, h) })
+	t.Run("PushScopes", func(t *testing.T) { testPushScopes(t, h) })
+	t.Run("NoSilentWrites", func(t *testing.T) { testNoSilentWrites(t, h) })
+	t.Run("CrawlRunCounts", func(t *testing.T) { testCrawlRunCounts(t, h) })
 	t.Run("Model", func(t *testing.T) { RunModel(t, h, ModelOptions{}) })
 }

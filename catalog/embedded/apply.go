@@ -38,7 +38,7 @@ func (s *Store) Apply(ctx context.Context, b catalog.Batch) ([]catalog.Change, e
 	for i, m := range b.Mutations {
 		if err := s.applyOne(t, m); err != nil {
 			if len(b.Mutations) > 1 {
-				return nil, fmt.Errorf("mutation %d (%T): %w", i, m, err)
+				return nil, fmt.Errorf("mutation %d of %d: %w", i+1, len(b.Mutations), err)
 			}
 			return nil, err
 		}
@@ -67,11 +67,11 @@ func (s *Store) applyOne(t *txn, m catalog.Mutation) error {
 		if err := k.Validate(); err != nil {
 			return err
 		}
-		r, found, err := t.edge(k)
+		r, _, err := t.edge(k)
 		if err != nil {
 			return err
 		}
-		if !found || r.Claims[catalog.ManualSource] == nil {
+		if r.Claims[catalog.ManualSource] == nil {
 			return catalog.Errorf(catalog.NotFound, "no manual lineage %s; crawled lineage is removed by its crawler", k)
 		}
 		delete(r.Claims, catalog.ManualSource)
@@ -128,12 +128,12 @@ func (s *Store) applyOne(t *txn, m catalog.Mutation) error {
 				return err
 			}
 		}
-		r, found, err := t.edge(m.Edge)
+		r, _, err := t.edge(m.Edge)
 		if err != nil {
 			return err
 		}
-		if !found {
-			return catalog.Errorf(catalog.NotFound, "no edge %s", m.Edge)
+		if !r.alive() {
+			return catalog.Errorf(catalog.NotFound, "no live edge %s", m.Edge)
 		}
 		block := dedupeStrings(append([]string(nil), m.Block...))
 		r.Block = block
@@ -344,12 +344,17 @@ func setPropagated(t *txn, m catalog.SetPropagated) error {
 		}
 		return as[i].Origin < as[j].Origin
 	})
-	r, found, err := t.entity(m.URN)
+	r, _, err := t.entity(m.URN)
 	if err != nil {
 		return err
 	}
-	if !found && len(as) == 0 {
-		return nil
+	if !r.alive() {
+		// A tombstone keeps what it had until it is recreated (its record
+		// cannot change without an event, and deleted assets get none).
+		if len(as) == 0 {
+			return nil
+		}
+		return catalog.Errorf(catalog.Conflict, "set propagated: asset %s does not exist or was deleted", m.URN)
 	}
 	// Keep the original timestamps of attachments that did not change, so a
 	// recomputation that finds the same result writes nothing.
@@ -415,9 +420,7 @@ func (s *Store) RecordCrawlRun(ctx context.Context, run catalog.CrawlRun) (catal
 		return catalog.Change{}, err
 	}
 	t := s.newTxn(s.now(), "/watershed/sources/"+run.Source, "crawler:"+run.Source, "")
-	if err := t.recordRun(&run, &run.Result); err != nil {
-		return catalog.Change{}, err
-	}
+	t.run, t.runRes = &run, &run.Result
 	changes, err := s.commit(t)
 	if err != nil {
 		return catalog.Change{}, err

@@ -55,7 +55,10 @@ func scanDecoded[T any](s *Store, p []byte, decode func(k, v []byte) (T, error),
 		}()
 	}
 	var iterErr error
+	var producer sync.WaitGroup
+	producer.Add(1)
 	go func() {
+		defer producer.Done()
 		defer close(chunks)
 		defer func() { iterErr = it.Close() }()
 		chunk := make([]rawKV, 0, loadChunk)
@@ -85,6 +88,9 @@ func scanDecoded[T any](s *Store, p []byte, decode func(k, v []byte) (T, error),
 		close(results)
 	}()
 	var firstErr error
+	// On every return, wait for the producer: it must close its iterator
+	// before the caller may close the database.
+	defer producer.Wait()
 	for out := range results {
 		if firstErr != nil {
 			continue

@@ -213,11 +213,11 @@ func (s *Store) Search(ctx context.Context, q catalog.SearchQuery) (catalog.Sear
 		score int
 	}
 	var hits []hit
-	s.mu.Lock() // sortedVocab may sort lazily
+	s.lockForSearch()
 	x := s.idx
 	var cands map[uint32]int // id → score
 	if len(qwords) > 0 {
-		vocab := x.sortedVocab()
+		vocab := x.vocab // sorted: lockForSearch made sure
 		for wi, w := range qwords {
 			matched := map[uint32]int{}
 			i := sort.SearchStrings(vocab, w)
@@ -312,7 +312,7 @@ func (s *Store) Search(ctx context.Context, q catalog.SearchQuery) (catalog.Sear
 	for i := q.Offset; i < total && len(page) < q.Limit; i++ {
 		page = append(page, x.nodes[hits[i].id].urn)
 	}
-	s.mu.Unlock()
+	s.mu.RUnlock()
 	ents, err := s.entities(page)
 	if err != nil {
 		return catalog.SearchResult{}, err
@@ -387,6 +387,8 @@ func (s *Store) Traverse(ctx context.Context, q catalog.TraverseQuery) (catalog.
 }
 
 // Changes returns up to limit changes after the given sequence number.
+// Only changes whose effects are already visible to readers are returned:
+// a change committed to disk but not yet published to the indexes waits.
 func (s *Store) Changes(ctx context.Context, after uint64, limit int) ([]catalog.Change, error) {
 	if err := s.enter(); err != nil {
 		return nil, err
@@ -395,7 +397,13 @@ func (s *Store) Changes(ctx context.Context, after uint64, limit int) ([]catalog
 	if limit <= 0 || limit > MaxChangesPerRead {
 		limit = MaxChangesPerRead
 	}
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: changeKey(after + 1), UpperBound: []byte{prefixChange + 1}})
+	s.mu.RLock()
+	head := s.head
+	s.mu.RUnlock()
+	if after >= head {
+		return nil, nil
+	}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: changeKey(after + 1), UpperBound: changeKey(head + 1)})
 	if err != nil {
 		return nil, catalog.Errorf(catalog.Unavailable, "open change iterator: %w", err)
 	}
@@ -418,6 +426,9 @@ func (s *Store) Changes(ctx context.Context, after uint64, limit int) ([]catalog
 func (s *Store) LastSeq(ctx context.Context) (uint64, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	if s.closed {
+		return 0, catalog.ErrClosed
+	}
 	return s.head, nil
 }
 
@@ -468,4 +479,20 @@ func (s *Store) CrawlRuns(ctx context.Context, source string, limit int) ([]cata
 		out = out[:limit]
 	}
 	return out, nil
+}
+
+// lockForSearch read-locks the index with its vocabulary sorted. Sorting
+// needs the write lock, but only after writes added tokens; searches then
+// run concurrently under the read lock.
+func (s *Store) lockForSearch() {
+	for {
+		s.mu.RLock()
+		if s.idx.vocabSorted {
+			return
+		}
+		s.mu.RUnlock()
+		s.mu.Lock()
+		s.idx.sortedVocab()
+		s.mu.Unlock()
+	}
 }

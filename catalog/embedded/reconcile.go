@@ -110,7 +110,7 @@ func prepare(s *catalog.Snapshot) (map[catalog.URN]*preparedAsset, []catalog.URN
 		k := l.Key()
 		p := links[k]
 		if p == nil {
-			p = &preparedLink{claim: &claimRecord{Origin: l.Origin, Confidence: l.Confidence, Transform: l.Transform, Masking: l.Masking, Scope: l.Scope}}
+			p = &preparedLink{claim: &claimRecord{Origin: l.Origin, Confidence: l.Confidence, Transform: l.Transform, Masking: l.Masking, Scopes: []string{l.Scope}}}
 			links[k] = p
 			lorder = append(lorder, k)
 			continue
@@ -126,11 +126,10 @@ func prepare(s *catalog.Snapshot) (map[catalog.URN]*preparedAsset, []catalog.URN
 			c.Origin = l.Origin
 		}
 		c.Masking = c.Masking || l.Masking
-		if c.Scope != l.Scope && l.Scope < c.Scope {
-			c.Scope = l.Scope
-		}
+		c.Scopes = append(c.Scopes, l.Scope)
 	}
 	for _, p := range links {
+		p.claim.Scopes = dedupeStrings(p.claim.Scopes)
 		p.hash = claimHash(p.claim)
 	}
 	return assets, order, links, lorder, nil
@@ -228,7 +227,10 @@ func (s *Store) Reconcile(ctx context.Context, snap catalog.Snapshot, run *catal
 	if si == nil {
 		si = &sourceIndex{facets: map[uint32]uint64{}, live: map[uint32]uint64{}, claims: map[uint32]uint64{}}
 	}
-	covered := scopeFilter(snap.Scopes)
+	// retained returns the scopes of an earlier assertion that this snapshot
+	// does not speak for: those outside a Scopes-limited snapshot and those
+	// it marks incomplete. They survive next to (or instead of) the new ones.
+	retained := scopeRetainer(snap.Scopes, snap.Incomplete)
 
 	// Assets asserted now.
 	newClasses := map[string]bool{}
@@ -257,6 +259,7 @@ func (s *Store) Reconcile(ctx context.Context, snap catalog.Snapshot, run *catal
 		}
 		if old := r.Facets[src]; old != nil {
 			p.facet.FirstSeen = old.FirstSeen
+			p.facet.Scopes = dedupeStrings(append(append([]string(nil), p.facet.Scopes...), retained(old.Scopes)...))
 			res.Updated++
 		} else {
 			p.facet.FirstSeen = t.at
@@ -285,7 +288,8 @@ func (s *Store) Reconcile(ctx context.Context, snap catalog.Snapshot, run *catal
 		if f == nil {
 			continue
 		}
-		if !covered(f.Scopes) || anyIncomplete(f.Scopes, snap.Incomplete) {
+		if rem := retained(f.Scopes); len(rem) > 0 {
+			f.Scopes = dedupeStrings(rem)
 			res.Kept++
 			continue
 		}
@@ -317,6 +321,7 @@ func (s *Store) Reconcile(ctx context.Context, snap catalog.Snapshot, run *catal
 		wasAlive := r.alive()
 		if old := r.Claims[src]; old != nil {
 			p.claim.FirstSeen = old.FirstSeen
+			p.claim.Scopes = dedupeStrings(append(append([]string(nil), p.claim.Scopes...), retained(old.Scopes)...))
 		} else {
 			p.claim.FirstSeen = t.at
 		}
@@ -342,7 +347,8 @@ func (s *Store) Reconcile(ctx context.Context, snap catalog.Snapshot, run *catal
 		if c == nil {
 			continue
 		}
-		if !covered([]string{c.Scope}) || anyIncomplete([]string{c.Scope}, snap.Incomplete) {
+		if rem := retained(c.Scopes); len(rem) > 0 {
+			c.Scopes = dedupeStrings(rem)
 			res.Kept++
 			continue
 		}
@@ -367,9 +373,7 @@ func (s *Store) Reconcile(ctx context.Context, snap catalog.Snapshot, run *catal
 	}
 	t.puts = append(t.puts, [2][]byte{sourceKey(src), sr})
 	if run != nil {
-		if err := t.recordRun(run, &res); err != nil {
-			return res, err
-		}
+		t.run, t.runRes = run, &res
 	}
 	changes, err := s.commit(t)
 	if err != nil {
@@ -378,12 +382,11 @@ func (s *Store) Reconcile(ctx context.Context, snap catalog.Snapshot, run *catal
 	s.mu.Lock()
 	s.idx.source(src).lastReconciled = t.at
 	s.mu.Unlock()
-	res.Changes = len(changes)
-	if run != nil {
-		res.Changes-- // the crawl.completed event is not a catalog change
-	}
-	if len(changes) > 0 {
-		res.Seq = changes[len(changes)-1].Seq
+	if run == nil { // with a run, commit filled these in before staging it
+		res.Changes = len(changes)
+		if len(changes) > 0 {
+			res.Seq = changes[len(changes)-1].Seq
+		}
 	}
 	return res, nil
 }
@@ -408,43 +411,27 @@ func ensureParents(t *txn, name string, defs map[string]catalog.ClassificationDe
 	return nil
 }
 
-// scopeFilter returns a predicate telling whether an item with the given
-// scopes is covered by a snapshot limited to scopes (all, when empty).
-func scopeFilter(scopes []string) func([]string) bool {
-	if len(scopes) == 0 {
-		return func([]string) bool { return true }
-	}
-	set := make(map[string]bool, len(scopes))
+// scopeRetainer returns a function that keeps, of an earlier assertion's
+// scopes (none means the whole source, ""), those a snapshot limited to
+// scopes (all, when empty) does not cover, or marks incomplete.
+func scopeRetainer(scopes []string, incomplete map[string]string) func([]string) []string {
+	limited := make(map[string]bool, len(scopes))
 	for _, s := range scopes {
-		set[s] = true
+		limited[s] = true
 	}
-	return func(item []string) bool {
-		if len(item) == 0 {
-			return set[""]
+	return func(old []string) []string {
+		if len(old) == 0 {
+			old = []string{""}
 		}
-		for _, s := range item {
-			if set[s] {
-				return true
+		var out []string
+		for _, s := range old {
+			_, inc := incomplete[s]
+			if inc || (len(limited) > 0 && !limited[s]) {
+				out = append(out, s)
 			}
 		}
-		return false
+		return out
 	}
-}
-
-func anyIncomplete(scopes []string, incomplete map[string]string) bool {
-	if len(incomplete) == 0 {
-		return false
-	}
-	if len(scopes) == 0 {
-		_, ok := incomplete[""]
-		return ok
-	}
-	for _, s := range scopes {
-		if _, ok := incomplete[s]; ok {
-			return true
-		}
-	}
-	return false
 }
 
 func (s *Store) checkOpenLocked() error {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/watershed-data/watershed/catalog"
@@ -329,7 +330,7 @@ type claimRecord struct {
 	Confidence float64   `json:"confidence"`
 	Transform  string    `json:"transform,omitempty"`
 	Masking    bool      `json:"masking,omitempty"`
-	Scope      string    `json:"scope,omitempty"`
+	Scopes     []string  `json:"scopes,omitempty"`
 	FirstSeen  time.Time `json:"firstSeen"`
 	LastSeen   time.Time `json:"lastSeen"`
 }
@@ -347,7 +348,7 @@ func (r *edgeRecord) alive() bool { return len(r.Claims) > 0 }
 
 // claimHash fingerprints a claim's content (not its timestamps).
 func claimHash(c *claimRecord) uint64 {
-	return bytesHash([]byte(fmt.Sprintf("%s\x00%v\x00%s\x00%v\x00%s", c.Origin, c.Confidence, c.Transform, c.Masking, c.Scope)))
+	return bytesHash([]byte(fmt.Sprintf("%s\x00%v\x00%s\x00%v\x00%s", c.Origin, c.Confidence, c.Transform, c.Masking, strings.Join(c.Scopes, "\x01"))))
 }
 
 // view builds the public edge. lastSeen gives each crawler source's last

@@ -133,7 +133,7 @@ func (s *Store) Close() error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		return catalog.Errorf(catalog.Unavailable, "close store: already closed")
+		return catalog.ErrClosed
 	}
 	s.closed = true
 	close(s.notify)
@@ -150,7 +150,9 @@ func (s *Store) Close() error {
 func (s *Store) load() error {
 	if b, closer, err := s.db.Get(metaKey("format")); err == nil {
 		v := binary.BigEndian.Uint64(b)
-		closer.Close()
+		if err := closer.Close(); err != nil {
+			return fmt.Errorf("read store format: %w", err)
+		}
 		if v > formatVersion {
 			return catalog.Errorf(catalog.Invalid, "data directory was written by a newer Watershed (format %d > %d)", v, formatVersion)
 		}
@@ -302,7 +304,7 @@ func (s *Store) get(key []byte, v any) (bool, error) {
 	if err != nil {
 		return false, catalog.Errorf(catalog.Unavailable, "read %q: %w", key, err)
 	}
-	defer closer.Close()
+	defer closer.Close() // releases a cache reference; it cannot fail
 	if err := json.Unmarshal(b, v); err != nil {
 		return false, fmt.Errorf("decode %q: %w", key, err)
 	}
@@ -318,7 +320,7 @@ func (s *Store) enter() error {
 	s.mu.RUnlock()
 	if closed {
 		s.life.RUnlock()
-		return catalog.Errorf(catalog.Unavailable, "store is closed")
+		return catalog.ErrClosed
 	}
 	return nil
 }
@@ -327,7 +329,7 @@ func (s *Store) leave() { s.life.RUnlock() }
 
 func (s *Store) checkOpen() error {
 	if s.closed {
-		return catalog.Errorf(catalog.Unavailable, "store is closed")
+		return catalog.ErrClosed
 	}
 	return nil
 }
@@ -339,7 +341,7 @@ func (s *Store) WaitChanges(ctx context.Context, after uint64) error {
 		head, ch, closed := s.head, s.notify, s.closed
 		s.mu.RUnlock()
 		if closed {
-			return catalog.Errorf(catalog.Unavailable, "store is closed")
+			return catalog.ErrClosed
 		}
 		if head > after {
 			return nil
@@ -366,7 +368,7 @@ func (s *Store) LoadCursor(ctx context.Context, name string) (uint64, error) {
 	if err != nil {
 		return 0, catalog.Errorf(catalog.Unavailable, "read cursor %s: %w", name, err)
 	}
-	defer closer.Close()
+	defer closer.Close() // releases a cache reference; it cannot fail
 	if len(b) != 8 {
 		return 0, fmt.Errorf("read cursor %s: bad length %d", name, len(b))
 	}
@@ -417,7 +419,10 @@ func (p pebbleLogger) Errorf(format string, args ...any) {
 	p.l.Error(fmt.Sprintf(format, args...), "component", "pebble")
 }
 
+// Fatalf reports an unrecoverable Pebble state. It panics rather than
+// exiting, so that the caller's deferred cleanup and crash reporting run.
 func (p pebbleLogger) Fatalf(format string, args ...any) {
-	p.l.Error(fmt.Sprintf(format, args...), "component", "pebble")
-	os.Exit(1)
+	msg := fmt.Sprintf(format, args...)
+	p.l.Error(msg, "component", "pebble")
+	panic("pebble: " + msg)
 }

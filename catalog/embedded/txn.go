@@ -35,6 +35,11 @@ type txn struct {
 	puts    [][2][]byte    // other keys to set
 	dels    [][]byte       // other keys to delete
 	changes []changeRecord // events emitted explicitly (not derived)
+
+	// run, when set, is a crawl run recorded at commit with runRes as its
+	// result, once the number of catalog changes is known.
+	run    *catalog.CrawlRun
+	runRes *catalog.ReconcileResult
 }
 
 type liveUpdate struct {
@@ -388,14 +393,24 @@ func (s *Store) commit(t *txn) ([]catalog.Change, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(ents) == 0 && len(edges) == 0 && len(t.changes) == 0 && len(t.live) == 0 && len(t.puts) == 0 && len(t.dels) == 0 && len(t.defs) == 0 {
-		return nil, nil
-	}
 	s.mu.RLock()
 	head, closed := s.head, s.closed
 	s.mu.RUnlock()
 	if closed {
-		return nil, catalog.Errorf(catalog.Unavailable, "store is closed")
+		return nil, catalog.ErrClosed
+	}
+	if t.run != nil {
+		n := len(t.changes)
+		t.runRes.Changes, t.runRes.Seq = n, 0
+		if n > 0 {
+			t.runRes.Seq = head + uint64(n)
+		}
+		if err := t.recordRun(t.run, t.runRes); err != nil {
+			return nil, err
+		}
+	}
+	if len(ents) == 0 && len(edges) == 0 && len(t.changes) == 0 && len(t.live) == 0 && len(t.puts) == 0 && len(t.dels) == 0 && len(t.defs) == 0 {
+		return nil, nil
 	}
 	b := s.db.NewBatch()
 	defer b.Close()

@@ -17,20 +17,20 @@ import (
 // cmdCrawl crawls the configured sources once into the store and exits. It
 // fails (non-zero exit) when any crawl fails; a partial crawl succeeds with
 // its incomplete parts listed.
-func cmdCrawl(ctx context.Context, args []string, stdout, stderr io.Writer, environ []string) error {
+func cmdCrawl(ctx context.Context, args []string, stdout, stderr io.Writer, environ []string) (err error) {
 	fs := flag.NewFlagSet("crawl", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var f commonFlags
 	f.register(fs, false)
 	source := fs.String("source", "", "crawl only this source")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return usage(err)
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %v", fs.Args())
+		return usage(fmt.Errorf("unexpected arguments %v", fs.Args()))
 	}
 	if f.config == "" {
-		return errors.New("--config is required: it lists the sources to crawl")
+		return usage(errors.New("--config is required: it lists the sources to crawl"))
 	}
 	cfg, err := f.load(environ, builtinKinds())
 	if err != nil {
@@ -54,7 +54,11 @@ func cmdCrawl(ctx context.Context, args []string, stdout, stderr io.Writer, envi
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer func() {
+		if cerr := store.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("close store: %w", cerr))
+		}
+	}()
 	m, err := newManager(cfg, store, logger)
 	if err != nil {
 		return err

@@ -17,7 +17,7 @@ import (
 // cmdDemo runs the server against an in-process demo estate: a Kafka
 // cluster, a schema registry and a Kafka Connect worker of an e-commerce
 // platform with live traffic, crawled on a schedule.
-func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, environ []string) error {
+func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, environ []string) (err error) {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	listen := fs.String("listen", "127.0.0.1:8080", "HTTP listen address")
@@ -26,10 +26,10 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, envir
 	interval := fs.Duration("traffic-interval", 500*time.Millisecond, "time between rounds of demo traffic")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return usage(err)
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %v", fs.Args())
+		return usage(fmt.Errorf("unexpected arguments %v", fs.Args()))
 	}
 	logger := newLogger(stderr, *logLevel, "text")
 	dir := *dataDir
@@ -38,7 +38,11 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, envir
 		if err != nil {
 			return fmt.Errorf("create data directory: %w", err)
 		}
-		defer os.RemoveAll(tmp)
+		defer func() {
+			if rerr := os.RemoveAll(tmp); rerr != nil {
+				err = errors.Join(err, fmt.Errorf("remove demo data: %w", rerr))
+			}
+		}()
 		dir = tmp
 	}
 	// Fail fast on a busy port, before starting the estate.

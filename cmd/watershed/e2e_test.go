@@ -203,6 +203,21 @@ func TestBinaryEndToEnd(t *testing.T) {
 		break
 	}
 
+	// A DNS-rebinding page's Host is refused while anonymous access is on.
+	req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/graphql", strings.NewReader(`{"query":"{ classifications { name } }"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = "evil.example:8080"
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMisdirectedRequest {
+		t.Errorf("foreign Host answered %d, want 421", resp.StatusCode)
+	}
+
 	before := p.gql(stateQuery, nil)
 	if got := before["l"].(map[string]any)["nodes"].([]any); len(got) != 1 {
 		t.Fatalf("lineage nodes = %v", got)

@@ -26,7 +26,7 @@ func main() {
 	os.Exit(runCommand(os.Args[1:], os.Stdout, os.Stderr, os.Environ()))
 }
 
-const usage = `Watershed: metadata catalog and lineage graph server for event-driven data platforms.
+const usageText = `Watershed: metadata catalog and lineage graph server for event-driven data platforms.
 
 Usage:
   watershed serve   [--config FILE] [--data-dir DIR] [--listen ADDR]   run the server
@@ -40,7 +40,7 @@ Every config key can also be set in the environment as WATERSHED_<KEY> (e.g. WAT
 // runCommand executes the command line and returns the exit code.
 func runCommand(args []string, stdout, stderr io.Writer, environ []string) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, usageText)
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -57,10 +57,10 @@ func runCommand(args []string, stdout, stderr io.Writer, environ []string) int {
 		fmt.Fprintln(stdout, "watershed", version())
 		return 0
 	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, usageText)
 		return 0
 	default:
-		fmt.Fprintf(stderr, "watershed: unknown command %q\n\n%s", args[0], usage)
+		fmt.Fprintf(stderr, "watershed: unknown command %q\n\n%s", args[0], usageText)
 		return 2
 	}
 	if err != nil {
@@ -68,6 +68,10 @@ func runCommand(args []string, stdout, stderr io.Writer, environ []string) int {
 			return 0
 		}
 		fmt.Fprintf(stderr, "watershed %s: %v\n", args[0], err)
+		var ue usageError
+		if errors.As(err, &ue) {
+			return 2
+		}
 		return 1
 	}
 	return 0
@@ -91,4 +95,18 @@ func newLogger(w io.Writer, level, format string) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// usageError marks a command-line mistake (exit status 2, like an unknown
+// command); other failures exit with 1.
+type usageError struct{ error }
+
+func (u usageError) Unwrap() error { return u.error }
+
+// usage wraps a flag or argument error; the help request passes through.
+func usage(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	return usageError{err}
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/oklog/run"
@@ -48,10 +49,10 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer, environ []st
 	var f commonFlags
 	f.register(fs, true)
 	if err := fs.Parse(args); err != nil {
-		return err
+		return usage(err)
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %v", fs.Args())
+		return usage(fmt.Errorf("unexpected arguments %v", fs.Args()))
 	}
 	reg := builtinKinds()
 	cfg, err := f.load(environ, reg)
@@ -134,8 +135,12 @@ func newServer(cfg config.Config, logger *slog.Logger) (*server, error) {
 	mux.HandleFunc("/readyz", s.serveReady)
 	mux.Handle("/metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{Registry: s.registry}))
 	mux.HandleFunc("/", servePlaceholder)
+	var handler http.Handler = mux
+	if cfg.AnonymousAccess() != "none" {
+		handler = hostGuard(cfg.Listen, handler)
+	}
 	s.http = &http.Server{
-		Handler:           mux,
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
@@ -295,4 +300,30 @@ func crawlController(m *crawlers.Manager) graph.CrawlController {
 		return nil
 	}
 	return m
+}
+
+// hostGuard protects a server that lets anonymous callers in: it answers
+// 421 to requests whose Host is not a loopback name or the listen host, so
+// a web page that rebinds its own DNS name to 127.0.0.1 cannot reach the
+// API from a browser.
+func hostGuard(listen string, next http.Handler) http.Handler {
+	listenHost, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		listenHost = ""
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := r.Host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		host = strings.Trim(host, "[]")
+		ip := net.ParseIP(host)
+		ok := strings.EqualFold(host, "localhost") || (ip != nil && ip.IsLoopback()) ||
+			(listenHost != "" && strings.EqualFold(host, listenHost) && listenHost != "0.0.0.0" && listenHost != "::")
+		if !ok {
+			http.Error(w, "host "+r.Host+" is not allowed for anonymous access; configure auth.tokens to serve other names", http.StatusMisdirectedRequest)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
