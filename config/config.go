@@ -37,6 +37,17 @@ type Config struct {
 	Sources []Source `yaml:"sources"`
 	// ShutdownTimeout bounds graceful shutdown.
 	ShutdownTimeout Duration `yaml:"shutdownTimeout"`
+	// OpenLineage configures the push endpoints (/api/v1/lineage and
+	// /api/v1/topologies).
+	OpenLineage OpenLineage `yaml:"openlineage"`
+}
+
+// OpenLineage configures the push endpoints.
+type OpenLineage struct {
+	// TTL is how long a job may stay silent before its lineage ages out.
+	TTL Duration `yaml:"ttl"`
+	// Sweep is how often stale jobs are looked for.
+	Sweep Duration `yaml:"sweep"`
 }
 
 // Log configures logging.
@@ -110,6 +121,7 @@ func Defaults() Config {
 		DataDir:         "./data",
 		Log:             Log{Level: "info", Format: "text"},
 		ShutdownTimeout: Duration(15 * time.Second),
+		OpenLineage:     OpenLineage{TTL: Duration(30 * 24 * time.Hour), Sweep: Duration(time.Hour)},
 	}
 }
 
@@ -214,6 +226,9 @@ func (c *Config) Validate(reg *crawlers.Registry) error {
 	}
 	if c.GraphQL.MaxBodyBytes < 0 || c.GraphQL.MaxTokens < 0 || c.GraphQL.MaxDepth < 0 || c.GraphQL.MaxComplexity < 0 {
 		errs = append(errs, errors.New("graphql: limits must not be negative (0 means the default)"))
+	}
+	if c.OpenLineage.TTL <= 0 || c.OpenLineage.Sweep <= 0 {
+		errs = append(errs, errors.New("openlineage: ttl and sweep must be positive durations"))
 	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("shutdownTimeout: must be positive"))

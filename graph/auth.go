@@ -141,3 +141,22 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 func isWebsocket(r *http.Request) bool {
 	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
 }
+
+// RequireWriter authenticates each request like Middleware and also
+// requires write access (401 without credentials, 403 with a read token).
+// The push endpoints, which change the catalog, use it.
+func (a *Authenticator) RequireWriter(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := a.Authenticate(r.Header.Get("Authorization"))
+		switch {
+		case err != nil:
+			writeHTTPError(w, http.StatusUnauthorized, "UNAUTHENTICATED", err.Error())
+		case !p.Write && p.Anonymous:
+			writeHTTPError(w, http.StatusUnauthorized, "UNAUTHENTICATED", "this endpoint needs a bearer token with write access")
+		case !p.Write:
+			writeHTTPError(w, http.StatusForbidden, "PERMISSION_DENIED", "token "+p.Name+" may only read")
+		default:
+			next.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), p)))
+		}
+	})
+}

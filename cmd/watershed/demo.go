@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"time"
 
@@ -82,6 +85,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, envir
 			return
 		}
 		url := "http://" + srv.listener.Addr().String()
+		if err := pushDemoLineage(ctx, url); err != nil {
+			logger.Warn("post the demo's topology and OpenLineage event", "err", err)
+		}
 		fmt.Fprintf(stdout, `
 Watershed demo is ready: %s
   GraphQL      %s/graphql
@@ -96,6 +102,37 @@ Stop with Ctrl-C.
 	}()
 	if err := srv.run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		return err
+	}
+	return nil
+}
+
+// pushDemoLineage posts what the estate's operators would push: the Kafka
+// Streams topology of order-enricher and an OpenLineage event of the Flink
+// fraud-scoring job.
+func pushDemoLineage(ctx context.Context, base string) error {
+	app, cluster, text := demo.StreamsTopology()
+	topo, err := json.Marshal(map[string]string{"applicationId": app, "cluster": cluster, "topology": text})
+	if err != nil {
+		return fmt.Errorf("encode topology: %w", err)
+	}
+	for path, body := range map[string][]byte{"/api/v1/topologies": topo, "/api/v1/lineage": demo.OpenLineageEvent()} {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+path, bytes.NewReader(body))
+		if err != nil {
+			return fmt.Errorf("post %s: %w", path, err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return fmt.Errorf("post %s: %w", path, err)
+		}
+		msg, rerr := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		resp.Body.Close()
+		if rerr != nil {
+			return fmt.Errorf("read %s answer: %w", path, rerr)
+		}
+		if resp.StatusCode >= 300 {
+			return fmt.Errorf("post %s: %s: %s", path, resp.Status, msg)
+		}
 	}
 	return nil
 }

@@ -21,6 +21,8 @@ import (
 	"github.com/watershed-data/watershed/changelog"
 	"github.com/watershed-data/watershed/config"
 	"github.com/watershed-data/watershed/crawlers"
+	"github.com/watershed-data/watershed/crawlers/kafka"
+	"github.com/watershed-data/watershed/crawlers/openlineage"
 	"github.com/watershed-data/watershed/graph"
 )
 
@@ -75,6 +77,7 @@ type server struct {
 	store     *embedded.Store
 	changes   *changelog.Changelog
 	crawls    *crawlers.Manager // nil without sources
+	push      *openlineage.Service
 	registry  *prometheus.Registry
 	http      *http.Server
 	listener  net.Listener
@@ -117,9 +120,14 @@ func newServer(cfg config.Config, logger *slog.Logger) (*server, error) {
 	for _, t := range cfg.Auth.Tokens {
 		tokens = append(tokens, graph.Token{Name: t.Name, Secret: t.Token, Write: t.Write})
 	}
+	auth := graph.NewAuthenticator(tokens, anon)
+	s.push = openlineage.New(openlineage.Options{
+		Store: store, Catalog: store, Logger: logger, TTL: time.Duration(cfg.OpenLineage.TTL),
+		KafkaClusters: kafkaResolver(cfg), KnownCluster: knownKafka(cfg),
+	})
 	gql := graph.NewHandler(graph.Options{
 		Resolver: &graph.Resolver{Catalog: store, Changes: s.changes, Crawls: crawlController(s.crawls), Logger: logger},
-		Auth:     graph.NewAuthenticator(tokens, anon),
+		Auth:     auth,
 		Logger:   logger,
 		Limits: graph.Limits{
 			MaxBodyBytes: cfg.GraphQL.MaxBodyBytes, MaxTokens: cfg.GraphQL.MaxTokens,
@@ -128,6 +136,9 @@ func newServer(cfg config.Config, logger *slog.Logger) (*server, error) {
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", s.instrument("graphql", gql))
+	push := auth.RequireWriter(s.push.Handler())
+	mux.Handle(openlineage.LineagePath, s.instrument("openlineage", push))
+	mux.Handle(openlineage.TopologiesPath, s.instrument("topologies", push))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		fmt.Fprintln(w, "ok")
@@ -183,6 +194,10 @@ func (s *server) run(ctx context.Context) error {
 			s.http.Close()
 		}
 	})
+	{
+		sctx, cancel := context.WithCancel(context.Background())
+		g.Add(func() error { s.sweepPushLineage(sctx); return nil }, func(error) { cancel() })
+	}
 	if s.crawls != nil {
 		cctx, cancel := context.WithCancel(context.Background())
 		g.Add(func() error { return s.crawls.Run(cctx) }, func(error) { cancel() })
@@ -326,4 +341,53 @@ func hostGuard(listen string, next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// sweepPushLineage ages out stale OpenLineage jobs on the configured
+// interval until ctx ends.
+func (s *server) sweepPushLineage(ctx context.Context) {
+	t := time.NewTicker(time.Duration(s.cfg.OpenLineage.Sweep))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			res, err := s.push.Sweep(ctx, now)
+			if err != nil {
+				s.logger.Warn("openlineage sweep", "err", err)
+				continue
+			}
+			s.logger.Debug("openlineage sweep", "result", res)
+		}
+	}
+}
+
+// kafkaResolver maps the host:port names of every configured Kafka source
+// (bootstrap servers and aliases, lower-cased) to the source's name, so
+// that OpenLineage namespaces such as kafka://broker-1:9092 land on crawled
+// topics.
+func kafkaResolver(cfg config.Config) func(string) (string, bool) {
+	byAddr := map[string]string{}
+	for _, src := range cfg.Sources {
+		kc, ok := src.Spec.(*kafka.Config)
+		if !ok {
+			continue
+		}
+		for _, a := range append(append([]string(nil), kc.Bootstrap...), kc.Aliases...) {
+			byAddr[strings.ToLower(a)] = src.Name
+		}
+	}
+	return func(hostport string) (string, bool) {
+		name, ok := byAddr[strings.ToLower(hostport)]
+		return name, ok
+	}
+}
+
+// knownKafka reports whether name is a configured Kafka source.
+func knownKafka(cfg config.Config) func(string) bool {
+	return func(name string) bool {
+		src, ok := cfg.Source(name)
+		return ok && src.Kind == "kafka"
+	}
 }

@@ -11,6 +11,7 @@
 //	MySQL payments-db ── payments-mysql-cdc (unwrap, MaskField card_number) ──► payments.payments.card_payments
 //	cdc.shop.orders + cdc.shop.customers ──► order-enricher (Kafka Streams) ──► orders.enriched (protobuf)
 //	payments + orders.enriched ──► fraud-detector ──► fraud.alerts (JSON Schema)
+//	payments + orders.enriched ──► fraud-scoring (Flink, reported through OpenLineage) ──► fraud.alerts
 //	outbox.event.Order ──► email-notifier (KIP-848 consumer group)
 //	cdc.shop.customers ──► analytics (a PII reader that no policy allows yet)
 //	cdc.shop.orders, orders.enriched ──► warehouse-snowflake-sink ──► Snowflake ANALYTICS.SHOP.*
@@ -42,6 +43,31 @@ import (
 
 //go:embed schemas
 var schemaFiles embed.FS
+
+//go:embed pushed
+var pushedFiles embed.FS
+
+// StreamsTopology returns the Topology#describe() text of the estate's
+// Kafka Streams app, order-enricher, as its operators would post it to
+// /api/v1/topologies: the only way to see that it writes orders.enriched.
+func StreamsTopology() (applicationID, cluster, text string) {
+	b, err := pushedFiles.ReadFile("pushed/order-enricher.topology.txt")
+	if err != nil {
+		panic(err) // embedded at build time
+	}
+	return "order-enricher", KafkaSource, string(b)
+}
+
+// OpenLineageEvent returns a RunEvent of the estate's Flink fraud-scoring
+// job, as the OpenLineage Flink integration would post it to
+// /api/v1/lineage, with its Kafka namespace given by a bootstrap alias.
+func OpenLineageEvent() []byte {
+	b, err := pushedFiles.ReadFile("pushed/fraud-scoring.complete.json")
+	if err != nil {
+		panic(err) // embedded at build time
+	}
+	return b
+}
 
 // Options configure the estate.
 type Options struct {
