@@ -112,6 +112,33 @@ func TestCrawlCommandFillsCatalog(t *testing.T) {
 			t.Errorf("column lineage lacks %s: %s", want, js)
 		}
 	}
+	checkConnectLineage(t, p)
+}
+
+// checkConnectLineage checks the Connect-derived lineage of the demo estate:
+// a RegexRouter-renamed topic, an outbox-routed topic and an unwrapped,
+// masked topic each resolve to the right topic and fields.
+func checkConnectLineage(t *testing.T, p *process) {
+	t.Helper()
+	d := p.gql(`{
+	  renamed: lineage(urn: "urn:table:postgres://shop-db.acme.internal:5432/shop.public.orders", direction: DOWNSTREAM, depth: 2) { nodes { asset { urn } } }
+	  outbox: lineage(urn: "urn:table:postgres://shop-db.acme.internal:5432/shop.public.outbox", direction: DOWNSTREAM, depth: 2) { nodes { asset { urn } } }
+	  masked: asset(urn: "urn:column:mysql://payments-db.acme.internal:3306/payments.card_payments/card_number") { downstream(kinds: [DERIVES]) { edge { to masking } } }
+	  unwrapped: asset(urn: "urn:column:mysql://payments-db.acme.internal:3306/payments.card_payments/amount") { downstream(kinds: [DERIVES]) { edge { to masking } } }
+	}`, nil)
+	js := mustJSON(t, d)
+	for _, want := range []string{
+		`"urn:topic:prod/cdc.shop.orders"`, `"urn:topic:prod/outbox.event.Order"`, `"urn:topic:prod/outbox.event.Customer"`,
+		`{"edge":{"masking":true,"to":"urn:field:prod/payments.payments.card_payments/value/card_number"}}`,
+		`{"edge":{"masking":false,"to":"urn:field:prod/payments.payments.card_payments/value/amount"}}`,
+	} {
+		if !strings.Contains(js, want) {
+			t.Errorf("connect lineage lacks %s: %s", want, js)
+		}
+	}
+	if strings.Contains(js, "urn:topic:prod/shop.public.orders") {
+		t.Errorf("RegexRouter not applied: %s", js)
+	}
 }
 
 func TestCrawlCommandFailsClearly(t *testing.T) {

@@ -123,6 +123,8 @@ var topics = []topicSpec{
 	{"order-enricher-customers-store-changelog", 6, map[string]*string{"cleanup.policy": str("compact")}},
 	{"order-enricher-KSTREAM-REPARTITION-0000000004-repartition", 12, map[string]*string{"retention.ms": str("-1")}},
 	{"shop.heartbeat", 1, nil},
+	{"payments", 1, map[string]*string{"retention.ms": str("-1")}}, // Debezium MySQL schema-change events
+	{"schema-changes.payments", 1, map[string]*string{"retention.ms": str("-1"), "cleanup.policy": str("delete")}}, // Debezium schema history
 }
 
 // subjectSpec is a registered schema.
