@@ -139,6 +139,14 @@ func checkConnectLineage(t *testing.T, p *process) {
 	if strings.Contains(js, "urn:topic:prod/shop.public.orders") {
 		t.Errorf("RegexRouter not applied: %s", js)
 	}
+	// The sink's consumption seen by Connect's config and by committed
+	// offsets is one edge with both claims.
+	d = p.gql(`{ asset(urn: "urn:topic:prod/cdc.shop.customers") { downstream(kinds: [CONSUMES]) { edge { to claims { source origin } } } } }`, nil)
+	js = mustJSON(t, d)
+	want := `{"edge":{"claims":[{"origin":"consumer-offsets","source":"prod"},{"origin":"connect-config","source":"prod-connect"}],"to":"urn:group:prod/connect-dwh-jdbc-sink"}}`
+	if !strings.Contains(js, want) {
+		t.Errorf("topic → connect group edge is not one edge with two claims: %s", js)
+	}
 }
 
 func TestCrawlCommandFailsClearly(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/watershed-data/watershed/catalog"
+	"github.com/watershed-data/watershed/crawlers/kafka"
 )
 
 // Provenance of the links this crawler asserts.
@@ -116,6 +117,12 @@ func (c *Crawler) ConnectorURN(name string) catalog.URN {
 // TopicURN returns the URN of a topic of the Kafka cluster the connectors use.
 func (c *Crawler) TopicURN(topic string) catalog.URN {
 	return catalog.MakeURN(catalog.KindTopic, c.cfg.Cluster+"/"+topic)
+}
+
+// GroupURN names a consumer group of the cluster the connectors use, with
+// the kafka crawler's escaping, so both crawlers name it alike.
+func (c *Crawler) GroupURN(group string) catalog.URN {
+	return catalog.MakeURN(catalog.KindConsumerGroup, c.cfg.Cluster+"/"+kafka.EscapeIdentity(group))
 }
 
 // ConnectorScope is the snapshot scope of everything one connector asserts.

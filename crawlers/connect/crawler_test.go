@@ -208,8 +208,11 @@ func TestJDBCSinks(t *testing.T) {
 	my := "mysql://mysql:3306/analytics.dbserver1_inventory_orders"
 	equalLists(t, "CONSUMES", linksOfKind(snap, catalog.EdgeConsumes), []string{
 		"urn:topic:prod/dbserver1.inventory.customers -CONSUMES-> " + js + " [connect-config 1.0]",
+		// the sink's consumer group: the same edge the kafka crawler sees
+		"urn:topic:prod/dbserver1.inventory.customers -CONSUMES-> urn:group:prod/connect-jdbc-sink [connect-config 1.0]",
 		// topics.regex resolved against the cluster's known topics
 		"urn:topic:prod/dbserver1.inventory.orders -CONSUMES-> " + dbz + " [connect-config 0.7]",
+		"urn:topic:prod/dbserver1.inventory.orders -CONSUMES-> urn:group:prod/connect-dbz-jdbc-sink [connect-config 0.7]",
 	})
 	equalLists(t, "SINKS", linksOfKind(snap, catalog.EdgeSinks), []string{
 		// ${topic} after the RegexRouter kept the last name part
@@ -282,7 +285,9 @@ func TestUnknownClass(t *testing.T) {
 		conn + "legacy-feed -PRODUCES-> urn:topic:prod/acme.feed.trades [connect-topics 0.5]",
 		// topics is a framework setting: certain whatever the class
 		"urn:topic:prod/orders -CONSUMES-> " + conn + "acme-archiver [connect-config 1.0]",
+		"urn:topic:prod/orders -CONSUMES-> urn:group:prod/connect-acme-archiver [connect-config 1.0]",
 		"urn:topic:prod/payments -CONSUMES-> " + conn + "acme-archiver [connect-topics 0.5]",
+		"urn:topic:prod/payments -CONSUMES-> urn:group:prod/connect-acme-archiver [connect-topics 0.5]",
 	})
 	feed := asset(t, snap, conn+"legacy-feed")
 	if feed.Properties["type"] != "source" || feed.Properties["config"].(map[string]any)["acme.api.token"] != Redacted {
@@ -671,6 +676,7 @@ func TestDocumentedResponses(t *testing.T) {
 	}
 	equalLists(t, "CONSUMES", linksOfKind(snap, catalog.EdgeConsumes), []string{
 		"urn:topic:prod/test-topic -CONSUMES-> " + conn + "hdfs-sink-connector [connect-config 1.0]",
+		"urn:topic:prod/test-topic -CONSUMES-> urn:group:prod/connect-hdfs-sink-connector [connect-config 1.0]",
 	})
 	if cl := asset(t, snap, "urn:connect:prod-connect"); cl.Properties["version"] != "3.7.0" || cl.Properties["kafkaClusterId"] != "I4ZmrWqfT2e-upky_4fdPA" {
 		t.Errorf("cluster = %v", cl.Properties)

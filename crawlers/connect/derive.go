@@ -244,10 +244,24 @@ func (d *deriver) produces(topic, origin string, confidence float64, transform s
 	d.out.link(d.connURN, catalog.EdgeProduces, d.c.TopicURN(topic), origin, confidence, transform, false)
 }
 
-// consumes asserts topic → connector.
+// consumes asserts topic → connector, and topic → the sink's consumer
+// group: the very edge the kafka crawler sees from committed offsets, so
+// the two sources' views of it become one edge with two claims.
 func (d *deriver) consumes(topic, origin string, confidence float64) {
 	d.explained[topic] = true
 	d.out.link(d.c.TopicURN(topic), catalog.EdgeConsumes, d.connURN, origin, confidence, "", false)
+	if d.typ == "sink" {
+		d.out.link(d.c.TopicURN(topic), catalog.EdgeConsumes, d.c.GroupURN(d.sinkGroup()), origin, confidence, "", false)
+	}
+}
+
+// sinkGroup is the consumer group a sink connector's tasks use: the
+// worker's default "connect-<name>" unless the connector overrides it.
+func (d *deriver) sinkGroup() string {
+	if g := d.cfg("consumer.override.group.id"); g != "" {
+		return g
+	}
+	return "connect-" + d.v.name
 }
 
 // unexplainedTopics asserts the reported topics no derivation accounted for.
