@@ -93,3 +93,22 @@ func TestErrorKinds(t *testing.T) {
 		t.Error("kinds/codes wrong")
 	}
 }
+
+func TestEscapeIdentity(t *testing.T) {
+	for in, want := range map[string]string{
+		"orders":                  "orders",
+		"User:CN=alice, OU=eng":   "User:CN=alice,%20OU=eng",
+		"100%":                    "100%25",
+		"tab\there":               "tab%09here",
+		"kunden-größe/ü":          "kunden-größe/ü",
+		string([]byte{'a', 0xff}): "a%FF",
+	} {
+		got := catalog.EscapeIdentity(in)
+		if got != want {
+			t.Errorf("EscapeIdentity(%q) = %q, want %q", in, got, want)
+		}
+		if err := catalog.MakeURN(catalog.KindConsumerGroup, "c/"+got).Validate(); err != nil {
+			t.Errorf("escaped %q does not make a valid URN: %v", in, err)
+		}
+	}
+}

@@ -3,8 +3,6 @@ package openlineage
 import (
 	"net"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/watershed-data/watershed/catalog"
 )
@@ -13,37 +11,8 @@ import (
 // urn.go) instead of importing that package: crawlers meet in the catalog,
 // not in each other's code. TestURNsAgreeWithKafkaCrawler pins them.
 
-// escapeIdentity applies the rule of kafka.EscapeIdentity: '%', whitespace,
-// control characters and invalid UTF-8 are percent-encoded byte by byte;
-// everything else, '/' included, is kept.
-func escapeIdentity(s string) string {
-	clean := true
-	for i := 0; i < len(s); i++ {
-		if b := s[i]; b <= ' ' || b == '%' || b >= 0x7f {
-			clean = false
-			break
-		}
-	}
-	if clean {
-		return s
-	}
-	const hex = "0123456789ABCDEF"
-	var sb strings.Builder
-	for i := 0; i < len(s); {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == '%' || (r == utf8.RuneError && size == 1) || unicode.IsSpace(r) || unicode.IsControl(r) {
-			for j := i; j < i+size; j++ {
-				sb.WriteByte('%')
-				sb.WriteByte(hex[s[j]>>4])
-				sb.WriteByte(hex[s[j]&15])
-			}
-		} else {
-			sb.WriteString(s[i : i+size])
-		}
-		i += size
-	}
-	return sb.String()
-}
+// escapeIdentity applies the URN escaping rule of catalog.EscapeIdentity.
+func escapeIdentity(s string) string { return catalog.EscapeIdentity(s) }
 
 // escapePath escapes a field path that follows a dataset identity which may
 // itself contain '/': escapeIdentity plus '/' → %2F, so that the last '/'

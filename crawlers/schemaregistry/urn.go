@@ -3,8 +3,6 @@ package schemaregistry
 import (
 	"strconv"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/watershed-data/watershed/catalog"
 )
@@ -56,40 +54,8 @@ func SubjectScope(subject string) string { return "subject/" + subject }
 // derived from sampling the topic's records.
 func TopicScope(topic string) string { return "topic/" + topic }
 
-// EscapeIdentity makes a name from the source usable in a URN, which may not
-// contain whitespace or control characters. It applies the rule of the kafka
-// crawler's function of the same name, so that topic URNs agree: '%',
-// whitespace, control characters and invalid UTF-8 are percent-encoded byte
-// by byte (a space becomes %20); everything else, '/' included, is kept.
-// Names without such characters are returned unchanged.
-func EscapeIdentity(s string) string {
-	clean := true
-	for i := 0; i < len(s); i++ {
-		if b := s[i]; b <= ' ' || b == '%' || b >= 0x7f {
-			clean = false
-			break
-		}
-	}
-	if clean {
-		return s
-	}
-	const hex = "0123456789ABCDEF"
-	var sb strings.Builder
-	for i := 0; i < len(s); {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == '%' || (r == utf8.RuneError && size == 1) || unicode.IsSpace(r) || unicode.IsControl(r) {
-			for j := i; j < i+size; j++ {
-				sb.WriteByte('%')
-				sb.WriteByte(hex[s[j]>>4])
-				sb.WriteByte(hex[s[j]&15])
-			}
-		} else {
-			sb.WriteString(s[i : i+size])
-		}
-		i += size
-	}
-	return sb.String()
-}
+// EscapeIdentity applies the URN escaping rule of catalog.EscapeIdentity.
+func EscapeIdentity(s string) string { return catalog.EscapeIdentity(s) }
 
 // topicNameStrategy returns the topic and part a subject names under
 // TopicNameStrategy ("orders-value" → orders, value), and false for any
