@@ -465,6 +465,18 @@ func testChangeLog(t *testing.T, h Harness) {
 	if len(b) != 1 || b[0].Cause != page[0].ID() || b[0].Actor != "system:propagation" {
 		t.Errorf("caused change = %+v", b)
 	}
+	// A snapshot observed before the last write commits at that write's time:
+	// change times never go backwards.
+	late := catalog.Snapshot{Source: "late", At: e.clock.T.Add(-time.Hour), Assets: []catalog.Asset{{URN: "urn:topic:prod/late"}}}
+	h1 := e.head()
+	e.reconcile(late)
+	lc, err := e.s.Changes(e.ctx, h1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lc) != 1 || lc[0].Time.Before(e.clock.T) {
+		t.Errorf("late snapshot change = %+v, want time ≥ %v", lc, e.clock.T)
+	}
 	// A canceled wait returns the context error.
 	ctx2, cancel2 := context.WithCancel(e.ctx)
 	cancel2()

@@ -55,6 +55,9 @@ type Store struct {
 	runs  int
 
 	wmu sync.Mutex // serialises writers: one batch at a time
+	// lastAt is the time of the last commit (guarded by wmu; on open, the
+	// newest change's time).
+	lastAt time.Time
 	// life is held for reading by every operation that touches Pebble and
 	// for writing by Close, so nothing uses the database after it closed.
 	life sync.RWMutex
@@ -228,6 +231,13 @@ func (s *Store) load() error {
 	head, err := s.lastChangeSeq()
 	if err != nil {
 		return err
+	}
+	if head > 0 {
+		var last changeRecord
+		if _, err := s.get(changeKey(head), &last); err != nil {
+			return fmt.Errorf("read newest change: %w", err)
+		}
+		s.lastAt = last.Time
 	}
 	s.idx, s.defs, s.head = x, defs, head
 	return nil

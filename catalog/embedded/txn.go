@@ -52,6 +52,12 @@ func (s *Store) newTxn(at time.Time, origin, actor, cause string) *txn {
 	if at.IsZero() {
 		at = s.now()
 	}
+	// Write times never go backwards (a snapshot observed before the last
+	// write commits at that write's time), so alive intervals stay ordered
+	// and change times follow sequence numbers. Callers hold wmu.
+	if at.Before(s.lastAt) {
+		at = s.lastAt
+	}
 	if origin == "" {
 		origin = "/watershed"
 	}
@@ -508,6 +514,7 @@ func (s *Store) commit(t *txn) ([]catalog.Change, error) {
 	for name, d := range t.defs {
 		s.defs[name] = catalog.ClassificationDef{Name: d.Name, Description: d.Description, Propagates: d.Propagates, CreatedAt: d.CreatedAt}
 	}
+	s.lastAt = t.at
 	if len(out) > 0 {
 		s.head = head
 		close(s.notify)

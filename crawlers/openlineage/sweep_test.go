@@ -51,7 +51,7 @@ func TestSweepAgesOutStaleJobs(t *testing.T) {
 	// History keeps the edge and when it was alive.
 	ed, ok := e.edge(flinkEdge)
 	if !ok || !ed.Deleted() || len(ed.Alive) != 1 || !ed.AliveAt(ed.Alive[0].From) {
-		t.Errorf("%s = %+v", flinkEdge, ed)
+		t.Errorf("%s = %+v (alive %+v)", flinkEdge, ed, ed.Alive)
 	}
 	// The export only the Airflow job wrote is gone; the lake dataset the
 	// fresh Spark job writes stays, with its fields.
