@@ -43,7 +43,8 @@ type Log interface {
 
 // Cursors stores subscription positions durably.
 type Cursors interface {
-	LoadCursor(ctx context.Context, name string) (uint64, error)
+	// LoadCursor returns the saved position and whether one was saved.
+	LoadCursor(ctx context.Context, name string) (seq uint64, found bool, err error)
 	SaveCursor(ctx context.Context, name string, seq uint64) error
 }
 
@@ -127,11 +128,11 @@ func (c *Changelog) Subscribe(ctx context.Context, name string, fromStart bool, 
 	if c.cursors == nil {
 		return catalog.Errorf(catalog.Invalid, "subscribe %s: no cursor store", name)
 	}
-	pos, err := c.cursors.LoadCursor(ctx, name)
+	pos, found, err := c.cursors.LoadCursor(ctx, name)
 	if err != nil {
 		return fmt.Errorf("load cursor %s: %w", name, err)
 	}
-	if pos == 0 && !fromStart {
+	if !found && !fromStart {
 		if pos, err = c.log.LastSeq(ctx); err != nil {
 			return fmt.Errorf("read log head: %w", err)
 		}

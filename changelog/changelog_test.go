@@ -170,7 +170,7 @@ func TestCancelMidBatchKeepsProgress(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("subscribe: %v", err)
 	}
-	pos, err := s.LoadCursor(context.Background(), "mid")
+	pos, _, err := s.LoadCursor(context.Background(), "mid")
 	if err != nil {
 		t.Fatal(err)
 	}

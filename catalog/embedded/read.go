@@ -146,6 +146,10 @@ func (s *Store) Edges(ctx context.Context, q catalog.EdgeQuery) ([]catalog.Edge,
 		if !found {
 			continue
 		}
+		// A write may have tombstoned the edge since the index was read.
+		if q.At.IsZero() && !q.IncludeDeleted && !r.alive() {
+			continue
+		}
 		out = append(out, r.view(func(src string) time.Time {
 			if r.Claims[src] == nil {
 				return time.Time{}

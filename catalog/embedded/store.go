@@ -364,25 +364,25 @@ func (s *Store) WaitChanges(ctx context.Context, after uint64) error {
 	}
 }
 
-// LoadCursor returns the saved position of the named changelog consumer
-// (0 when it never saved one).
-func (s *Store) LoadCursor(ctx context.Context, name string) (uint64, error) {
+// LoadCursor returns the saved position of the named changelog consumer and
+// whether it ever saved one.
+func (s *Store) LoadCursor(ctx context.Context, name string) (uint64, bool, error) {
 	if err := s.enter(); err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	defer s.leave()
 	b, closer, err := s.db.Get(cursorKey(name))
 	if errors.Is(err, pebble.ErrNotFound) {
-		return 0, nil
+		return 0, false, nil
 	}
 	if err != nil {
-		return 0, catalog.Errorf(catalog.Unavailable, "read cursor %s: %w", name, err)
+		return 0, false, catalog.Errorf(catalog.Unavailable, "read cursor %s: %w", name, err)
 	}
 	defer closer.Close() // releases a cache reference; it cannot fail
 	if len(b) != 8 {
-		return 0, fmt.Errorf("read cursor %s: bad length %d", name, len(b))
+		return 0, false, fmt.Errorf("read cursor %s: bad length %d", name, len(b))
 	}
-	return binary.BigEndian.Uint64(b), nil
+	return binary.BigEndian.Uint64(b), true, nil
 }
 
 // SaveCursor durably records the position of the named changelog consumer.
