@@ -537,3 +537,36 @@ func TestWebsocketSeesFreshData(t *testing.T) {
 		t.Fatalf("second read on the same connection = %q, want hourly", got)
 	}
 }
+
+func TestWebsocketMessageLimit(t *testing.T) {
+	s := newServer(t, nil)
+	d := websocket.Dialer{Subprotocols: []string{"graphql-transport-ws"}}
+	conn, resp, err := d.Dial("ws"+strings.TrimPrefix(s.url, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	defer conn.Close()
+	// A normal session still works over the limited connection.
+	c := &wsClient{t: t, conn: conn}
+	c.send(map[string]any{"type": "connection_init"})
+	if m := c.read(); m["type"] != "connection_ack" {
+		t.Fatalf("init answered %v", m)
+	}
+	big := strings.Repeat("x", 2<<20) // twice the default 1 MiB limit
+	if err := conn.WriteJSON(map[string]any{"id": "1", "type": "subscribe", "payload": map[string]any{"query": big}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		var m map[string]any
+		if err := conn.ReadJSON(&m); err != nil {
+			return // the server dropped the connection
+		}
+		if m["type"] == "next" || m["type"] == "error" {
+			t.Fatalf("oversized message was processed: %v", m)
+		}
+	}
+}

@@ -140,7 +140,11 @@ func NewHandler(o Options) http.Handler {
 // clear 413 instead of a truncated-JSON error.
 func limitBody(next http.Handler, max int64) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Body == nil || r.Method == http.MethodGet || isWebsocket(r) {
+		if isWebsocket(r) {
+			next.ServeHTTP(limitWebsocket(w, max), r)
+			return
+		}
+		if r.Body == nil || r.Method == http.MethodGet {
 			if len(r.URL.RawQuery) > int(max) {
 				writeHTTPError(w, http.StatusRequestEntityTooLarge, "REQUEST_TOO_LARGE", fmt.Sprintf("query string exceeds %d bytes", max))
 				return
