@@ -119,6 +119,7 @@ func TestErrorsNameTheKey(t *testing.T) {
 		"log: {level: loud}\n":                        "log.level",
 		"auth: {tokens: [{name: x, token: short}]}\n": "at least 16 characters",
 		"shutdownTimeout: soon\n":                     "duration",
+		"policies:\n  - builtin: pii-retention\n":     "policies: not supported by this version",
 	}
 	for body, want := range cases {
 		_, err := config.Load(write(t, body), env(nil), config.Flags{}, registry())
