@@ -8,7 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/watershed-data/watershed/catalog"
-	"github.com/watershed-data/watershed/crawlers/schemaregistry/schemaparse"
+	"github.com/watershed-data/watershed/schemaparse"
 )
 
 // Origins of the links a snapshot asserts.

@@ -22,7 +22,7 @@ import (
 
 	"github.com/watershed-data/watershed/catalog"
 	"github.com/watershed-data/watershed/crawlers"
-	"github.com/watershed-data/watershed/crawlers/schemaregistry/schemaparse"
+	"github.com/watershed-data/watershed/schemaparse"
 )
 
 func TestMain(m *testing.M) {

@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/watershed-data/watershed/crawlers/schemaregistry/schemaparse"
+	"github.com/watershed-data/watershed/schemaparse"
 )
 
 // maxReferences bounds the references (transitively) one schema may pull in.

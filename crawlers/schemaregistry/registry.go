@@ -17,7 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/watershed-data/watershed/catalog"
-	"github.com/watershed-data/watershed/crawlers/schemaregistry/schemaparse"
+	"github.com/watershed-data/watershed/schemaparse"
 )
 
 // fetchConcurrency bounds the registry requests in flight during a crawl.

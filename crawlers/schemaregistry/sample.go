@@ -12,7 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/watershed-data/watershed/crawlers/schemaregistry/schemaparse"
+	"github.com/watershed-data/watershed/schemaparse"
 )
 
 // Bounds of what sampling reads and remembers.

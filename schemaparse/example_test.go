@@ -3,7 +3,7 @@ package schemaparse_test
 import (
 	"fmt"
 
-	"github.com/watershed-data/watershed/crawlers/schemaregistry/schemaparse"
+	"github.com/watershed-data/watershed/schemaparse"
 )
 
 func ExampleParse() {
