@@ -149,6 +149,17 @@ type TraverseQuery struct {
 	// NodeKinds, when set, enters only nodes of these kinds: a field-level
 	// walk stays on FIELD and COLUMN nodes.
 	NodeKinds []Kind
+	// StopKinds, when set, reaches nodes of these kinds but does not walk on
+	// from them (a start is always walked from): a walk from a topic with
+	// StopKinds [TOPIC, TABLE, DATASET] finds the next datasets downstream,
+	// through the connectors and jobs between, and goes no further.
+	StopKinds []Kind
+	// LiveOnly walks the current graph without its tombstones: a deleted
+	// entity is neither reached nor walked through, and a deleted start
+	// yields nothing. URNs only referenced by edges count as live. It is
+	// meant for walks of the present; with At it still looks at the
+	// current state of each entity.
+	LiveOnly bool
 }
 
 // StartURNs returns Start and Starts as one list without duplicates.

@@ -354,6 +354,13 @@ func (s *Store) Traverse(ctx context.Context, q catalog.TraverseQuery) (catalog.
 			nodeKinds[k] = true
 		}
 	}
+	var stopKinds map[catalog.Kind]bool
+	if len(q.StopKinds) > 0 {
+		stopKinds = make(map[catalog.Kind]bool, len(q.StopKinds))
+		for _, k := range q.StopKinds {
+			stopKinds[k] = true
+		}
+	}
 	mask := edgeKindMask(q.EdgeKinds)
 	flow := edgeKindMask(nil)
 	if err := s.enter(); err != nil {
@@ -378,6 +385,9 @@ func (s *Store) Traverse(ctx context.Context, q catalog.TraverseQuery) (catalog.
 		id, ok := x.ids[u]
 		if !ok {
 			return catalog.Traversal{}, catalog.Errorf(catalog.NotFound, "no asset %s", u)
+		}
+		if q.LiveOnly && x.nodes[id].deleted {
+			continue // a tombstone starts nothing
 		}
 		if v.visit(id) {
 			frontier = append(frontier, id)
@@ -418,6 +428,9 @@ func (s *Store) Traverse(ctx context.Context, q catalog.TraverseQuery) (catalog.
 				if nodeKinds != nil && !nodeKinds[x.nodes[other].kind] {
 					continue
 				}
+				if q.LiveOnly && x.nodes[other].deleted {
+					continue
+				}
 				if v.seen(other) {
 					if q.Edges {
 						out.Edges = append(out.Edges, x.edgeKeyOf(eid))
@@ -433,6 +446,9 @@ func (s *Store) Traverse(ctx context.Context, q catalog.TraverseQuery) (catalog.
 				out.Nodes = append(out.Nodes, catalog.Reached{URN: on.urn, Kind: on.kind, Depth: d, Via: x.edgeKeyOf(eid)})
 				if q.Edges {
 					out.Edges = append(out.Edges, x.edgeKeyOf(eid))
+				}
+				if stopKinds != nil && stopKinds[on.kind] {
+					continue // reached, not walked from
 				}
 				next = append(next, other)
 			}
