@@ -36,8 +36,12 @@ type Entity struct {
 	// Classifications are all attachments, direct and propagated, sorted by
 	// classification name then source.
 	Classifications []Attachment
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
+	// Suppressed lists the classifications a steward removed from the
+	// entity's rule attachments: rules do not attach them again (see
+	// Declassify.Suppress). Sorted.
+	Suppressed []string
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 	// DeletedAt is set when no source asserts the entity any more. The
 	// entity stays readable (with its curated data) as a tombstone.
 	DeletedAt time.Time

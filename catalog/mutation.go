@@ -51,7 +51,9 @@ type RemoveLineage struct {
 
 // Classify attaches a classification directly. Source is AttachManual or
 // AttachRule (empty means manual). A nil Propagate takes the definition's
-// default. Classifying twice with the same values changes nothing.
+// default. Classifying twice with the same values changes nothing. A rule's
+// Classify of a classification a steward suppressed on the entity (see
+// Declassify) changes nothing either.
 type Classify struct {
 	URN            URN
 	Classification string
@@ -60,10 +62,18 @@ type Classify struct {
 }
 
 // Declassify removes a direct attachment made by Source (empty: manual).
+//
+// With Suppress (Source AttachRule only) the removal sticks: the entity
+// records the classification as suppressed, and a later Classify of it with
+// Source AttachRule changes nothing, so auto-classification rules never
+// attach it again. A manual Classify of the same classification lifts the
+// suppression. This is how a steward's declassify of a rule's attachment
+// survives the next crawl.
 type Declassify struct {
 	URN            URN
 	Classification string
 	Source         AttachmentSource
+	Suppress       bool
 }
 
 // SetDescription sets the curated description; empty clears it, so the

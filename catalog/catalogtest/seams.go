@@ -175,6 +175,117 @@ func testTraverseCarrying(t *testing.T, h Harness) {
 	}
 }
 
+// testTraverseStopAndLive covers StopKinds (reach the next datasets through
+// the processes between, no further) and LiveOnly (tombstones neither
+// reached nor walked through).
+func testTraverseStopAndLive(t *testing.T, h Harness) {
+	e := newEnv(t, h)
+	src := catalog.URN("urn:topic:prod/src")
+	job := catalog.URN("urn:job:flink://prod/enrich")
+	mid := catalog.URN("urn:topic:prod/mid")
+	out := catalog.URN("urn:topic:prod/out")
+	group := catalog.URN("urn:group:prod/reader")
+	snap := catalog.Snapshot{Source: "prod"}
+	for _, u := range []catalog.URN{src, job, mid, out, group} {
+		snap.Assets = append(snap.Assets, catalog.Asset{URN: u})
+	}
+	snap.Links = []catalog.Link{
+		{From: src, Kind: catalog.EdgeConsumes, To: job, Confidence: 1},
+		{From: job, Kind: catalog.EdgeProduces, To: mid, Confidence: 1},
+		{From: mid, Kind: catalog.EdgeConsumes, To: group, Confidence: 1},
+		{From: mid, Kind: catalog.EdgeDerives, To: out, Confidence: 1},
+	}
+	e.reconcile(snap)
+	walk := func(q catalog.TraverseQuery) map[catalog.URN]int {
+		t.Helper()
+		tr, err := e.s.Traverse(e.ctx, q)
+		if err != nil {
+			t.Fatalf("traverse %+v: %v", q, err)
+		}
+		return reachedSet(tr)
+	}
+	datasets := []catalog.Kind{catalog.KindTopic, catalog.KindTable, catalog.KindDataset}
+	if got, want := walk(catalog.TraverseQuery{Start: src, Direction: catalog.Downstream, StopKinds: datasets}), map[catalog.URN]int{job: 1, mid: 2}; !reflect.DeepEqual(got, want) {
+		t.Errorf("walk stopping at datasets = %v, want %v", got, want)
+	}
+	// A start of a stop kind is walked from.
+	if got, want := walk(catalog.TraverseQuery{Start: mid, Direction: catalog.Downstream, StopKinds: datasets}), map[catalog.URN]int{group: 1, out: 1}; !reflect.DeepEqual(got, want) {
+		t.Errorf("walk from a stop kind = %v, want %v", got, want)
+	}
+	// Tombstone the job, keeping its edges through a manual claim: a live
+	// walk neither reaches it nor crosses it; a plain walk still does.
+	e.apply(catalog.RegisterAsset{URN: catalog.URN("urn:topic:prod/other")},
+		catalog.AddLineage{From: src, Kind: catalog.EdgeConsumes, To: job},
+		catalog.AddLineage{From: job, Kind: catalog.EdgeProduces, To: mid})
+	snap.Assets = snap.Assets[:1]
+	snap.Assets = append(snap.Assets, catalog.Asset{URN: mid}, catalog.Asset{URN: out}, catalog.Asset{URN: group})
+	e.reconcile(snap)
+	if ent := e.entity(job); !ent.Deleted() {
+		t.Fatalf("job not tombstoned: %+v", ent)
+	}
+	if got, want := walk(catalog.TraverseQuery{Start: src, Direction: catalog.Downstream}), map[catalog.URN]int{job: 1, mid: 2, group: 3, out: 3}; !reflect.DeepEqual(got, want) {
+		t.Errorf("plain walk over a tombstone = %v, want %v", got, want)
+	}
+	if got := walk(catalog.TraverseQuery{Start: src, Direction: catalog.Downstream, LiveOnly: true}); len(got) != 0 {
+		t.Errorf("live walk crossed a tombstone: %v", got)
+	}
+	if got := walk(catalog.TraverseQuery{Start: job, Direction: catalog.Downstream, LiveOnly: true}); len(got) != 0 {
+		t.Errorf("live walk from a tombstone = %v, want nothing", got)
+	}
+}
+
+// testSuppressRule: a steward's declassify of a rule's attachment sticks
+// until a manual classify lifts it, across a reopen and a recreation.
+func testSuppressRule(t *testing.T, h Harness) {
+	e := newEnv(t, h)
+	f := catalog.URN("urn:field:prod/orders/value/email")
+	e.apply(catalog.RegisterAsset{URN: f})
+	rule := catalog.Classify{URN: f, Classification: "PII.Email", Source: catalog.AttachRule}
+	e.apply(rule)
+	if got := e.entity(f); !got.HasClassification("PII.Email") {
+		t.Fatalf("rule attachment missing: %+v", got.Classifications)
+	}
+	if _, err := e.s.Apply(e.ctx, catalog.Batch{Mutations: []catalog.Mutation{catalog.Declassify{URN: f, Classification: "PII.Email", Suppress: true}}}); catalog.KindOf(err) != catalog.Invalid {
+		t.Errorf("suppressing a manual attachment: err = %v, want Invalid", err)
+	}
+	h0 := e.head()
+	e.apply(catalog.Declassify{URN: f, Classification: "PII.Email", Source: catalog.AttachRule, Suppress: true})
+	if got, want := e.changesSince(h0), []string{"classification.detached " + string(f)}; !reflect.DeepEqual(got, want) {
+		t.Errorf("declassify changes = %v, want %v", got, want)
+	}
+	e.reopen()
+	h1 := e.head()
+	e.apply(rule)
+	got := e.entity(f)
+	if got.HasClassification("PII.Email") || !reflect.DeepEqual(got.Suppressed, []string{"PII.Email"}) {
+		t.Errorf("after a suppressed rule classify: classifications %+v, suppressed %v", got.Classifications, got.Suppressed)
+	}
+	if got := e.changesSince(h1); len(got) != 0 {
+		t.Errorf("a suppressed rule classify wrote %v", got)
+	}
+	// Another classification is not suppressed.
+	e.apply(catalog.Classify{URN: f, Classification: "PII", Source: catalog.AttachRule})
+	if got := e.entity(f); !got.HasClassification("PII") {
+		t.Errorf("unrelated rule classification refused: %+v", got.Classifications)
+	}
+	// A manual classify lifts the suppression.
+	e.apply(catalog.Classify{URN: f, Classification: "PII.Email"})
+	e.apply(rule)
+	got = e.entity(f)
+	if len(got.Suppressed) != 0 {
+		t.Errorf("suppression kept after a manual classify: %v", got.Suppressed)
+	}
+	var sources []string
+	for _, a := range got.Classifications {
+		if a.Classification == "PII.Email" {
+			sources = append(sources, string(a.Source))
+		}
+	}
+	if want := []string{"manual", "rule"}; !reflect.DeepEqual(sources, want) {
+		t.Errorf("PII.Email sources = %v, want %v", sources, want)
+	}
+}
+
 func testEdgesByKeyAndScan(t *testing.T, h Harness) {
 	e := newEnv(t, h)
 	e.reconcile(prodSnapshot("1"))

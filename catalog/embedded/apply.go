@@ -87,9 +87,18 @@ func (s *Store) applyOne(t *txn, m catalog.Mutation) error {
 		if err != nil {
 			return err
 		}
+		if m.Suppress && src != catalog.AttachRule {
+			return catalog.Errorf(catalog.Invalid, "declassify: only rule attachments can be suppressed, not %s ones", src)
+		}
 		for i, a := range r.Direct {
 			if a.Classification == m.Classification && a.Source == src {
 				r.Direct = append(r.Direct[:i], r.Direct[i+1:]...)
+				if len(r.Direct) == 0 {
+					r.Direct = nil
+				}
+				if m.Suppress {
+					r.Suppressed = addSorted(r.Suppressed, m.Classification)
+				}
 				return nil
 			}
 		}
@@ -284,6 +293,12 @@ func (s *Store) classify(t *txn, m catalog.Classify) error {
 	r, err := existing(t, m.URN, true)
 	if err != nil {
 		return err
+	}
+	switch {
+	case src == catalog.AttachRule && containsString(r.Suppressed, m.Classification):
+		return nil // a steward removed it: rules do not attach it again
+	case src == catalog.AttachManual:
+		r.Suppressed = removeString(r.Suppressed, m.Classification)
 	}
 	prop := def.Propagates
 	if m.Propagate != nil {
@@ -619,4 +634,39 @@ func (t *txn) recordRun(run *catalog.CrawlRun, res *catalog.ReconcileResult) err
 		}
 	}
 	return it.Error()
+}
+
+// addSorted inserts s into the sorted list if it is not there yet.
+func addSorted(list []string, s string) []string {
+	i := sort.SearchStrings(list, s)
+	if i < len(list) && list[i] == s {
+		return list
+	}
+	list = append(list, "")
+	copy(list[i+1:], list[i:])
+	list[i] = s
+	return list
+}
+
+func containsString(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// removeString returns list without s (nil when nothing is left).
+func removeString(list []string, s string) []string {
+	out := list[:0]
+	for _, x := range list {
+		if x != s {
+			out = append(out, x)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }

@@ -106,6 +106,7 @@ type entityRecord struct {
 	Owners      []string `json:"owners,omitempty"`
 	Direct      []attach `json:"direct,omitempty"`     // manual and rule attachments
 	Propagated  []attach `json:"propagated,omitempty"` // computed by the propagation handler
+	Suppressed  []string `json:"suppressed,omitempty"` // rule classifications a steward removed
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 	DeletedAt   time.Time `json:",omitzero"`
@@ -225,6 +226,10 @@ func (r *entityRecord) view(live map[string]catalog.Properties, defs map[string]
 		UpdatedAt:   r.UpdatedAt,
 		DeletedAt:   r.DeletedAt,
 		Description: r.Description,
+		Suppressed:  append([]string(nil), r.Suppressed...),
+	}
+	if len(e.Suppressed) == 0 {
+		e.Suppressed = nil
 	}
 	props := catalog.Properties{}
 	// Later sources first so that earlier (by name) ones win on conflict.

@@ -304,7 +304,7 @@ func (t *txn) derive() (ents []*entityRecord, edges []*edgeRecord, err error) {
 }
 
 func hasCurated(r *entityRecord) bool {
-	return r.Description != "" || len(r.Owners) > 0 || len(r.Direct) > 0 || len(r.Propagated) > 0
+	return r.Description != "" || len(r.Owners) > 0 || len(r.Direct) > 0 || len(r.Propagated) > 0 || len(r.Suppressed) > 0
 }
 
 func recordsEqual(a, b *entityRecord) bool {
