@@ -202,7 +202,7 @@ type reacher struct {
 	best    map[catalog.URN]*Reached
 	touched map[catalog.URN]struct{}
 
-	containers map[catalog.URN][]catalog.URN          // field → datasets containing it (memo)
+	containers map[catalog.URN][]catalog.URN        // field → datasets containing it (memo)
 	sources    map[catalog.URN]map[catalog.URN]bool // dataset → datasets whose fields feed its fields
 	inputs     map[catalog.URN]map[catalog.URN]bool // process → datasets it reads (through processes)
 }

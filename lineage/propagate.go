@@ -181,7 +181,7 @@ func (p *Propagator) Run(ctx context.Context) error {
 	return p.o.Subscriber.Run(ctx, changelog.Subscription{
 		Name: SubscriptionName,
 		// The recompute above covers everything up to seq.
-		Start:       func(context.Context, uint64) (uint64, error) { return seq, nil },
+		Start: func(context.Context, uint64) (uint64, error) { return seq, nil },
 		// No Types filter: Handle sees every batch, so its position (the
 		// backlog and lag metrics) follows the cursor.
 		Handle:      p.Handle,
