@@ -80,6 +80,10 @@ type EdgeData struct {
 	Sources []string    `json:"sources,omitempty"`
 	Claims  []ClaimData `json:"claims,omitempty"`
 	Block   []string    `json:"block,omitempty"`
+	// Before is the edge as it was, on lineage.edge.updated: a handler that
+	// depends on what changed (a claim's Via, masking, the block list) needs
+	// the old values as well as the new ones.
+	Before *EdgeData `json:"before,omitempty"`
 }
 
 // ClaimData describes one claim in an EdgeData.

@@ -286,6 +286,35 @@ func testSuppressRule(t *testing.T, h Harness) {
 	}
 }
 
+// testEdgeUpdatedBefore: an edge.updated event carries the edge as it was,
+// so a handler sees a Via or a block list that went away.
+func testEdgeUpdatedBefore(t *testing.T, h Harness) {
+	e := newEnv(t, h)
+	a, b := catalog.URN("urn:topic:prod/a"), catalog.URN("urn:table:pg/b")
+	c1, c2 := catalog.URN("urn:connector:c/one"), catalog.URN("urn:connector:c/two")
+	e.apply(catalog.RegisterAsset{URN: a}, catalog.RegisterAsset{URN: b},
+		catalog.AddLineage{From: a, Kind: catalog.EdgeDerives, To: b, Via: c1})
+	h0 := e.head()
+	e.apply(catalog.AddLineage{From: a, Kind: catalog.EdgeDerives, To: b, Via: c2})
+	cs, err := e.s.Changes(e.ctx, h0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cs) != 1 || cs[0].Type != catalog.EdgeUpdated {
+		t.Fatalf("changes = %+v, want one edge.updated", cs)
+	}
+	d, err := cs[0].EdgeData()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Claims) != 1 || !reflect.DeepEqual(d.Claims[0].Via, []catalog.URN{c2}) {
+		t.Errorf("updated claims = %+v, want via %s", d.Claims, c2)
+	}
+	if d.Before == nil || len(d.Before.Claims) != 1 || !reflect.DeepEqual(d.Before.Claims[0].Via, []catalog.URN{c1}) {
+		t.Errorf("before = %+v, want the claim via %s", d.Before, c1)
+	}
+}
+
 func testEdgesByKeyAndScan(t *testing.T, h Harness) {
 	e := newEnv(t, h)
 	e.reconcile(prodSnapshot("1"))

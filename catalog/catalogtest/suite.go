@@ -168,6 +168,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("TraverseCarrying", func(t *testing.T) { testTraverseCarrying(t, h) })
 	t.Run("TraverseStopAndLive", func(t *testing.T) { testTraverseStopAndLive(t, h) })
 	t.Run("SuppressRule", func(t *testing.T) { testSuppressRule(t, h) })
+	t.Run("EdgeUpdatedBefore", func(t *testing.T) { testEdgeUpdatedBefore(t, h) })
 	t.Run("EdgesByKeyAndScan", func(t *testing.T) { testEdgesByKeyAndScan(t, h) })
 	t.Run("PropagateRetract", func(t *testing.T) { testPropagateRetract(t, h) })
 	t.Run("EmitAndViolations", func(t *testing.T) { testEmitAndViolations(t, h) })

@@ -286,7 +286,9 @@ func (t *txn) derive() (ents []*entityRecord, edges []*edgeRecord, err error) {
 		case wasAlive && !isAlive:
 			err = add(&edgeEvents, catalog.EdgeRemoved, k.From, orig.data())
 		case wasAlive && isAlive && !reflect.DeepEqual(orig.data(), work.data()):
-			err = add(&edgeEvents, catalog.EdgeUpdated, k.From, work.data())
+			d, before := work.data(), orig.data()
+			d.Before = &before
+			err = add(&edgeEvents, catalog.EdgeUpdated, k.From, d)
 		}
 		if err != nil {
 			return nil, nil, err
