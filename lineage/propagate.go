@@ -297,7 +297,11 @@ func (p *Propagator) Handle(ctx context.Context, batch []changelog.Entry) error 
 				continue
 			}
 			dirty[d.From], dirty[d.To] = id, id
-			for _, cl := range d.Claims {
+			claims := d.Claims
+			if d.Before != nil {
+				claims = append(claims, d.Before.Claims...)
+			}
+			for _, cl := range claims {
 				for _, v := range cl.Via {
 					dirty[v] = id // its pass-through status may change
 				}

@@ -25,6 +25,8 @@
 //	expect-not U C [from O]      U carries no C (or none from O), hierarchy aside
 //	expect-reach O C             the indented "U MODE" lines below are exactly
 //	  U MODE                     what O's C reaches
+//	expect-carriers C            the indented URNs are exactly the live assets
+//	  U                          a search for C finds (hierarchy included)
 //
 // Assets named in a load line or a link are registered as manual assets
 // when they are unknown. Kinds come from the URN scheme
@@ -274,6 +276,8 @@ func (e *Env) step(t *testing.T, at, cmd, rest string, block []string) error {
 		return e.expectNot(f)
 	case "expect-reach":
 		return e.expectReach(f, block)
+	case "expect-carriers":
+		return e.expectCarriers(f, block)
 	default:
 		return fmt.Errorf("unknown command %q", cmd)
 	}
@@ -521,4 +525,27 @@ func (e *Env) describe(u catalog.URN) string {
 		return "nothing"
 	}
 	return strings.Join(parts, ", ")
+}
+
+func (e *Env) expectCarriers(f []string, block []string) error {
+	if len(f) != 1 {
+		return fmt.Errorf("usage: expect-carriers C, then indented URNs")
+	}
+	res, err := e.Store.Search(e.ctx, catalog.SearchQuery{Classifications: f, Limit: 1000})
+	if err != nil {
+		return err
+	}
+	var got, want []string
+	for _, ent := range res.Entities {
+		got = append(got, string(ent.URN))
+	}
+	for _, l := range block {
+		want = append(want, strings.Fields(l)...)
+	}
+	sort.Strings(got)
+	sort.Strings(want)
+	if !reflect.DeepEqual(got, want) {
+		return fmt.Errorf("carriers of %s:\n  got  %v\n  want %v", f[0], got, want)
+	}
+	return nil
 }
