@@ -165,13 +165,13 @@ type TraverseQuery struct {
 // StartURNs returns Start and Starts as one list without duplicates.
 func (q TraverseQuery) StartURNs() []URN {
 	out := make([]URN, 0, len(q.Starts)+1)
-	if q.Start != "" {
-		out = append(out, q.Start)
-	}
-	for _, u := range q.Starts {
-		if !containsURN(out, u) {
-			out = append(out, u)
+	seen := make(map[URN]struct{}, len(q.Starts)+1)
+	for _, u := range append([]URN{q.Start}, q.Starts...) {
+		if _, dup := seen[u]; dup || u == "" {
+			continue
 		}
+		seen[u] = struct{}{}
+		out = append(out, u)
 	}
 	return out
 }
