@@ -309,18 +309,29 @@ func (s *Store) scan(p []byte, fn func(k, v []byte) error) error {
 
 // get reads key into v; it reports false when the key is absent.
 func (s *Store) get(key []byte, v any) (bool, error) {
+	_, found, err := s.getRaw(key, v, false)
+	return found, err
+}
+
+// getRaw is get that also returns a copy of the encoded record when keep is
+// set.
+func (s *Store) getRaw(key []byte, v any, keep bool) ([]byte, bool, error) {
 	b, closer, err := s.db.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
-		return false, nil
+		return nil, false, nil
 	}
 	if err != nil {
-		return false, catalog.Errorf(catalog.Unavailable, "read %q: %w", key, err)
+		return nil, false, catalog.Errorf(catalog.Unavailable, "read %q: %w", key, err)
 	}
 	defer closer.Close() // releases a cache reference; it cannot fail
 	if err := json.Unmarshal(b, v); err != nil {
-		return false, fmt.Errorf("decode %q: %w", key, err)
+		return nil, false, fmt.Errorf("decode %q: %w", key, err)
 	}
-	return true, nil
+	var raw []byte
+	if keep {
+		raw = append([]byte(nil), b...)
+	}
+	return raw, true, nil
 }
 
 // enter starts an operation that uses Pebble; it fails once the store is

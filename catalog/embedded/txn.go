@@ -1,6 +1,7 @@
 package embedded
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -24,6 +25,7 @@ type txn struct {
 
 	entities  map[catalog.URN]*entityRecord
 	entOrig   map[catalog.URN]*entityRecord // nil value: did not exist
+	entRaw    map[catalog.URN][]byte        // the stored encoding of entOrig
 	entOrder  []catalog.URN
 	edges     map[catalog.EdgeKey]*edgeRecord
 	edgeOrig  map[catalog.EdgeKey]*edgeRecord
@@ -63,7 +65,7 @@ func (s *Store) newTxn(at time.Time, origin, actor, cause string) *txn {
 	}
 	return &txn{
 		s: s, at: at.UTC(), origin: origin, actor: actor, cause: cause,
-		entities: map[catalog.URN]*entityRecord{}, entOrig: map[catalog.URN]*entityRecord{},
+		entities: map[catalog.URN]*entityRecord{}, entOrig: map[catalog.URN]*entityRecord{}, entRaw: map[catalog.URN][]byte{},
 		edges: map[catalog.EdgeKey]*edgeRecord{}, edgeOrig: map[catalog.EdgeKey]*edgeRecord{},
 		defs: map[string]*classDefRecord{}, live: map[string][]byte{},
 	}
@@ -79,9 +81,10 @@ func (t *txn) entity(u catalog.URN) (*entityRecord, bool, error) {
 	var found bool
 	// The index knows every record: skip the disk for URNs it has not seen.
 	// (Writers hold wmu, so the index cannot change under us.)
+	var raw []byte
 	if t.s.idx.hasRecord(u) {
 		var err error
-		if found, err = t.s.get(entityKey(u), &orig); err != nil {
+		if raw, found, err = t.s.getRaw(entityKey(u), &orig, true); err != nil {
 			return nil, false, err
 		}
 	}
@@ -89,6 +92,7 @@ func (t *txn) entity(u catalog.URN) (*entityRecord, bool, error) {
 	if found {
 		work = cloneEntity(&orig)
 		t.entOrig[u] = &orig
+		t.entRaw[u] = raw
 	} else {
 		work = &entityRecord{URN: u}
 		t.entOrig[u] = nil
@@ -142,16 +146,39 @@ func (t *txn) emit(typ catalog.ChangeType, subject catalog.URN, data any) error 
 	return nil
 }
 
+// cloneEntity returns a deep copy of r (a record as decoded from disk), so
+// that the working record can change while the original is kept for the
+// diff. It copies field by field: a JSON round trip cost as much as the
+// rest of a propagated write.
 func cloneEntity(r *entityRecord) *entityRecord {
-	b, err := json.Marshal(r)
-	if err != nil {
-		panic(fmt.Sprintf("clone entity: %v", err)) // records always encode
+	c := *r
+	if r.Facets != nil {
+		c.Facets = make(map[string]*facetRecord, len(r.Facets))
+		for k, f := range r.Facets {
+			cf := *f
+			cf.Props = append(json.RawMessage(nil), f.Props...)
+			cf.Classes = append([]catalog.SourceClassification(nil), f.Classes...)
+			cf.Scopes = append([]string(nil), f.Scopes...)
+			c.Facets[k] = &cf
+		}
 	}
-	var c entityRecord
-	if err := json.Unmarshal(b, &c); err != nil {
-		panic(fmt.Sprintf("clone entity: %v", err))
-	}
+	c.Owners = append([]string(nil), r.Owners...)
+	c.Direct = cloneAttach(r.Direct)
+	c.Propagated = cloneAttach(r.Propagated)
+	c.Suppressed = append([]string(nil), r.Suppressed...)
 	return &c
+}
+
+func cloneAttach(as []attach) []attach {
+	if as == nil {
+		return nil
+	}
+	out := make([]attach, len(as))
+	for i, a := range as {
+		a.Path = append([]catalog.URN(nil), a.Path...)
+		out[i] = a
+	}
+	return out
 }
 
 func cloneEdge(r *edgeRecord) *edgeRecord {
@@ -199,7 +226,7 @@ func (t *txn) derive() (ents []*entityRecord, edges []*edgeRecord, err error) {
 			// deletion event subsumes their retraction.
 			work.Propagated = nil
 		}
-		if orig != nil && recordsEqual(orig, work) {
+		if orig != nil && t.unchanged(u, work) {
 			continue
 		}
 		if orig == nil && !isAlive && !hasCurated(work) {
@@ -211,10 +238,16 @@ func (t *txn) derive() (ents []*entityRecord, edges []*edgeRecord, err error) {
 		// Full views (with decoded properties) are only needed to diff an
 		// update; a creation needs the name, sources and attachments.
 		var before, after catalog.Entity
-		if orig != nil {
+		switch {
+		case orig != nil && sameFacets(orig, work) && orig.Description == work.Description && equalStrings(orig.Owners, work.Owners):
+			// Only attachments (or timestamps) changed: skip decoding the
+			// properties, which cannot differ.
+			before = catalog.Entity{Name: orig.displayName(), Sources: orig.sources(), Classifications: orig.attachments(defs)}
+			after = catalog.Entity{Name: work.displayName(), Sources: work.sources(), Classifications: work.attachments(defs)}
+		case orig != nil:
 			before = orig.view(nil, defs)
 			after = work.view(nil, defs)
-		} else {
+		default:
 			after = catalog.Entity{Name: work.displayName(), Sources: work.sources(), Classifications: work.attachments(defs)}
 		}
 		kind := u.Kind()
@@ -305,8 +338,37 @@ func (t *txn) derive() (ents []*entityRecord, edges []*edgeRecord, err error) {
 	return ents, edges, nil
 }
 
+// sameFacets reports whether a and b hold the same facets, field by field.
+func sameFacets(a, b *entityRecord) bool {
+	if len(a.Facets) != len(b.Facets) {
+		return false
+	}
+	for k, fa := range a.Facets {
+		fb, ok := b.Facets[k]
+		if !ok || fa.Name != fb.Name || fa.Description != fb.Description || !bytes.Equal(fa.Props, fb.Props) ||
+			!fa.FirstSeen.Equal(fb.FirstSeen) || !equalStrings(fa.Scopes, fb.Scopes) || !reflect.DeepEqual(fa.Classes, fb.Classes) {
+			return false
+		}
+	}
+	return true
+}
+
 func hasCurated(r *entityRecord) bool {
 	return r.Description != "" || len(r.Owners) > 0 || len(r.Direct) > 0 || len(r.Propagated) > 0 || len(r.Suppressed) > 0
+}
+
+// unchanged reports whether work encodes exactly as its record did on disk.
+// Records are written by json.Marshal, whose output for them is canonical
+// (sorted map keys, RFC 3339 UTC times, compacted raw properties), so equal
+// bytes mean an equal record; encoding only work saves half the cost of
+// comparing two encodings.
+func (t *txn) unchanged(u catalog.URN, work *entityRecord) bool {
+	raw, ok := t.entRaw[u]
+	if !ok {
+		return recordsEqual(t.entOrig[u], work)
+	}
+	b, err := json.Marshal(work)
+	return err == nil && bytes.Equal(b, raw)
 }
 
 func recordsEqual(a, b *entityRecord) bool {
