@@ -3,6 +3,7 @@ package lineage
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/watershed-data/watershed/catalog"
@@ -62,7 +63,7 @@ type Reach struct {
 	Classification string
 	// Reached holds every asset reached, the origin excluded, sorted by URN.
 	Reached []Reached
-	// Touched lists, sorted, every entity the computation looked at: the
+	// Touched lists, in no order, every entity the computation looked at: the
 	// starts and reached nodes of all its walks. A change of an edge or an
 	// entity that touches none of them cannot change the result, which is
 	// what makes incremental propagation exact.
@@ -189,7 +190,6 @@ func Closure(ctx context.Context, w Walker, origin catalog.URN, c string) (Reach
 	for u := range r.touched {
 		out.Touched = append(out.Touched, u)
 	}
-	sort.Slice(out.Touched, func(i, j int) bool { return out.Touched[i] < out.Touched[j] })
 	return out, nil
 }
 
@@ -365,28 +365,35 @@ func (r *reacher) loadContainers(fields []catalog.URN) error {
 	if err != nil {
 		return err
 	}
-	parents := map[catalog.URN][]catalog.URN{} // child → parents, walk direction
+	parents := map[catalog.URN][]catalog.URN{} // child → parents
 	for _, e := range g.edges {
 		parents[e.To] = append(parents[e.To], e.From)
 	}
-	var visit func(u catalog.URN, seen map[catalog.URN]bool, out map[catalog.URN]bool)
-	visit = func(u catalog.URN, seen map[catalog.URN]bool, out map[catalog.URN]bool) {
-		for _, p := range parents[u] {
-			if seen[p] {
-				continue
-			}
-			seen[p] = true
-			if IsDataset(p.Kind()) {
-				out[p] = true
-				continue
-			}
-			visit(p, seen, out)
+	// The datasets above a field are those above its parents; the walk
+	// stopped at datasets, so a field-only chain ends at each of them.
+	var above func(u catalog.URN, depth int) []catalog.URN
+	above = func(u catalog.URN, depth int) []catalog.URN {
+		if c, ok := r.containers[u]; ok {
+			return c
 		}
+		r.containers[u] = nil // guards against a CONTAINS cycle
+		var out []catalog.URN
+		for _, p := range parents[u] {
+			if IsDataset(p.Kind()) {
+				out = append(out, p)
+			} else if depth < 64 {
+				out = append(out, above(p, depth+1)...)
+			}
+		}
+		if len(out) > 1 {
+			sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+			out = slices.Compact(out)
+		}
+		r.containers[u] = out
+		return out
 	}
 	for _, f := range todo {
-		out := map[catalog.URN]bool{}
-		visit(f, map[catalog.URN]bool{f: true}, out)
-		r.containers[f] = sortedKeys(out)
+		above(f, 0)
 	}
 	return nil
 }
@@ -448,16 +455,18 @@ func (r *reacher) inputsOf(x catalog.URN) (map[catalog.URN]bool, error) {
 
 // subgraph is the result of one walk with deterministic shortest paths.
 type subgraph struct {
-	// order lists the reached nodes by distance, then URN; a start is in
-	// it only when another start reached it by a shorter way.
+	// order lists the reached nodes; a start is in it only when another
+	// start reached it by a shorter way. Its order carries no meaning.
 	order []catalog.URN
-	dist  map[catalog.URN]int
-	pred  map[catalog.URN]catalog.URN
+	idx   map[catalog.URN]int32 // node → index into urns, pred, dist
+	urns  []catalog.URN
+	pred  []int32 // -1 for a start
+	dist  []int32
 	edges []catalog.EdgeKey
 }
 
 func (g *subgraph) reached(u catalog.URN) bool {
-	_, ok := g.dist[u]
+	_, ok := g.idx[u]
 	return ok
 }
 
@@ -465,31 +474,32 @@ func (g *subgraph) reached(u catalog.URN) bool {
 // walk, from u's side), prefixed by prefixes[start] when given (whose last
 // element is the start).
 func (g *subgraph) path(u catalog.URN, prefixes map[catalog.URN][]catalog.URN) []catalog.URN {
-	var rev []catalog.URN
-	cur := u
-	for {
-		rev = append(rev, cur)
-		p, ok := g.pred[cur]
-		if !ok {
-			break
-		}
-		cur = p
+	i := g.idx[u]
+	n := int(g.dist[i]) + 1
+	cur := i
+	for g.pred[cur] >= 0 {
+		cur = g.pred[cur]
 	}
-	start := rev[len(rev)-1]
-	var out []catalog.URN
-	if pre, ok := prefixes[start]; ok {
-		out = append(out, pre[:len(pre)-1]...)
+	start := g.urns[cur]
+	pre := prefixes[start]
+	if len(pre) > 0 {
+		pre = pre[:len(pre)-1]
+		n = int(g.dist[i]-g.dist[cur]) + 1
 	}
-	for i := len(rev) - 1; i >= 0; i-- {
-		out = append(out, rev[i])
+	out := make([]catalog.URN, len(pre)+n)
+	copy(out, pre)
+	for k, cur := len(out)-1, i; k >= len(pre); k-- {
+		out[k] = g.urns[cur]
+		cur = g.pred[cur]
 	}
 	return out
 }
 
-// walk runs q on the live graph and recomputes shortest paths over the edges
-// it followed, with start offsets, breaking ties by the smaller predecessor
-// URN: the paths depend on the graph only, not on the order its edges were
-// written in (which a store's adjacency reflects).
+// walk runs q on the live graph and fixes one shortest path per reached
+// node over the edges it followed: from the starts at their offsets (zero
+// when offsets is nil), breaking ties by the smaller predecessor URN. So the
+// paths depend on the graph only, not on the order its edges were written
+// in (which a store's adjacency reflects).
 func (r *reacher) walk(q catalog.TraverseQuery, offsets map[catalog.URN]int) (*subgraph, error) {
 	if err := r.ctx.Err(); err != nil {
 		return nil, err
@@ -499,74 +509,112 @@ func (r *reacher) walk(q catalog.TraverseQuery, offsets map[catalog.URN]int) (*s
 	if err != nil {
 		return nil, fmt.Errorf("walk from %d starts: %w", len(q.Starts), err)
 	}
-	g := &subgraph{dist: map[catalog.URN]int{}, pred: map[catalog.URN]catalog.URN{}, edges: tr.Edges}
+	n := len(q.Starts) + len(tr.Nodes)
+	g := &subgraph{idx: make(map[catalog.URN]int32, n), urns: make([]catalog.URN, 0, n), edges: tr.Edges}
+	add := func(u catalog.URN) int32 {
+		if i, ok := g.idx[u]; ok {
+			return i
+		}
+		i := int32(len(g.urns))
+		g.idx[u] = i
+		g.urns = append(g.urns, u)
+		r.touched[u] = struct{}{}
+		return i
+	}
 	for _, s := range q.Starts {
-		r.touched[s] = struct{}{}
+		add(s)
 	}
-	for _, n := range tr.Nodes {
-		r.touched[n.URN] = struct{}{}
+	for _, nd := range tr.Nodes {
+		add(nd.URN)
 	}
-	adj := map[catalog.URN][]catalog.URN{}
+	g.pred = make([]int32, len(g.urns))
+	g.dist = make([]int32, len(g.urns))
+	for i := range g.pred {
+		g.pred[i] = -1
+	}
+	// Edges in walk direction, as indices.
+	type arc struct{ a, b int32 }
+	arcs := make([]arc, 0, len(tr.Edges))
 	for _, e := range tr.Edges {
 		a, b := e.From, e.To
 		if q.Direction == catalog.Upstream {
 			a, b = b, a
 		}
-		adj[a] = append(adj[a], b)
-	}
-	// Bucketed BFS from the starts at their offsets.
-	buckets := map[int][]catalog.URN{}
-	maxd := 0
-	for _, s := range q.Starts {
-		d := offsets[s]
-		if old, ok := g.dist[s]; ok && old <= d {
-			continue
-		}
-		g.dist[s] = d
-		buckets[d] = append(buckets[d], s)
-		if d > maxd {
-			maxd = d
+		ia, oka := g.idx[a]
+		ib, okb := g.idx[b]
+		if oka && okb {
+			arcs = append(arcs, arc{ia, ib})
 		}
 	}
-	for d := 0; d <= maxd; d++ {
-		level := buckets[d]
-		sort.Slice(level, func(i, j int) bool { return level[i] < level[j] })
-		for i, u := range level {
-			if i > 0 && level[i-1] == u {
+	if offsets == nil {
+		// The walk's depths are the shortest distances already: keep, for
+		// each node, the smallest predecessor one hop closer.
+		isStart := make([]bool, len(g.urns))
+		for _, s := range q.Starts {
+			isStart[g.idx[s]] = true
+		}
+		for _, nd := range tr.Nodes {
+			g.dist[g.idx[nd.URN]] = int32(nd.Depth)
+		}
+		for _, a := range arcs {
+			if isStart[a.b] || g.dist[a.a]+1 != g.dist[a.b] {
 				continue
 			}
+			if p := g.pred[a.b]; p < 0 || g.urns[a.a] < g.urns[p] {
+				g.pred[a.b] = a.a
+			}
+		}
+		for i := range g.urns {
+			if !isStart[i] {
+				g.order = append(g.order, g.urns[i])
+			}
+		}
+		return g, nil
+	}
+	// Start offsets differ: a bucketed BFS over the followed edges.
+	adj := make([][]int32, len(g.urns))
+	for _, a := range arcs {
+		adj[a.a] = append(adj[a.a], a.b)
+	}
+	const unseen = int32(-1)
+	for i := range g.dist {
+		g.dist[i] = unseen
+	}
+	var buckets [][]int32
+	push := func(d int32, i int32) {
+		for int(d) >= len(buckets) {
+			buckets = append(buckets, nil)
+		}
+		buckets[d] = append(buckets[d], i)
+	}
+	for _, s := range q.Starts {
+		i, d := g.idx[s], int32(offsets[s])
+		if g.dist[i] == unseen || d < g.dist[i] {
+			g.dist[i] = d
+			push(d, i)
+		}
+	}
+	for d := int32(0); int(d) < len(buckets); d++ {
+		for _, u := range buckets[d] {
 			if g.dist[u] != d {
-				continue // found shorter later: stale bucket entry
+				continue // found shorter later: a stale entry
 			}
 			for _, v := range adj[u] {
-				old, seen := g.dist[v]
-				switch {
-				case !seen || old > d+1:
-					g.dist[v] = d + 1
-					g.pred[v] = u
-					buckets[d+1] = append(buckets[d+1], v)
-					if d+1 > maxd {
-						maxd = d + 1
-					}
-				case old == d+1 && u < g.pred[v]:
+				switch old := g.dist[v]; {
+				case old == unseen || old > d+1:
+					g.dist[v], g.pred[v] = d+1, u
+					push(d+1, v)
+				case old == d+1 && g.urns[u] < g.urns[g.pred[v]]:
 					g.pred[v] = u
 				}
 			}
 		}
 	}
-	// A start reached from another start by a shorter way keeps that way.
-	for u := range g.dist {
-		if _, ok := g.pred[u]; ok {
-			g.order = append(g.order, u)
+	for i := range g.urns {
+		if g.pred[i] >= 0 {
+			g.order = append(g.order, g.urns[i])
 		}
 	}
-	sort.Slice(g.order, func(i, j int) bool {
-		a, b := g.order[i], g.order[j]
-		if g.dist[a] != g.dist[b] {
-			return g.dist[a] < g.dist[b]
-		}
-		return a < b
-	})
 	return g, nil
 }
 

@@ -31,7 +31,11 @@ func TestMain(m *testing.M) {
 	if dir := os.Getenv(crashDirEnv); dir != "" {
 		os.Exit(crashChild(dir, os.Getenv(crashSeedEnv)))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if fanOutDir != "" {
+		os.RemoveAll(fanOutDir)
+	}
+	os.Exit(code)
 }
 
 // printingWriter reports every committed write on stdout, so the parent

@@ -120,6 +120,7 @@ type Propagator struct {
 // originState is what an origin reached when last written.
 type originState struct {
 	reached map[catalog.URN][]catalog.URN
+	order   []catalog.URN // the keys of reached, sorted
 	touched []catalog.URN
 }
 
@@ -229,7 +230,7 @@ func (p *Propagator) recomputeAll(ctx context.Context) error {
 			return err
 		}
 		next[o] = st
-		for _, u := range sortedKeys(st.reached) {
+		for _, u := range st.order {
 			path := st.reached[u]
 			k := Key{URN: u, Origin: o.URN, Classification: o.Classification}
 			desired[k] = true
@@ -263,9 +264,10 @@ func (p *Propagator) compute(ctx context.Context, o Origin) (*originState, error
 	if err != nil {
 		return nil, fmt.Errorf("closure of %s from %s: %w", o.Classification, o.URN, err)
 	}
-	st := &originState{reached: make(map[catalog.URN][]catalog.URN, len(r.Reached)), touched: r.Touched}
-	for _, x := range r.Reached {
+	st := &originState{reached: make(map[catalog.URN][]catalog.URN, len(r.Reached)), order: make([]catalog.URN, len(r.Reached)), touched: r.Touched}
+	for i, x := range r.Reached {
 		st.reached[x.URN] = clipPath(x.Path)
+		st.order[i] = x.URN
 	}
 	return st, nil
 }
@@ -375,6 +377,7 @@ func (p *Propagator) Handle(ctx context.Context, batch []changelog.Entry) error 
 		p.advance(batch, began)
 		return nil
 	}
+	computeStart := time.Now()
 	byCause := map[string][]catalog.Mutation{}
 	next := map[Origin]*originState{}
 	origins := make([]Origin, 0, len(affected))
@@ -393,28 +396,37 @@ func (p *Propagator) Handle(ctx context.Context, batch []changelog.Entry) error 
 		next[o] = st
 		cause := affected[o]
 		var old map[catalog.URN][]catalog.URN
+		var oldOrder []catalog.URN
 		if prev := p.origins[o]; prev != nil {
-			old = prev.reached
+			old, oldOrder = prev.reached, prev.order
 		}
-		for _, u := range sortedKeys(st.reached) {
+		for _, u := range st.order {
 			path := st.reached[u]
 			if was, ok := old[u]; ok && samePath(was, path) && !recreated[u] {
 				continue
 			}
 			byCause[cause] = append(byCause[cause], catalog.Propagate{URN: u, Origin: o.URN, Classification: o.Classification, Path: path})
 		}
-		for _, u := range sortedKeys(old) {
+		for _, u := range oldOrder {
 			if _, ok := st.reached[u]; !ok {
 				byCause[cause] = append(byCause[cause], catalog.Retract{URN: u, Origin: o.URN, Classification: o.Classification})
 			}
 		}
 	}
+	computed := time.Since(computeStart)
+	writeStart := time.Now()
 	if err := p.write(ctx, byCause); err != nil {
 		return err
+	}
+	writes := 0
+	for _, ms := range byCause {
+		writes += len(ms)
 	}
 	for o, st := range next {
 		p.set(o, st)
 	}
+	p.logger.Debug("batch propagated", "entries", len(batch), "origins", len(next), "writes", writes,
+		"compute", computed.Round(time.Millisecond), "write", time.Since(writeStart).Round(time.Millisecond))
 	p.m.recomputes.WithLabelValues("origin").Add(float64(len(next)))
 	p.advance(batch, began)
 	return nil
