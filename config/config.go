@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -41,12 +42,59 @@ type Config struct {
 	// /api/v1/topologies).
 	OpenLineage OpenLineage `yaml:"openlineage"`
 
+	// Classifications defines classifications beyond the defaults and the
+	// auto-classification rules.
+	Classifications Classifications `yaml:"classifications"`
+
 	// Sections of the design that this build does not implement yet. They
 	// are decoded only to be refused with a clear message instead of
 	// "field not found" (or, worse, silently ignored).
-	Webhooks        yaml.Node `yaml:"webhooks"`
-	Policies        yaml.Node `yaml:"policies"`
-	Classifications yaml.Node `yaml:"classifications"`
+	Webhooks yaml.Node `yaml:"webhooks"`
+	Policies yaml.Node `yaml:"policies"`
+}
+
+// Classifications configures classification definitions and the rules that
+// attach classifications automatically (with source rule).
+type Classifications struct {
+	// Definitions are created or updated at startup, parents first. The
+	// defaults (PII, PII.Email, Financial, …) exist in every catalog.
+	Definitions []ClassificationDefinition `yaml:"definitions"`
+	// Rules attach a classification to every asset they match, on crawl
+	// and on new schema versions. A steward's declassify of a rule's
+	// attachment sticks.
+	Rules []ClassificationRule `yaml:"rules"`
+}
+
+// ClassificationDefinition defines one classification.
+type ClassificationDefinition struct {
+	// Name is dotted and hierarchical; the parent must be a default or an
+	// earlier definition.
+	Name        string `yaml:"name"`
+	Description string `yaml:"description"`
+	// Propagates is the default for attachments that do not say; nil means
+	// true.
+	Propagates *bool `yaml:"propagates"`
+	// PassesMasking lets the classification cross masking edges.
+	PassesMasking bool `yaml:"passesMasking"`
+}
+
+// ClassificationRule attaches Classification to the assets it matches. Every
+// condition given must hold; at least one is required.
+type ClassificationRule struct {
+	// Match is a regular expression (Go syntax, unanchored) on the asset's
+	// name: a field's or column's own name ("email" for after.email).
+	Match string `yaml:"match"`
+	// Property names a custom property of the field in its schema ("pii"
+	// for {"name": "email", "pii": true}). It must be true, or equal Value
+	// when Value is set.
+	Property string  `yaml:"property"`
+	Value    *string `yaml:"value"`
+	// Tag is a Confluent field tag the field must carry (confluent:tags).
+	Tag string `yaml:"tag"`
+	// Kinds are the asset kinds the rule applies to; default FIELD and
+	// COLUMN.
+	Kinds          []string `yaml:"kinds"`
+	Classification string   `yaml:"classification"`
 }
 
 // OpenLineage configures the push endpoints.
@@ -234,7 +282,8 @@ func (c *Config) Validate(reg *crawlers.Registry) error {
 	if c.GraphQL.MaxBodyBytes < 0 || c.GraphQL.MaxTokens < 0 || c.GraphQL.MaxDepth < 0 || c.GraphQL.MaxComplexity < 0 {
 		errs = append(errs, errors.New("graphql: limits must not be negative (0 means the default)"))
 	}
-	for name, n := range map[string]yaml.Node{"webhooks": c.Webhooks, "policies": c.Policies, "classifications": c.Classifications} {
+	errs = append(errs, c.Classifications.validate()...)
+	for name, n := range map[string]yaml.Node{"webhooks": c.Webhooks, "policies": c.Policies} {
 		if n.Kind != 0 {
 			errs = append(errs, fmt.Errorf("%s: not supported by this version of Watershed yet; remove the section", name))
 		}
@@ -340,4 +389,47 @@ func (c *Config) AnonymousAccess() string {
 		return "write"
 	}
 	return "none"
+}
+
+func (c *Classifications) validate() []error {
+	var errs []error
+	known := map[string]bool{}
+	for _, d := range catalog.DefaultClassifications() {
+		known[d.Name] = true
+	}
+	for i, d := range c.Definitions {
+		p := fmt.Sprintf("classifications.definitions[%d]", i)
+		if err := catalog.ValidClassificationName(d.Name); err != nil {
+			errs = append(errs, fmt.Errorf("%s.name: %w", p, err))
+			continue
+		}
+		def := catalog.ClassificationDef{Name: d.Name}
+		if parent := def.Parent(); parent != "" && !known[parent] {
+			errs = append(errs, fmt.Errorf("%s.name: parent %s of %s is neither a default nor defined earlier", p, parent, d.Name))
+		}
+		known[d.Name] = true
+	}
+	for i, r := range c.Rules {
+		p := fmt.Sprintf("classifications.rules[%d]", i)
+		if err := catalog.ValidClassificationName(r.Classification); err != nil {
+			errs = append(errs, fmt.Errorf("%s.classification: %w", p, err))
+		}
+		if r.Match == "" && r.Property == "" && r.Tag == "" {
+			errs = append(errs, fmt.Errorf("%s: give at least one of match, property and tag", p))
+		}
+		if r.Value != nil && r.Property == "" {
+			errs = append(errs, fmt.Errorf("%s.value: only with property", p))
+		}
+		if r.Match != "" {
+			if _, err := regexp.Compile(r.Match); err != nil {
+				errs = append(errs, fmt.Errorf("%s.match: %w", p, err))
+			}
+		}
+		for _, k := range r.Kinds {
+			if !catalog.Kind(k).Valid() {
+				errs = append(errs, fmt.Errorf("%s.kinds: %q is not an asset kind", p, k))
+			}
+		}
+	}
+	return errs
 }

@@ -116,10 +116,17 @@ func TestErrorsNameTheKey(t *testing.T) {
 		"sources: [{name: a, kind: fake, url: x, schedule: 'every day'}]\n":         "schedule",
 		"sources: [{name: a, kind: fake, url: x}, {name: a, kind: fake, url: y}]\n": "used twice",
 		"sources: [{name: manual, kind: fake, url: x}]\n":                           "reserved",
-		"log: {level: loud}\n":                        "log.level",
-		"auth: {tokens: [{name: x, token: short}]}\n": "at least 16 characters",
-		"shutdownTimeout: soon\n":                     "duration",
-		"policies:\n  - builtin: pii-retention\n":     "policies: not supported by this version",
+		"log: {level: loud}\n":                                                         "log.level",
+		"auth: {tokens: [{name: x, token: short}]}\n":                                  "at least 16 characters",
+		"shutdownTimeout: soon\n":                                                      "duration",
+		"policies:\n  - builtin: pii-retention\n":                                      "policies: not supported by this version",
+		"classifications: {rules: [{match: '(', classification: PII}]}\n":              "classifications.rules[0].match",
+		"classifications: {rules: [{classification: PII}]}\n":                          "at least one of match, property and tag",
+		"classifications: {rules: [{tag: x, classification: 'no space'}]}\n":           "classifications.rules[0].classification",
+		"classifications: {rules: [{tag: x, classification: PII, kinds: [TOPICS]}]}\n": `"TOPICS" is not an asset kind`,
+		"classifications: {rules: [{match: x, value: 'y', classification: PII}]}\n":    "value: only with property",
+		"classifications: {definitions: [{name: HR.Salary}]}\n":                        "parent HR of HR.Salary",
+		"classifications: {bogus: 1}\n":                                                "field bogus not found",
 	}
 	for body, want := range cases {
 		_, err := config.Load(write(t, body), env(nil), config.Flags{}, registry())
@@ -171,5 +178,38 @@ sources:
 	}
 	if _, err := config.Load("", env(map[string]string{"WATERSHED_GRAPHQL_MAX_BODY_BYTES": "-1"}), config.Flags{}, registry()); err == nil {
 		t.Error("negative body limit accepted")
+	}
+}
+
+func TestClassificationsSection(t *testing.T) {
+	body := `
+classifications:
+  definitions:
+    - {name: HR, description: Human resources}
+    - {name: HR.Salary, propagates: false, passesMasking: true}
+  rules:
+    - {match: "(?i)e?mail", classification: PII.Email}
+    - {property: pii, classification: PII}
+    - {property: sensitivity, value: high, kinds: [FIELD], classification: Confidential}
+    - {tag: PII.Name, classification: PII.Name}
+`
+	cfg, err := config.Load(write(t, body), env(nil), config.Flags{}, registry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := cfg.Classifications
+	if len(c.Definitions) != 2 || c.Definitions[1].Propagates == nil || *c.Definitions[1].Propagates || !c.Definitions[1].PassesMasking {
+		t.Errorf("definitions = %+v", c.Definitions)
+	}
+	if len(c.Rules) != 4 || c.Rules[0].Match != "(?i)e?mail" || c.Rules[2].Value == nil || *c.Rules[2].Value != "high" || c.Rules[3].Tag != "PII.Name" {
+		t.Errorf("rules = %+v", c.Rules)
+	}
+	// The environment replaces the list, as for every structured key.
+	cfg, err = config.Load(write(t, body), env(map[string]string{"WATERSHED_CLASSIFICATIONS_RULES": `[{match: ssn, classification: PII.NationalID}]`}), config.Flags{}, registry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Classifications.Rules) != 1 || cfg.Classifications.Rules[0].Classification != "PII.NationalID" {
+		t.Errorf("rules from the environment = %+v", cfg.Classifications.Rules)
 	}
 }
