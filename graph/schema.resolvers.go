@@ -15,6 +15,7 @@ import (
 	"github.com/watershed-data/watershed/crawlers"
 	"github.com/watershed-data/watershed/graph/generated"
 	"github.com/watershed-data/watershed/graph/model"
+	"github.com/watershed-data/watershed/lineage"
 )
 
 // Description is the resolver for the description field.
@@ -107,6 +108,11 @@ func (r *classificationAttachmentResolver) Origin(ctx context.Context, obj *cata
 	return &obj.Origin, nil
 }
 
+// Mode is the resolver for the mode field.
+func (r *classificationAttachmentResolver) Mode(ctx context.Context, obj *catalog.Attachment) (*lineage.Mode, error) {
+	return attachmentMode(obj), nil
+}
+
 // Actor is the resolver for the actor field.
 func (r *classificationAttachmentResolver) Actor(ctx context.Context, obj *catalog.Attachment) (*string, error) {
 	return optString(obj.Actor), nil
@@ -120,6 +126,28 @@ func (r *classificationDefinitionResolver) Description(ctx context.Context, obj 
 // Parent is the resolver for the parent field.
 func (r *classificationDefinitionResolver) Parent(ctx context.Context, obj *catalog.ClassificationDef) (*string, error) {
 	return optString(obj.Parent()), nil
+}
+
+// Origin is the resolver for the origin field.
+func (r *classificationExplanationResolver) Origin(ctx context.Context, obj *lineage.Explanation) (*catalog.Entity, error) {
+	if obj.Origin == "" {
+		return nil, nil
+	}
+	e, err := r.reachedAsset(ctx, obj.Origin)
+	return &e, err
+}
+
+// Mode is the resolver for the mode field.
+func (r *classificationExplanationResolver) Mode(ctx context.Context, obj *lineage.Explanation) (*lineage.Mode, error) {
+	if obj.Mode == "" {
+		return nil, nil
+	}
+	return &obj.Mode, nil
+}
+
+// Asset is the resolver for the asset field.
+func (r *classificationReachResolver) Asset(ctx context.Context, obj *lineage.Reached) (catalog.Entity, error) {
+	return r.reachedAsset(ctx, obj.URN)
 }
 
 // Urn is the resolver for the urn field.
@@ -240,7 +268,7 @@ func (r *mutationResolver) Classify(ctx context.Context, urn catalog.URN, classi
 
 // Declassify is the resolver for the declassify field.
 func (r *mutationResolver) Declassify(ctx context.Context, urn catalog.URN, classification string) (catalog.Entity, error) {
-	return r.mutateAsset(ctx, urn, catalog.Declassify{URN: urn, Classification: classification})
+	return r.declassify(ctx, urn, classification)
 }
 
 // SetDescription is the resolver for the setDescription field.
@@ -311,6 +339,16 @@ func (r *queryResolver) Sources(ctx context.Context) ([]crawlers.SourceStatus, e
 	return r.sources(), nil
 }
 
+// PreviewClassification is the resolver for the previewClassification field.
+func (r *queryResolver) PreviewClassification(ctx context.Context, urn catalog.URN, classification string, first *int) (lineage.Preview, error) {
+	return r.previewClassification(ctx, urn, classification, intOr(first, 1000))
+}
+
+// ExplainClassification is the resolver for the explainClassification field.
+func (r *queryResolver) ExplainClassification(ctx context.Context, urn catalog.URN, classification string) ([]lineage.Explanation, error) {
+	return lineage.Explain(ctx, r.Catalog, urn, classification)
+}
+
 // NextRun is the resolver for the nextRun field.
 func (r *sourceResolver) NextRun(ctx context.Context, obj *crawlers.SourceStatus) (*time.Time, error) {
 	return optTime(obj.NextRun), nil
@@ -335,6 +373,16 @@ func (r *Resolver) ClassificationAttachment() generated.ClassificationAttachment
 // ClassificationDefinition returns generated.ClassificationDefinitionResolver implementation.
 func (r *Resolver) ClassificationDefinition() generated.ClassificationDefinitionResolver {
 	return &classificationDefinitionResolver{r}
+}
+
+// ClassificationExplanation returns generated.ClassificationExplanationResolver implementation.
+func (r *Resolver) ClassificationExplanation() generated.ClassificationExplanationResolver {
+	return &classificationExplanationResolver{r}
+}
+
+// ClassificationReach returns generated.ClassificationReachResolver implementation.
+func (r *Resolver) ClassificationReach() generated.ClassificationReachResolver {
+	return &classificationReachResolver{r}
 }
 
 // CrawlRun returns generated.CrawlRunResolver implementation.
@@ -362,6 +410,8 @@ type assetResolver struct{ *Resolver }
 type changeResolver struct{ *Resolver }
 type classificationAttachmentResolver struct{ *Resolver }
 type classificationDefinitionResolver struct{ *Resolver }
+type classificationExplanationResolver struct{ *Resolver }
+type classificationReachResolver struct{ *Resolver }
 type crawlRunResolver struct{ *Resolver }
 type edgeResolver struct{ *Resolver }
 type edgeClaimResolver struct{ *Resolver }

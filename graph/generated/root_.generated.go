@@ -28,6 +28,8 @@ type ResolverRoot interface {
 	Change() ChangeResolver
 	ClassificationAttachment() ClassificationAttachmentResolver
 	ClassificationDefinition() ClassificationDefinitionResolver
+	ClassificationExplanation() ClassificationExplanationResolver
+	ClassificationReach() ClassificationReachResolver
 	CrawlRun() CrawlRunResolver
 	Edge() EdgeResolver
 	EdgeClaim() EdgeClaimResolver
@@ -97,6 +99,7 @@ type ComplexityRoot struct {
 		At             func(childComplexity int) int
 		Classification func(childComplexity int) int
 		Direct         func(childComplexity int) int
+		Mode           func(childComplexity int) int
 		Origin         func(childComplexity int) int
 		Path           func(childComplexity int) int
 		Propagate      func(childComplexity int) int
@@ -109,6 +112,30 @@ type ComplexityRoot struct {
 		Name        func(childComplexity int) int
 		Parent      func(childComplexity int) int
 		Propagates  func(childComplexity int) int
+	}
+
+	ClassificationExplanation struct {
+		Classification func(childComplexity int) int
+		Direct         func(childComplexity int) int
+		Hops           func(childComplexity int) int
+		Mode           func(childComplexity int) int
+		Origin         func(childComplexity int) int
+		Path           func(childComplexity int) int
+		Source         func(childComplexity int) int
+	}
+
+	ClassificationPreview struct {
+		Classification func(childComplexity int) int
+		Origin         func(childComplexity int) int
+		Propagates     func(childComplexity int) int
+		Reached        func(childComplexity int) int
+		Total          func(childComplexity int) int
+	}
+
+	ClassificationReach struct {
+		Asset func(childComplexity int) int
+		Mode  func(childComplexity int) int
+		Path  func(childComplexity int) int
 	}
 
 	CrawlRun struct {
@@ -189,14 +216,23 @@ type ComplexityRoot struct {
 		StartCursor     func(childComplexity int) int
 	}
 
+	PropagationHop struct {
+		Containment func(childComplexity int) int
+		Edge        func(childComplexity int) int
+		From        func(childComplexity int) int
+		To          func(childComplexity int) int
+	}
+
 	Query struct {
-		Asset           func(childComplexity int, urn catalog.URN) int
-		Changes         func(childComplexity int, after *string, first *int) int
-		Classifications func(childComplexity int) int
-		CrawlRuns       func(childComplexity int, source *string, first *int) int
-		Lineage         func(childComplexity int, urn catalog.URN, direction catalog.Direction, depth *int, at *time.Time, edgeKinds []catalog.EdgeKind, limit *int) int
-		Search          func(childComplexity int, query *string, kinds []catalog.Kind, classifications []string, includeDeleted *bool, first *int, after *string) int
-		Sources         func(childComplexity int) int
+		Asset                 func(childComplexity int, urn catalog.URN) int
+		Changes               func(childComplexity int, after *string, first *int) int
+		Classifications       func(childComplexity int) int
+		CrawlRuns             func(childComplexity int, source *string, first *int) int
+		ExplainClassification func(childComplexity int, urn catalog.URN, classification string) int
+		Lineage               func(childComplexity int, urn catalog.URN, direction catalog.Direction, depth *int, at *time.Time, edgeKinds []catalog.EdgeKind, limit *int) int
+		PreviewClassification func(childComplexity int, urn catalog.URN, classification string, first *int) int
+		Search                func(childComplexity int, query *string, kinds []catalog.Kind, classifications []string, includeDeleted *bool, first *int, after *string) int
+		Sources               func(childComplexity int) int
 	}
 
 	Source struct {
@@ -496,6 +532,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ClassificationAttachment.Direct(childComplexity), true
 
+	case "ClassificationAttachment.mode":
+		if e.ComplexityRoot.ClassificationAttachment.Mode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ClassificationAttachment.Mode(childComplexity), true
+
 	case "ClassificationAttachment.origin":
 		if e.ComplexityRoot.ClassificationAttachment.Origin == nil {
 			break
@@ -558,6 +601,111 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ClassificationDefinition.Propagates(childComplexity), true
+
+	case "ClassificationExplanation.classification":
+		if e.ComplexityRoot.ClassificationExplanation.Classification == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ClassificationExplanation.Classification(childComplexity), true
+
+	case "ClassificationExplanation.direct":
+		if e.ComplexityRoot.ClassificationExplanation.Direct == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ClassificationExplanation.Direct(childComplexity), true
+
+	case "ClassificationExplanation.hops":
+		if e.ComplexityRoot.ClassificationExplanation.Hops == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ClassificationExplanation.Hops(childComplexity), true
+
+	case "ClassificationExplanation.mode":
+		if e.ComplexityRoot.ClassificationExplanation.Mode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ClassificationExplanation.Mode(childComplexity), true
+
+	case "ClassificationExplanation.origin":
+		if e.ComplexityRoot.ClassificationExplanation.Origin == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ClassificationExplanation.Origin(childComplexity), true
+
+	case "ClassificationExplanation.path":
+		if e.ComplexityRoot.ClassificationExplanation.Path == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ClassificationExplanation.Path(childComplexity), true
+
+	case "ClassificationExplanation.source":
+		if e.ComplexityRoot.ClassificationExplanation.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ClassificationExplanation.Source(childComplexity), true
+
+	case "ClassificationPreview.classification":
+		if e.ComplexityRoot.ClassificationPreview.Classification == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ClassificationPreview.Classification(childComplexity), true
+
+	case "ClassificationPreview.origin":
+		if e.ComplexityRoot.ClassificationPreview.Origin == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ClassificationPreview.Origin(childComplexity), true
+
+	case "ClassificationPreview.propagates":
+		if e.ComplexityRoot.ClassificationPreview.Propagates == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ClassificationPreview.Propagates(childComplexity), true
+
+	case "ClassificationPreview.reached":
+		if e.ComplexityRoot.ClassificationPreview.Reached == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ClassificationPreview.Reached(childComplexity), true
+
+	case "ClassificationPreview.totalCount":
+		if e.ComplexityRoot.ClassificationPreview.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ClassificationPreview.Total(childComplexity), true
+
+	case "ClassificationReach.asset":
+		if e.ComplexityRoot.ClassificationReach.Asset == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ClassificationReach.Asset(childComplexity), true
+
+	case "ClassificationReach.mode":
+		if e.ComplexityRoot.ClassificationReach.Mode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ClassificationReach.Mode(childComplexity), true
+
+	case "ClassificationReach.path":
+		if e.ComplexityRoot.ClassificationReach.Path == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ClassificationReach.Path(childComplexity), true
 
 	case "CrawlRun.changes":
 		if e.ComplexityRoot.CrawlRun.Changes == nil {
@@ -982,6 +1130,34 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
 
+	case "PropagationHop.containment":
+		if e.ComplexityRoot.PropagationHop.Containment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PropagationHop.Containment(childComplexity), true
+
+	case "PropagationHop.edge":
+		if e.ComplexityRoot.PropagationHop.Edge == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PropagationHop.Edge(childComplexity), true
+
+	case "PropagationHop.from":
+		if e.ComplexityRoot.PropagationHop.From == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PropagationHop.From(childComplexity), true
+
+	case "PropagationHop.to":
+		if e.ComplexityRoot.PropagationHop.To == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PropagationHop.To(childComplexity), true
+
 	case "Query.asset":
 		if e.ComplexityRoot.Query.Asset == nil {
 			break
@@ -1025,6 +1201,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.CrawlRuns(childComplexity, args["source"].(*string), args["first"].(*int)), true
 
+	case "Query.explainClassification":
+		if e.ComplexityRoot.Query.ExplainClassification == nil {
+			break
+		}
+
+		args, err := ec.field_Query_explainClassification_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ExplainClassification(childComplexity, args["urn"].(catalog.URN), args["classification"].(string)), true
+
 	case "Query.lineage":
 		if e.ComplexityRoot.Query.Lineage == nil {
 			break
@@ -1036,6 +1224,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Lineage(childComplexity, args["urn"].(catalog.URN), args["direction"].(catalog.Direction), args["depth"].(*int), args["at"].(*time.Time), args["edgeKinds"].([]catalog.EdgeKind), args["limit"].(*int)), true
+
+	case "Query.previewClassification":
+		if e.ComplexityRoot.Query.PreviewClassification == nil {
+			break
+		}
+
+		args, err := ec.field_Query_previewClassification_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.PreviewClassification(childComplexity, args["urn"].(catalog.URN), args["classification"].(string), args["first"].(*int)), true
 
 	case "Query.search":
 		if e.ComplexityRoot.Query.Search == nil {
@@ -1328,6 +1528,8 @@ type ClassificationAttachment {
   origin: URN
   "For a propagated attachment: one path from the origin to this asset."
   path: [URN!]!
+  "For a propagated attachment: how it reaches this asset (from its path)."
+  mode: PropagationMode
   actor: String
   at: Time
 }
@@ -1541,6 +1743,11 @@ type Mutation {
   removeLineage(input: RemoveLineageInput!): Edge!
   "Attaches a classification directly. ` + "`" + `propagate` + "`" + ` defaults to the definition's setting."
   classify(urn: URN!, classification: String!, propagate: Boolean): Asset!
+  """
+  Removes a direct classification: the manual attachment, and a rule's, which the rules then do not
+  attach again (a suppression; a later classify lifts it). A classification the asset only carries by
+  propagation or from its source's schema tags is INVALID_ARGUMENT, with the reason.
+  """
   declassify(urn: URN!, classification: String!): Asset!
   "Sets the curated description; an empty string shows the sources' description again."
   setDescription(urn: URN!, description: String!): Asset!
@@ -1558,6 +1765,76 @@ type Subscription {
   in ` + "`" + `*` + "`" + `). ` + "`" + `after` + "`" + ` resumes after a change id; without it the stream starts at the newest entry.
   """
   changes(types: [String!], subject: String, after: String): Change!
+}
+
+# ---------------------------------------------------------------------------
+# Propagation (lineage/propagate.go, lineage/explain.go): where a
+# classification flows, and why an asset carries one. See lineage/README.md.
+# ---------------------------------------------------------------------------
+
+"How a propagated classification reaches an asset from its origin."
+enum PropagationMode {
+  "A field or column, along field-level lineage."
+  FIELD
+  "A dataset containing a field that carries it (\"contains PII\"). It does not flow on by itself."
+  ROLLUP
+  "A connector, job or consumer group reading a dataset that contains it. It does not flow on by itself."
+  READER
+  "A dataset fed, without field mapping, by a dataset containing it: the coarse fallback. It flows on."
+  COARSE
+  "An asset downstream of a dataset-level attachment, direct or coarse."
+  DATASET
+}
+
+"One asset a classification reaches from its origin."
+type ClassificationReach {
+  asset: Asset!
+  mode: PropagationMode!
+  "One path from the origin (first) to the asset (last)."
+  path: [URN!]!
+}
+
+"A dry run of classify: what the classification would reach from the asset. Nothing is written."
+type ClassificationPreview {
+  origin: URN!
+  classification: String!
+  "The definition's default; when false, classify reaches nothing unless it is given ` + "`" + `propagate: true` + "`" + `."
+  propagates: Boolean!
+  "The assets reached, by URN, at most ` + "`" + `first` + "`" + `."
+  reached: [ClassificationReach!]!
+  totalCount: Int!
+}
+
+"Why an asset carries a classification: a direct attachment, or an origin and its path."
+type ClassificationExplanation {
+  "The attached classification: PII.Email when PII was asked."
+  classification: String!
+  source: AttachmentSource!
+  direct: Boolean!
+  "The asset the classification was attached to, for a propagated one."
+  origin: Asset
+  mode: PropagationMode
+  "Origin first, this asset last; empty for a direct attachment."
+  path: [URN!]!
+  "The steps of the path with the edges they follow."
+  hops: [PropagationHop!]!
+}
+
+"One step of an explaining path."
+type PropagationHop {
+  from: URN!
+  to: URN!
+  "The step from a field up to the dataset that contains it (a roll-up)."
+  containment: Boolean!
+  "The flow edge followed; null for a containment step."
+  edge: Edge
+}
+
+extend type Query {
+  "What classifying ` + "`" + `urn` + "`" + ` as ` + "`" + `classification` + "`" + ` would reach, as propagation computes it. Nothing is written."
+  previewClassification(urn: URN!, classification: String!, first: Int = 1000): ClassificationPreview!
+  "Why ` + "`" + `urn` + "`" + ` carries ` + "`" + `classification` + "`" + ` (or one below it): its direct attachments and, per origin, the path."
+  explainClassification(urn: URN!, classification: String!): [ClassificationExplanation!]!
 }
 `, BuiltIn: false},
 }
@@ -1683,6 +1960,8 @@ func (ec *executionContext) childFields_ClassificationAttachment(ctx context.Con
 		return ec.fieldContext_ClassificationAttachment_origin(ctx, field)
 	case "path":
 		return ec.fieldContext_ClassificationAttachment_path(ctx, field)
+	case "mode":
+		return ec.fieldContext_ClassificationAttachment_mode(ctx, field)
 	case "actor":
 		return ec.fieldContext_ClassificationAttachment_actor(ctx, field)
 	case "at":
@@ -1705,6 +1984,54 @@ func (ec *executionContext) childFields_ClassificationDefinition(ctx context.Con
 		return ec.fieldContext_ClassificationDefinition_createdAt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ClassificationDefinition", field.Name)
+}
+
+func (ec *executionContext) childFields_ClassificationExplanation(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "classification":
+		return ec.fieldContext_ClassificationExplanation_classification(ctx, field)
+	case "source":
+		return ec.fieldContext_ClassificationExplanation_source(ctx, field)
+	case "direct":
+		return ec.fieldContext_ClassificationExplanation_direct(ctx, field)
+	case "origin":
+		return ec.fieldContext_ClassificationExplanation_origin(ctx, field)
+	case "mode":
+		return ec.fieldContext_ClassificationExplanation_mode(ctx, field)
+	case "path":
+		return ec.fieldContext_ClassificationExplanation_path(ctx, field)
+	case "hops":
+		return ec.fieldContext_ClassificationExplanation_hops(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ClassificationExplanation", field.Name)
+}
+
+func (ec *executionContext) childFields_ClassificationPreview(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "origin":
+		return ec.fieldContext_ClassificationPreview_origin(ctx, field)
+	case "classification":
+		return ec.fieldContext_ClassificationPreview_classification(ctx, field)
+	case "propagates":
+		return ec.fieldContext_ClassificationPreview_propagates(ctx, field)
+	case "reached":
+		return ec.fieldContext_ClassificationPreview_reached(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_ClassificationPreview_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ClassificationPreview", field.Name)
+}
+
+func (ec *executionContext) childFields_ClassificationReach(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "asset":
+		return ec.fieldContext_ClassificationReach_asset(ctx, field)
+	case "mode":
+		return ec.fieldContext_ClassificationReach_mode(ctx, field)
+	case "path":
+		return ec.fieldContext_ClassificationReach_path(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ClassificationReach", field.Name)
 }
 
 func (ec *executionContext) childFields_CrawlRun(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1837,6 +2164,20 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 		return ec.fieldContext_PageInfo_endCursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
+}
+
+func (ec *executionContext) childFields_PropagationHop(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "from":
+		return ec.fieldContext_PropagationHop_from(ctx, field)
+	case "to":
+		return ec.fieldContext_PropagationHop_to(ctx, field)
+	case "containment":
+		return ec.fieldContext_PropagationHop_containment(ctx, field)
+	case "edge":
+		return ec.fieldContext_PropagationHop_edge(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PropagationHop", field.Name)
 }
 
 func (ec *executionContext) childFields_Source(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

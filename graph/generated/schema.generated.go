@@ -16,6 +16,7 @@ import (
 	"github.com/watershed-data/watershed/catalog"
 	"github.com/watershed-data/watershed/crawlers"
 	"github.com/watershed-data/watershed/graph/model"
+	"github.com/watershed-data/watershed/lineage"
 )
 
 // region    ************************** generated!.gotpl **************************
@@ -44,12 +45,20 @@ type ChangeResolver interface {
 type ClassificationAttachmentResolver interface {
 	Origin(ctx context.Context, obj *catalog.Attachment) (*catalog.URN, error)
 
+	Mode(ctx context.Context, obj *catalog.Attachment) (*lineage.Mode, error)
 	Actor(ctx context.Context, obj *catalog.Attachment) (*string, error)
 }
 type ClassificationDefinitionResolver interface {
 	Description(ctx context.Context, obj *catalog.ClassificationDef) (*string, error)
 
 	Parent(ctx context.Context, obj *catalog.ClassificationDef) (*string, error)
+}
+type ClassificationExplanationResolver interface {
+	Origin(ctx context.Context, obj *lineage.Explanation) (*catalog.Entity, error)
+	Mode(ctx context.Context, obj *lineage.Explanation) (*lineage.Mode, error)
+}
+type ClassificationReachResolver interface {
+	Asset(ctx context.Context, obj *lineage.Reached) (catalog.Entity, error)
 }
 type CrawlRunResolver interface {
 	Urn(ctx context.Context, obj *catalog.CrawlRun) (catalog.URN, error)
@@ -95,6 +104,8 @@ type QueryResolver interface {
 	Classifications(ctx context.Context) ([]catalog.ClassificationDef, error)
 	CrawlRuns(ctx context.Context, source *string, first *int) ([]catalog.CrawlRun, error)
 	Sources(ctx context.Context) ([]crawlers.SourceStatus, error)
+	PreviewClassification(ctx context.Context, urn catalog.URN, classification string, first *int) (lineage.Preview, error)
+	ExplainClassification(ctx context.Context, urn catalog.URN, classification string) ([]lineage.Explanation, error)
 }
 type SourceResolver interface {
 	NextRun(ctx context.Context, obj *crawlers.SourceStatus) (*time.Time, error)
@@ -405,6 +416,28 @@ func (ec *executionContext) field_Query_crawlRuns_args(ctx context.Context, rawA
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_explainClassification_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "urn",
+		func(ctx context.Context, v any) (catalog.URN, error) {
+			return ec.unmarshalNURN2githubᚗcomᚋwatershedᚑdataᚋwatershedᚋcatalogᚐURN(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["urn"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "classification",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["classification"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_lineage_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -456,6 +489,36 @@ func (ec *executionContext) field_Query_lineage_args(ctx context.Context, rawArg
 		return nil, err
 	}
 	args["limit"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_previewClassification_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "urn",
+		func(ctx context.Context, v any) (catalog.URN, error) {
+			return ec.unmarshalNURN2githubᚗcomᚋwatershedᚑdataᚋwatershedᚋcatalogᚐURN(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["urn"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "classification",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["classification"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg2
 	return args, nil
 }
 
@@ -1553,6 +1616,29 @@ func (ec *executionContext) fieldContext_ClassificationAttachment_path(_ context
 	return graphql.NewScalarFieldContext("ClassificationAttachment", field, false, false, errors.New("field of type URN does not have child fields"))
 }
 
+func (ec *executionContext) _ClassificationAttachment_mode(ctx context.Context, field graphql.CollectedField, obj *catalog.Attachment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ClassificationAttachment_mode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ClassificationAttachment().Mode(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *lineage.Mode) graphql.Marshaler {
+			return ec.marshalOPropagationMode2ᚖgithubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐMode(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ClassificationAttachment_mode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ClassificationAttachment", field, true, true, errors.New("field of type PropagationMode does not have child fields"))
+}
+
 func (ec *executionContext) _ClassificationAttachment_actor(ctx context.Context, field graphql.CollectedField, obj *catalog.Attachment) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -1712,6 +1798,387 @@ func (ec *executionContext) _ClassificationDefinition_createdAt(ctx context.Cont
 }
 func (ec *executionContext) fieldContext_ClassificationDefinition_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ClassificationDefinition", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _ClassificationExplanation_classification(ctx context.Context, field graphql.CollectedField, obj *lineage.Explanation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ClassificationExplanation_classification(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Classification, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ClassificationExplanation_classification(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ClassificationExplanation", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ClassificationExplanation_source(ctx context.Context, field graphql.CollectedField, obj *lineage.Explanation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ClassificationExplanation_source(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Source, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v catalog.AttachmentSource) graphql.Marshaler {
+			return ec.marshalNAttachmentSource2githubᚗcomᚋwatershedᚑdataᚋwatershedᚋcatalogᚐAttachmentSource(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ClassificationExplanation_source(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ClassificationExplanation", field, false, false, errors.New("field of type AttachmentSource does not have child fields"))
+}
+
+func (ec *executionContext) _ClassificationExplanation_direct(ctx context.Context, field graphql.CollectedField, obj *lineage.Explanation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ClassificationExplanation_direct(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Direct(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ClassificationExplanation_direct(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ClassificationExplanation", field, true, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _ClassificationExplanation_origin(ctx context.Context, field graphql.CollectedField, obj *lineage.Explanation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ClassificationExplanation_origin(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ClassificationExplanation().Origin(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *catalog.Entity) graphql.Marshaler {
+			return ec.marshalOAsset2ᚖgithubᚗcomᚋwatershedᚑdataᚋwatershedᚋcatalogᚐEntity(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ClassificationExplanation_origin(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ClassificationExplanation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Asset(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ClassificationExplanation_mode(ctx context.Context, field graphql.CollectedField, obj *lineage.Explanation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ClassificationExplanation_mode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ClassificationExplanation().Mode(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *lineage.Mode) graphql.Marshaler {
+			return ec.marshalOPropagationMode2ᚖgithubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐMode(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ClassificationExplanation_mode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ClassificationExplanation", field, true, true, errors.New("field of type PropagationMode does not have child fields"))
+}
+
+func (ec *executionContext) _ClassificationExplanation_path(ctx context.Context, field graphql.CollectedField, obj *lineage.Explanation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ClassificationExplanation_path(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Path, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []catalog.URN) graphql.Marshaler {
+			return ec.marshalNURN2ᚕgithubᚗcomᚋwatershedᚑdataᚋwatershedᚋcatalogᚐURNᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ClassificationExplanation_path(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ClassificationExplanation", field, false, false, errors.New("field of type URN does not have child fields"))
+}
+
+func (ec *executionContext) _ClassificationExplanation_hops(ctx context.Context, field graphql.CollectedField, obj *lineage.Explanation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ClassificationExplanation_hops(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Hops, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []lineage.Hop) graphql.Marshaler {
+			return ec.marshalNPropagationHop2ᚕgithubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐHopᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ClassificationExplanation_hops(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ClassificationExplanation",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PropagationHop(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ClassificationPreview_origin(ctx context.Context, field graphql.CollectedField, obj *lineage.Preview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ClassificationPreview_origin(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Origin, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v catalog.URN) graphql.Marshaler {
+			return ec.marshalNURN2githubᚗcomᚋwatershedᚑdataᚋwatershedᚋcatalogᚐURN(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ClassificationPreview_origin(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ClassificationPreview", field, false, false, errors.New("field of type URN does not have child fields"))
+}
+
+func (ec *executionContext) _ClassificationPreview_classification(ctx context.Context, field graphql.CollectedField, obj *lineage.Preview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ClassificationPreview_classification(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Classification, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ClassificationPreview_classification(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ClassificationPreview", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ClassificationPreview_propagates(ctx context.Context, field graphql.CollectedField, obj *lineage.Preview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ClassificationPreview_propagates(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Propagates, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ClassificationPreview_propagates(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ClassificationPreview", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _ClassificationPreview_reached(ctx context.Context, field graphql.CollectedField, obj *lineage.Preview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ClassificationPreview_reached(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reached, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []lineage.Reached) graphql.Marshaler {
+			return ec.marshalNClassificationReach2ᚕgithubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐReachedᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ClassificationPreview_reached(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ClassificationPreview",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ClassificationReach(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ClassificationPreview_totalCount(ctx context.Context, field graphql.CollectedField, obj *lineage.Preview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ClassificationPreview_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Total, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ClassificationPreview_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ClassificationPreview", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ClassificationReach_asset(ctx context.Context, field graphql.CollectedField, obj *lineage.Reached) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ClassificationReach_asset(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ClassificationReach().Asset(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v catalog.Entity) graphql.Marshaler {
+			return ec.marshalNAsset2githubᚗcomᚋwatershedᚑdataᚋwatershedᚋcatalogᚐEntity(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ClassificationReach_asset(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ClassificationReach",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Asset(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ClassificationReach_mode(ctx context.Context, field graphql.CollectedField, obj *lineage.Reached) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ClassificationReach_mode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Mode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v lineage.Mode) graphql.Marshaler {
+			return ec.marshalNPropagationMode2githubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐMode(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ClassificationReach_mode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ClassificationReach", field, false, false, errors.New("field of type PropagationMode does not have child fields"))
+}
+
+func (ec *executionContext) _ClassificationReach_path(ctx context.Context, field graphql.CollectedField, obj *lineage.Reached) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ClassificationReach_path(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Path, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []catalog.URN) graphql.Marshaler {
+			return ec.marshalNURN2ᚕgithubᚗcomᚋwatershedᚑdataᚋwatershedᚋcatalogᚐURNᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ClassificationReach_path(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ClassificationReach", field, false, false, errors.New("field of type URN does not have child fields"))
 }
 
 func (ec *executionContext) _CrawlRun_urn(ctx context.Context, field graphql.CollectedField, obj *catalog.CrawlRun) (ret graphql.Marshaler) {
@@ -3208,6 +3675,107 @@ func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, f
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, errors.New("field of type String does not have child fields"))
 }
 
+func (ec *executionContext) _PropagationHop_from(ctx context.Context, field graphql.CollectedField, obj *lineage.Hop) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PropagationHop_from(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.From, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v catalog.URN) graphql.Marshaler {
+			return ec.marshalNURN2githubᚗcomᚋwatershedᚑdataᚋwatershedᚋcatalogᚐURN(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PropagationHop_from(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PropagationHop", field, false, false, errors.New("field of type URN does not have child fields"))
+}
+
+func (ec *executionContext) _PropagationHop_to(ctx context.Context, field graphql.CollectedField, obj *lineage.Hop) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PropagationHop_to(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.To, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v catalog.URN) graphql.Marshaler {
+			return ec.marshalNURN2githubᚗcomᚋwatershedᚑdataᚋwatershedᚋcatalogᚐURN(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PropagationHop_to(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PropagationHop", field, false, false, errors.New("field of type URN does not have child fields"))
+}
+
+func (ec *executionContext) _PropagationHop_containment(ctx context.Context, field graphql.CollectedField, obj *lineage.Hop) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PropagationHop_containment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Containment, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PropagationHop_containment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PropagationHop", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _PropagationHop_edge(ctx context.Context, field graphql.CollectedField, obj *lineage.Hop) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PropagationHop_edge(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edge, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *catalog.Edge) graphql.Marshaler {
+			return ec.marshalOEdge2ᚖgithubᚗcomᚋwatershedᚑdataᚋwatershedᚋcatalogᚐEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PropagationHop_edge(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PropagationHop",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Edge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_asset(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3488,6 +4056,94 @@ func (ec *executionContext) fieldContext_Query_sources(_ context.Context, field 
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Source(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_previewClassification(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_previewClassification(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().PreviewClassification(ctx, fc.Args["urn"].(catalog.URN), fc.Args["classification"].(string), fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v lineage.Preview) graphql.Marshaler {
+			return ec.marshalNClassificationPreview2githubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐPreview(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_previewClassification(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ClassificationPreview(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_previewClassification_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_explainClassification(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_explainClassification(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ExplainClassification(ctx, fc.Args["urn"].(catalog.URN), fc.Args["classification"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []lineage.Explanation) graphql.Marshaler {
+			return ec.marshalNClassificationExplanation2ᚕgithubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐExplanationᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_explainClassification(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ClassificationExplanation(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_explainClassification_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -4777,6 +5433,39 @@ func (ec *executionContext) _ClassificationAttachment(ctx context.Context, sel a
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "mode":
+			field := field
+
+			innerFunc := func(ctx context.Context, _ *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ClassificationAttachment_mode(ctx, field, obj)
+				return res
+			}
+
+			if field.Deferrable != nil {
+				dfs, ok := deferred[field.Deferrable.Label]
+				di := 0
+				if ok {
+					dfs.AddField(field)
+					di = len(dfs.Values) - 1
+				} else {
+					dfs = graphql.NewFieldSet([]graphql.CollectedField{field})
+					deferred[field.Deferrable.Label] = dfs
+				}
+				dfs.Concurrently(di, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, dfs)
+				})
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "actor":
 			field := field
 
@@ -4924,6 +5613,270 @@ func (ec *executionContext) _ClassificationDefinition(ctx context.Context, sel a
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "createdAt":
 			out.Values[i] = ec._ClassificationDefinition_createdAt(ctx, field, obj)
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var classificationExplanationImplementors = []string{"ClassificationExplanation"}
+
+func (ec *executionContext) _ClassificationExplanation(ctx context.Context, sel ast.SelectionSet, obj *lineage.Explanation) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, classificationExplanationImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ClassificationExplanation")
+		case "classification":
+			out.Values[i] = ec._ClassificationExplanation_classification(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "source":
+			out.Values[i] = ec._ClassificationExplanation_source(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "direct":
+			out.Values[i] = ec._ClassificationExplanation_direct(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "origin":
+			field := field
+
+			innerFunc := func(ctx context.Context, _ *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ClassificationExplanation_origin(ctx, field, obj)
+				return res
+			}
+
+			if field.Deferrable != nil {
+				dfs, ok := deferred[field.Deferrable.Label]
+				di := 0
+				if ok {
+					dfs.AddField(field)
+					di = len(dfs.Values) - 1
+				} else {
+					dfs = graphql.NewFieldSet([]graphql.CollectedField{field})
+					deferred[field.Deferrable.Label] = dfs
+				}
+				dfs.Concurrently(di, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, dfs)
+				})
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "mode":
+			field := field
+
+			innerFunc := func(ctx context.Context, _ *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ClassificationExplanation_mode(ctx, field, obj)
+				return res
+			}
+
+			if field.Deferrable != nil {
+				dfs, ok := deferred[field.Deferrable.Label]
+				di := 0
+				if ok {
+					dfs.AddField(field)
+					di = len(dfs.Values) - 1
+				} else {
+					dfs = graphql.NewFieldSet([]graphql.CollectedField{field})
+					deferred[field.Deferrable.Label] = dfs
+				}
+				dfs.Concurrently(di, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, dfs)
+				})
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "path":
+			out.Values[i] = ec._ClassificationExplanation_path(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "hops":
+			out.Values[i] = ec._ClassificationExplanation_hops(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var classificationPreviewImplementors = []string{"ClassificationPreview"}
+
+func (ec *executionContext) _ClassificationPreview(ctx context.Context, sel ast.SelectionSet, obj *lineage.Preview) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, classificationPreviewImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ClassificationPreview")
+		case "origin":
+			out.Values[i] = ec._ClassificationPreview_origin(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "classification":
+			out.Values[i] = ec._ClassificationPreview_classification(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "propagates":
+			out.Values[i] = ec._ClassificationPreview_propagates(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reached":
+			out.Values[i] = ec._ClassificationPreview_reached(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._ClassificationPreview_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var classificationReachImplementors = []string{"ClassificationReach"}
+
+func (ec *executionContext) _ClassificationReach(ctx context.Context, sel ast.SelectionSet, obj *lineage.Reached) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, classificationReachImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ClassificationReach")
+		case "asset":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._ClassificationReach_asset(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.Deferrable != nil {
+				dfs, ok := deferred[field.Deferrable.Label]
+				di := 0
+				if ok {
+					dfs.AddField(field)
+					di = len(dfs.Values) - 1
+				} else {
+					dfs = graphql.NewFieldSet([]graphql.CollectedField{field})
+					deferred[field.Deferrable.Label] = dfs
+				}
+				dfs.Concurrently(di, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, dfs)
+				})
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "mode":
+			out.Values[i] = ec._ClassificationReach_mode(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "path":
+			out.Values[i] = ec._ClassificationReach_path(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -5987,6 +6940,57 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var propagationHopImplementors = []string{"PropagationHop"}
+
+func (ec *executionContext) _PropagationHop(ctx context.Context, sel ast.SelectionSet, obj *lineage.Hop) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, propagationHopImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PropagationHop")
+		case "from":
+			out.Values[i] = ec._PropagationHop_from(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "to":
+			out.Values[i] = ec._PropagationHop_to(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "containment":
+			out.Values[i] = ec._PropagationHop_containment(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "edge":
+			out.Values[i] = ec._PropagationHop_edge(ctx, field, obj)
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
 var queryImplementors = []string{"Query"}
 
 func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -6148,6 +7152,50 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 					}
 				}()
 				res = ec._Query_sources(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "previewClassification":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_previewClassification(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "explainClassification":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_explainClassification(ctx, field)
 				if res == graphql.Null {
 					atomic.AddUint32(&fs.Invalids, 1)
 				}
@@ -6432,6 +7480,50 @@ func (ec *executionContext) marshalNClassificationDefinition2ᚕgithubᚗcomᚋw
 	return ret
 }
 
+func (ec *executionContext) marshalNClassificationExplanation2githubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐExplanation(ctx context.Context, sel ast.SelectionSet, v lineage.Explanation) graphql.Marshaler {
+	return ec._ClassificationExplanation(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNClassificationExplanation2ᚕgithubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐExplanationᚄ(ctx context.Context, sel ast.SelectionSet, v []lineage.Explanation) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNClassificationExplanation2githubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐExplanation(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNClassificationPreview2githubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐPreview(ctx context.Context, sel ast.SelectionSet, v lineage.Preview) graphql.Marshaler {
+	return ec._ClassificationPreview(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNClassificationReach2githubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐReached(ctx context.Context, sel ast.SelectionSet, v lineage.Reached) graphql.Marshaler {
+	return ec._ClassificationReach(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNClassificationReach2ᚕgithubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐReachedᚄ(ctx context.Context, sel ast.SelectionSet, v []lineage.Reached) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNClassificationReach2githubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐReached(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalNCrawlRun2githubᚗcomᚋwatershedᚑdataᚋwatershedᚋcatalogᚐCrawlRun(ctx context.Context, sel ast.SelectionSet, v catalog.CrawlRun) graphql.Marshaler {
 	return ec._CrawlRun(ctx, sel, &v)
 }
@@ -6593,6 +7685,42 @@ func (ec *executionContext) marshalNPageInfo2githubᚗcomᚋwatershedᚑdataᚋw
 	return ec._PageInfo(ctx, sel, &v)
 }
 
+func (ec *executionContext) marshalNPropagationHop2githubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐHop(ctx context.Context, sel ast.SelectionSet, v lineage.Hop) graphql.Marshaler {
+	return ec._PropagationHop(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNPropagationHop2ᚕgithubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐHopᚄ(ctx context.Context, sel ast.SelectionSet, v []lineage.Hop) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPropagationHop2githubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐHop(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNPropagationMode2githubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐMode(ctx context.Context, v any) (lineage.Mode, error) {
+	res, err := model.UnmarshalPropagationMode(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPropagationMode2githubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐMode(ctx context.Context, sel ast.SelectionSet, v lineage.Mode) graphql.Marshaler {
+	_ = sel
+	res := model.MarshalPropagationMode(v)
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
 func (ec *executionContext) unmarshalNRegisterAssetInput2githubᚗcomᚋwatershedᚑdataᚋwatershedᚋgraphᚋmodelᚐRegisterAssetInput(ctx context.Context, v any) (model.RegisterAssetInput, error) {
 	res, err := ec.unmarshalInputRegisterAssetInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -6685,6 +7813,13 @@ func (ec *executionContext) marshalNURN2ᚕgithubᚗcomᚋwatershedᚑdataᚋwat
 	return ret
 }
 
+func (ec *executionContext) marshalOAsset2ᚖgithubᚗcomᚋwatershedᚑdataᚋwatershedᚋcatalogᚐEntity(ctx context.Context, sel ast.SelectionSet, v *catalog.Entity) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Asset(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalOAssetKind2ᚕgithubᚗcomᚋwatershedᚑdataᚋwatershedᚋcatalogᚐKindᚄ(ctx context.Context, v any) ([]catalog.Kind, error) {
 	if v == nil {
 		return nil, nil
@@ -6727,6 +7862,13 @@ func (ec *executionContext) marshalOCrawlRun2ᚖgithubᚗcomᚋwatershedᚑdata�
 		return graphql.Null
 	}
 	return ec._CrawlRun(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOEdge2ᚖgithubᚗcomᚋwatershedᚑdataᚋwatershedᚋcatalogᚐEdge(ctx context.Context, sel ast.SelectionSet, v *catalog.Edge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Edge(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOEdgeKind2ᚕgithubᚗcomᚋwatershedᚑdataᚋwatershedᚋcatalogᚐEdgeKindᚄ(ctx context.Context, v any) ([]catalog.EdgeKind, error) {
@@ -6781,6 +7923,24 @@ func (ec *executionContext) marshalOJSON2interface(ctx context.Context, sel ast.
 	_ = sel
 	_ = ctx
 	res := model.MarshalJSON(v)
+	return res
+}
+
+func (ec *executionContext) unmarshalOPropagationMode2ᚖgithubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐMode(ctx context.Context, v any) (*lineage.Mode, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := model.UnmarshalPropagationMode(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOPropagationMode2ᚖgithubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐMode(ctx context.Context, sel ast.SelectionSet, v *lineage.Mode) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := model.MarshalPropagationMode(*v)
 	return res
 }
 
