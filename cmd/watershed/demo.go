@@ -108,8 +108,60 @@ Stop with Ctrl-C.
 
 // pushDemoLineage posts what the estate's operators would push: the Kafka
 // Streams topology of order-enricher and an OpenLineage event of the Flink
-// fraud-scoring job.
+// fraud-scoring job, then registers order-enricher's field lineage, which
+// no crawler can see, through GraphQL.
 func pushDemoLineage(ctx context.Context, base string) error {
+	if err := pushDemoTopologyAndEvent(ctx, base); err != nil {
+		return err
+	}
+	const add = `mutation($i: LineageInput!) { addLineage(input: $i) { from } }`
+	for _, e := range demo.FieldLineage() {
+		body, err := json.Marshal(map[string]any{"query": add, "variables": map[string]any{"i": map[string]any{"from": e[0], "to": e[1], "kind": "DERIVES", "transform": e[2]}}})
+		if err != nil {
+			return fmt.Errorf("encode field lineage: %w", err)
+		}
+		if err := postJSON(ctx, base+"/graphql", body, func(b []byte) error {
+			var r struct{ Errors []struct{ Message string } }
+			if err := json.Unmarshal(b, &r); err != nil {
+				return err
+			}
+			if len(r.Errors) > 0 {
+				return errors.New(r.Errors[0].Message)
+			}
+			return nil
+		}); err != nil {
+			return fmt.Errorf("add field lineage %s -> %s: %w", e[0], e[1], err)
+		}
+	}
+	return nil
+}
+
+// postJSON posts body to url and hands a 2xx answer to check.
+func postJSON(ctx context.Context, url string, body []byte, check func([]byte) error) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	msg, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err != nil {
+		return fmt.Errorf("read answer: %w", err)
+	}
+	if resp.StatusCode >= 300 {
+		return fmt.Errorf("%s: %s", resp.Status, msg)
+	}
+	if check != nil {
+		return check(msg)
+	}
+	return nil
+}
+
+func pushDemoTopologyAndEvent(ctx context.Context, base string) error {
 	app, cluster, text := demo.StreamsTopology()
 	topo, err := json.Marshal(map[string]string{"applicationId": app, "cluster": cluster, "topology": text})
 	if err != nil {

@@ -78,6 +78,7 @@ type server struct {
 	changes   *changelog.Changelog
 	crawls    *crawlers.Manager // nil without sources
 	push      *openlineage.Service
+	lineage   *lineageStage
 	registry  *prometheus.Registry
 	http      *http.Server
 	listener  net.Listener
@@ -114,6 +115,9 @@ func newServer(cfg config.Config, logger *slog.Logger) (*server, error) {
 		}
 	}
 	s.registerMetrics()
+	if s.lineage, err = newLineageStage(context.Background(), cfg, store, s.changes, s.registry, logger); err != nil {
+		return nil, errors.Join(err, store.Close(), ln.Close())
+	}
 
 	anon := map[string]graph.Access{"none": graph.AccessNone, "read": graph.AccessRead, "write": graph.AccessWrite}[cfg.AnonymousAccess()]
 	var tokens []graph.Token
@@ -197,6 +201,10 @@ func (s *server) run(ctx context.Context) error {
 	{
 		sctx, cancel := context.WithCancel(context.Background())
 		g.Add(func() error { s.sweepPushLineage(sctx); return nil }, func(error) { cancel() })
+	}
+	{
+		lctx, cancel := context.WithCancel(context.Background())
+		g.Add(func() error { return s.lineage.run(lctx) }, func(error) { cancel() })
 	}
 	if s.crawls != nil {
 		cctx, cancel := context.WithCancel(context.Background())

@@ -18,6 +18,7 @@
 //	orders.enriched ──► orders-jdbc-sink ──► PostgreSQL reporting-db
 //	cdc.shop.* ──► dwh-jdbc-sink (unwrap, RegexRouter) ──► PostgreSQL dwh staging.customers / orders / order_items
 //	cdc.shop.customers, payments ──► lake-s3-sink ──► s3://acme-lake/topics/…
+//	cdc.shop.customers ──► crm-jdbc-sink (unwrap, MaskField email) ──► PostgreSQL crm-db public.customers
 //	orders.enriched ──► search-es-sink ──► Elasticsearch index orders.enriched
 package demo
 
@@ -56,6 +57,30 @@ func StreamsTopology() (applicationID, cluster, text string) {
 		panic(err) // embedded at build time
 	}
 	return "order-enricher", KafkaSource, string(b)
+}
+
+// FieldLineage is the column-level lineage of order-enricher that its
+// operators register by hand (GraphQL addLineage): the Streams topology
+// shows which topics the app reads and writes, never which field becomes
+// which. Each entry is from, to (field URNs) and the transform.
+func FieldLineage() [][3]string {
+	const (
+		customers = "urn:field:" + KafkaSource + "/cdc.shop.customers/value/after."
+		orders    = "urn:field:" + KafkaSource + "/cdc.shop.orders/value/after."
+		enriched  = "urn:field:" + KafkaSource + "/orders.enriched/value/"
+		join      = "order-enricher: join orders with customers-store"
+	)
+	return [][3]string{
+		{customers + "id", enriched + "customer.id", join},
+		{customers + "email", enriched + "customer.email", join},
+		{customers + "first_name", enriched + "customer.first_name", join},
+		{customers + "loyalty_tier", enriched + "customer.loyalty_tier", join},
+		{orders + "id", enriched + "order_id", join},
+		{orders + "status", enriched + "status", join},
+		{orders + "total", enriched + "total", join},
+		{orders + "currency", enriched + "currency", join},
+		{orders + "placed_at", enriched + "placed_at", join},
+	}
 }
 
 // OpenLineageEvent returns a RunEvent of the estate's Flink fraud-scoring
@@ -439,6 +464,21 @@ func connectors() []fakeconnect.Connector {
 			"storage.class":         "io.confluent.connect.s3.storage.S3Storage",
 			"format.class":          "io.confluent.connect.s3.format.parquet.ParquetFormat",
 			"aws.secret.access.key": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+		}},
+		{Name: "crm-jdbc-sink", Tasks: 1, Topics: []string{"cdc.shop.customers"}, Config: map[string]string{
+			"connector.class":             "io.confluent.connect.jdbc.JdbcSinkConnector",
+			"topics":                      "cdc.shop.customers",
+			"connection.url":              "jdbc:postgresql://crm-db.acme.internal:5432/crm",
+			"connection.user":             "crm_loader",
+			"connection.password":         "${file:/opt/kafka/secrets/crm.properties:password}",
+			"table.name.format":           "public.customers",
+			"insert.mode":                 "upsert",
+			"pk.mode":                     "record_key",
+			"transforms":                  "unwrap,mask",
+			"transforms.unwrap.type":      "io.debezium.transforms.ExtractNewRecordState",
+			"transforms.mask.type":        "org.apache.kafka.connect.transforms.MaskField$Value",
+			"transforms.mask.fields":      "email",
+			"transforms.mask.replacement": "redacted@example.invalid",
 		}},
 		{Name: "search-es-sink", Tasks: 1, State: "FAILED", Trace: "org.apache.kafka.connect.errors.ConnectException: Could not connect to Elasticsearch: es.acme.internal:9200", Topics: []string{"orders.enriched"}, Config: map[string]string{
 			"connector.class": "io.confluent.connect.elasticsearch.ElasticsearchSinkConnector",

@@ -41,8 +41,8 @@ func TestEstateIsAlive(t *testing.T) {
 			t.Errorf("topic %s missing", want)
 		}
 	}
-	if n := len(e.Connect.ConnectorNames()); n != 8 {
-		t.Errorf("%d connectors, want 8", n)
+	if n := len(e.Connect.ConnectorNames()); n != 9 {
+		t.Errorf("%d connectors, want 9", n)
 	}
 	if !e.Registry.SubjectExists("cdc.shop.customers-value") {
 		t.Error("subject cdc.shop.customers-value missing")
