@@ -236,7 +236,7 @@ func TestRunOrdering(t *testing.T) {
 	want := e.edges(sparkJob, SourceOpenLineage)
 	fail := strings.NewReplacer(`"eventType": "COMPLETE"`, `"eventType": "FAIL"`, "2024-06-29T03:10:02.114Z", "2024-06-29T03:20:00Z").Replace(string(readTestdata(t, "events/spark_run2_complete.json")))
 	fail = strings.Replace(fail, `"name": "inventory.public.customers"`, `"name": "inventory.public.other"`, 1)
-	if status, m := e.post(LineagePath, "", []byte(fail)); status != http.StatusCreated {
+	if status, m := e.post(LineagePath, "application/json", []byte(fail)); status != http.StatusCreated {
 		t.Fatalf("FAIL: %d %v", status, m)
 	}
 	equalStrings(t, "edges after FAIL", e.edges(sparkJob, SourceOpenLineage), want)
@@ -418,6 +418,7 @@ func TestConcurrentPosts(t *testing.T) {
 				errs <- err.Error()
 				return
 			}
+			req.Header.Set("Content-Type", "application/json")
 			resp, err := e.srv.Client().Do(req)
 			if err != nil {
 				errs <- err.Error()
@@ -491,7 +492,9 @@ func TestStoreFailure(t *testing.T) {
 		return catalog.ReconcileResult{}, catalog.Errorf(catalog.Unavailable, "disk is gone")
 	}), Catalog: e.store, KafkaClusters: clusterAliases, Now: e.now})
 	rec := httptest.NewRecorder()
-	failing.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, LineagePath, bytes.NewReader(readTestdata(t, "events/flink_start.json"))))
+	req := httptest.NewRequest(http.MethodPost, LineagePath, bytes.NewReader(readTestdata(t, "events/flink_start.json")))
+	req.Header.Set("Content-Type", "application/json")
+	failing.Handler().ServeHTTP(rec, req)
 	if rec.Code != http.StatusServiceUnavailable || failing.runs.len() != 0 {
 		t.Errorf("status %d, runs %d; body %s", rec.Code, failing.runs.len(), rec.Body)
 	}

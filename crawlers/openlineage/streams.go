@@ -1,11 +1,11 @@
 package openlineage
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"mime"
 	"net/http"
 	"regexp"
 	"sort"
@@ -22,9 +22,7 @@ const (
 	confidencePattern  = 0.7
 )
 
-// TopologyRequest is the JSON body of POST /api/v1/topologies. With
-// Content-Type text/plain the body is the topology text and applicationId
-// and cluster are query parameters.
+// TopologyRequest is the JSON body of POST /api/v1/topologies.
 type TopologyRequest struct {
 	// ApplicationID is the application's application.id.
 	ApplicationID string `json:"applicationId"`
@@ -61,9 +59,9 @@ func (s *Service) serveTopology(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	req, status, err := decodeTopologyRequest(r, body)
+	req, err := decodeTopologyRequest(body)
 	if err != nil {
-		s.writeError(w, status, err.Error())
+		s.writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	if !validStreamsName(req.ApplicationID) {
@@ -98,37 +96,19 @@ func (s *Service) serveTopology(w http.ResponseWriter, r *http.Request) {
 	s.writeJSON(w, http.StatusCreated, sum)
 }
 
-// decodeTopologyRequest reads a JSON body, or a text/plain body with the
-// query parameters applicationId and cluster. A body without a content type
-// is JSON when it starts with '{'.
-func decodeTopologyRequest(r *http.Request, body []byte) (TopologyRequest, int, error) {
-	var mt string
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		var err error
-		if mt, _, err = mime.ParseMediaType(ct); err != nil {
-			return TopologyRequest{}, http.StatusUnsupportedMediaType, fmt.Errorf("content type %q: %w", ct, err)
-		}
+// decodeTopologyRequest reads the JSON body (Handler has checked the
+// content type).
+func decodeTopologyRequest(body []byte) (TopologyRequest, error) {
+	var req TopologyRequest
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return req, fmt.Errorf("request body is not a topology request (applicationId, cluster, topology): %w", err)
 	}
-	if mt == "" {
-		mt = "text/plain"
-		if trimmed := strings.TrimSpace(string(body)); strings.HasPrefix(trimmed, "{") {
-			mt = "application/json"
-		}
+	if dec.More() {
+		return req, errors.New("request body holds more than one JSON value: send one topology request")
 	}
-	switch mt {
-	case "application/json":
-		var req TopologyRequest
-		dec := json.NewDecoder(strings.NewReader(string(body)))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&req); err != nil {
-			return req, http.StatusBadRequest, fmt.Errorf("request body is not a topology request (applicationId, cluster, topology): %w", err)
-		}
-		return req, 0, nil
-	case "text/plain":
-		q := r.URL.Query()
-		return TopologyRequest{ApplicationID: q.Get("applicationId"), Cluster: q.Get("cluster"), Topology: string(body)}, 0, nil
-	}
-	return TopologyRequest{}, http.StatusUnsupportedMediaType, fmt.Errorf("content type %q is not supported: send application/json or text/plain", mt)
+	return req, nil
 }
 
 // streamsLineage is what a topology says about data flow.
