@@ -35,7 +35,11 @@ type env struct {
 	svc   *Service
 	srv   *httptest.Server
 
+	// close stops the server and closes the store (once; also at cleanup).
+	close func()
+
 	mu    sync.Mutex
+	base  time.Time
 	ticks int
 }
 
@@ -51,14 +55,30 @@ func clusterAliases(hp string) (string, bool) {
 
 func newEnv(t *testing.T, mod func(*Options)) *env {
 	t.Helper()
+	return newEnvWith(t, envOptions{}, mod)
+}
+
+// envOptions vary the test environment.
+type envOptions struct {
+	// base is the service clock's start; zero means testBase.
+	base time.Time
+	// noSync skips fsync: for tests that post many requests.
+	noSync bool
+}
+
+func newEnvWith(t *testing.T, eo envOptions, mod func(*Options)) *env {
+	t.Helper()
 	// The store's clock stands before every test event, so that snapshots
 	// stamped with event times are not clamped to a later commit.
 	storeClock := func() time.Time { return time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC) }
-	st, err := embedded.Open(embedded.Options{Dir: t.TempDir(), Now: storeClock})
+	st, err := embedded.Open(embedded.Options{Dir: t.TempDir(), Now: storeClock, NoSync: eo.noSync})
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
-	e := &env{t: t, store: st}
+	e := &env{t: t, store: st, base: eo.base}
+	if e.base.IsZero() {
+		e.base = testBase
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	e.ctx = ctx
 	opts := Options{
@@ -73,13 +93,17 @@ func newEnv(t *testing.T, mod func(*Options)) *env {
 	}
 	e.svc = New(opts)
 	e.srv = httptest.NewServer(e.svc.Handler())
-	t.Cleanup(func() {
-		e.srv.Close()
-		cancel()
-		if err := st.Close(); err != nil {
-			t.Errorf("close store: %v", err)
-		}
-	})
+	var once sync.Once
+	e.close = func() {
+		once.Do(func() {
+			e.srv.Close()
+			cancel()
+			if err := st.Close(); err != nil {
+				t.Errorf("close store: %v", err)
+			}
+		})
+	}
+	t.Cleanup(e.close)
 	e.seedKafka()
 	return e
 }
@@ -89,7 +113,7 @@ func (e *env) now() time.Time {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.ticks++
-	return testBase.Add(time.Duration(e.ticks) * time.Second)
+	return e.base.Add(time.Duration(e.ticks) * time.Second)
 }
 
 // seedKafka reconciles what the kafka crawler of source "prod" would

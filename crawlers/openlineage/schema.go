@@ -68,8 +68,12 @@ func (refuseLoader) Load(url string) (any, error) {
 	return nil, fmt.Errorf("schema %s is not embedded", url)
 }
 
-// specDocs reads every embedded schema, keyed by its $id.
-func specDocs() (map[string]any, error) {
+// specDocs is every embedded schema, parsed once per process (it is
+// constant data; the compilers only read it), keyed by its $id.
+var specDocs = sync.OnceValues(readSpecDocs)
+
+// readSpecDocs reads every embedded schema, keyed by its $id.
+func readSpecDocs() (map[string]any, error) {
 	docs := map[string]any{}
 	err := fs.WalkDir(specFiles, "spec", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || path.Ext(p) != ".json" {
@@ -117,6 +121,11 @@ func newCompiler(docs map[string]any, formats bool) (*jsonschema.Compiler, error
 	return c, nil
 }
 
+// sharedValidator is the validator of every Service: the schemas are
+// constant (embedded), their compiled form immutable and safe for
+// concurrent use, so they are compiled once per process.
+var sharedValidator = sync.OnceValues(newValidator)
+
 func newValidator() (*validator, error) {
 	docs, err := specDocs()
 	if err != nil {
@@ -147,9 +156,10 @@ func newValidator() (*validator, error) {
 
 // classify decides which event definition doc is, to explain why it is
 // invalid. The shape decides, as the spec's oneOf does (a RunEvent needs a
-// run, a JobEvent has none, a DatasetEvent has a dataset and no job): run or
-// eventType → RunEvent, dataset without job → DatasetEvent, job →
-// JobEvent. Only without any of them does the schemaURL fragment
+// run, a JobEvent has none, a DatasetEvent has a dataset and no job): run →
+// RunEvent, dataset without job → DatasetEvent, job → JobEvent (even with
+// an eventType: the spec's JobEvent allows one, and ignores it), eventType
+// alone → RunEvent. Only without any of them does the schemaURL fragment
 // (…/OpenLineage.json#/$defs/JobEvent) say what the event meant to be; a
 // fragment that disagrees with the shape (clients that stamp every event
 // RunEvent) does not override it.
@@ -159,12 +169,14 @@ func classify(obj map[string]any) eventKind {
 	_, hasDataset := obj["dataset"]
 	_, hasJob := obj["job"]
 	switch {
-	case hasRun || hasType:
+	case hasRun:
 		return runEvent
 	case hasDataset && !hasJob:
 		return datasetEvent
 	case hasJob:
 		return jobEvent
+	case hasType:
+		return runEvent
 	}
 	if u, ok := obj["schemaURL"].(string); ok {
 		switch {

@@ -138,7 +138,7 @@ type Service struct {
 // New builds a Service. It does no I/O. It panics only if the embedded
 // OpenLineage schemas do not compile, which the package's tests rule out.
 func New(opts Options) *Service {
-	v, err := newValidator()
+	v, err := sharedValidator()
 	if err != nil {
 		panic("openlineage: embedded schemas: " + err.Error())
 	}
