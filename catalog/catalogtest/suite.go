@@ -164,5 +164,6 @@ func Run(t *testing.T, h Harness) {
 	t.Run("PushScopes", func(t *testing.T) { testPushScopes(t, h) })
 	t.Run("NoSilentWrites", func(t *testing.T) { testNoSilentWrites(t, h) })
 	t.Run("CrawlRunCounts", func(t *testing.T) { testCrawlRunCounts(t, h) })
+	t.Run("CrawlEvents", func(t *testing.T) { testCrawlEvents(t, h) })
 	t.Run("Model", func(t *testing.T) { RunModel(t, h, ModelOptions{}) })
 }
