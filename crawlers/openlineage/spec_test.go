@@ -234,6 +234,25 @@ func TestDatasetEvent(t *testing.T) {
 		t.Errorf("topic DatasetEvent: %v", m)
 	}
 
+	// Its symlinks apply too: a DatasetEvent naming the storage path of a
+	// metastore table describes the table, and records the path as its alias.
+	byPath := `{"eventTime": "2024-06-02T00:00:00Z", "producer": "https://github.com/acme/catalog-sync/v1",
+	 "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/DatasetEvent",
+	 "dataset": {"namespace": "s3://lake", "name": "warehouse/sales.db/orders", "facets": {
+	   "symlinks": {` + facetMeta("1-0-1/SymlinksDatasetFacet.json#/$defs/SymlinksDatasetFacet") + `, "identifiers": [{"namespace": "hive://metastore:9083", "name": "sales.orders", "type": "TABLE"}]},
+	   "schema": {` + facetMeta("1-1-1/SchemaDatasetFacet.json#/$defs/SchemaDatasetFacet") + `, "fields": [{"name": "id", "type": "bigint"}]}}}}`
+	m = e.mustPost(byPath)
+	hive := "urn:table:hive://metastore:9083/sales.orders"
+	if fmt.Sprint(m["datasets"]) != "["+hive+"]" {
+		t.Errorf("answer = %v", m)
+	}
+	if a, _ := e.entity("urn:dataset:s3://lake/warehouse/sales.db/orders"); a.Properties[propAliasOf] != hive {
+		t.Errorf("alias = %+v", a)
+	}
+	if _, ok := e.edge(key(hive, catalog.EdgeContains, "urn:column:hive://metastore:9083/sales.orders/id")); !ok {
+		t.Error("the schema sent by path is not the table's")
+	}
+
 	// A second dataset a job uses; both age: only the unused one goes.
 	used := strings.Replace(ev, "shop.public.orders", "shop.public.customers", 1)
 	e.mustPost(used)
@@ -242,7 +261,7 @@ func TestDatasetEvent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fmt.Sprint(res.ExpiredDatasets) != "["+string(table)+"]" {
+	if fmt.Sprint(res.ExpiredDatasets) != "["+hive+" "+string(table)+"]" {
 		t.Errorf("expired datasets = %v", res.ExpiredDatasets)
 	}
 	if ds, _ := e.entity(table); !ds.Deleted() {
@@ -250,6 +269,9 @@ func TestDatasetEvent(t *testing.T) {
 	}
 	if c, _ := e.entity(catalog.URN(col("id"))); !c.Deleted() {
 		t.Error("its column is still there")
+	}
+	if a, _ := e.entity("urn:dataset:s3://lake/warehouse/sales.db/orders"); !a.Deleted() {
+		t.Error("the alias of an aged table is still there")
 	}
 	if ds, _ := e.entity("urn:table:postgres://db:5432/shop.public.customers"); ds.Deleted() {
 		t.Error("the dataset a job uses aged out")

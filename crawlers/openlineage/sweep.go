@@ -120,6 +120,7 @@ func (s *Service) sweepDatasets(ctx context.Context, now time.Time, res *SweepRe
 			break
 		}
 	}
+	slices.Sort(stale)
 	for _, u := range stale {
 		if err := ctx.Err(); err != nil {
 			return err
