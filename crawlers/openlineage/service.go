@@ -213,19 +213,25 @@ func (s *Service) Handler() http.Handler {
 }
 
 // crossSite returns why r must be refused as a cross-site request, or "".
-// A browser marks every request with Sec-Fetch-Site and, for a POST, with
-// Origin; a web page on another site posting here (a CORS "simple" request
-// needs no preflight) is refused by either. Requests without both headers
-// come from programs, not from a page, and pass.
+// A browser marks every request with Sec-Fetch-Site (which a page cannot
+// forge) and a POST with Origin: a page of another site posting here (a
+// CORS "simple" request needs no preflight) is refused by either.
+// Sec-Fetch-Site: same-origin passes whatever Host a proxy forwards; a
+// browser too old for Sec-Fetch-Site is judged by Origin. Requests without
+// both headers come from programs, not from a page, and pass.
 func (s *Service) crossSite(r *http.Request) string {
+	origin := r.Header.Get("Origin")
 	switch site := strings.ToLower(r.Header.Get("Sec-Fetch-Site")); site {
-	case "", "same-origin", "none":
+	case "same-origin", "none":
+		return ""
+	case "":
 	default:
-		if origin := r.Header.Get("Origin"); origin == "" || !s.originAllowed(origin, r.Host) {
+		if origin == "" || !s.originAllowed(origin, r.Host) {
 			return "cross-site requests are refused (Sec-Fetch-Site: " + site + "): post from a script or the OpenLineage client, not from a web page"
 		}
+		return ""
 	}
-	if origin := r.Header.Get("Origin"); origin != "" && !s.originAllowed(origin, r.Host) {
+	if origin != "" && !s.originAllowed(origin, r.Host) {
 		return "cross-site requests are refused (Origin: " + clipHeader(origin) + " is not this server): post from a script or the OpenLineage client, not from a web page"
 	}
 	return ""

@@ -174,10 +174,12 @@ func TestCrossSiteWritesRefused(t *testing.T) {
 			t.Fatalf("%s: a refused request wrote changes", path)
 		}
 		accepted := []map[string]string{
-			{"Content-Type": "application/json"},                                                                     // curl, the OpenLineage clients
-			{"Content-Type": "application/json", "Origin": self, "Sec-Fetch-Site": "same-origin"},                    // the server's own page
-			{"Content-Type": "application/json", "Origin": "https://UI.example.com", "Sec-Fetch-Site": "cross-site"}, // an allowed origin
-			{"Content-Type": "application/vnd.openlineage+json; charset=utf-8", "Sec-Fetch-Site": "none"},            // typed by the user
+			{"Content-Type": "application/json"},                                                                             // curl, the OpenLineage clients
+			{"Content-Type": "application/json", "Origin": self, "Sec-Fetch-Site": "same-origin"},                            // the server's own page
+			{"Content-Type": "application/json", "Origin": "https://UI.example.com", "Sec-Fetch-Site": "cross-site"},         // an allowed origin
+			{"Content-Type": "application/vnd.openlineage+json; charset=utf-8", "Sec-Fetch-Site": "none"},                    // typed by the user
+			{"Content-Type": "application/json", "Origin": "https://watershed.example.com", "Sec-Fetch-Site": "same-origin"}, // the server's page behind a proxy
+			{"Content-Type": "application/json", "Origin": self},                                                             // a browser without Sec-Fetch-Site, same origin
 		}
 		for i, h := range accepted {
 			if status, m := e.postRaw(path, strings.NewReader(body), h); status != http.StatusCreated {
