@@ -66,11 +66,11 @@ func TestGuardRefusesHostileURLs(t *testing.T) {
 		"http://192.168.0.1/",
 		"http://[fe80::1]/",
 		"http://[fd12:3456::1]/",
-		"http://2130706433/",     // 127.0.0.1 in decimal
-		"http://0177.0.0.1/",     // octal
-		"http://0x7f000001/",     // hex
-		"http://0x7f.1/",         // two-part hex
-		"http://169.254.43518/",  // 169.254.169.254, three parts
+		"http://2130706433/",    // 127.0.0.1 in decimal
+		"http://0177.0.0.1/",    // octal
+		"http://0x7f000001/",    // hex
+		"http://0x7f.1/",        // two-part hex
+		"http://169.254.43518/", // 169.254.169.254, three parts
 		"http://localhost/",
 		"http://internal.example.com/hook",
 		"http://mixed.example.com/hook", // every resolved address is checked
