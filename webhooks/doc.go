@@ -10,6 +10,9 @@
 //     write, so each change is enqueued exactly once per endpoint; a
 //     delivery is removed only after a 2xx is recorded, so a kill -9
 //     between the answer and the record delivers it again (at least once).
+//     Enqueues are synced to disk; attempt results are handed to the OS
+//     without waiting for the disk (they survive kill -9; a power cut can
+//     only repeat an attempt, never lose a delivery).
 //   - Receivers can deduplicate: webhook-id is derived from (endpoint,
 //     change), the same on every retry and replay.
 //   - Deliveries follow the Standard Webhooks specification: webhook-id,

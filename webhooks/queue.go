@@ -208,12 +208,20 @@ func (b *batch) del(k []byte) {
 	}
 }
 
-func (b *batch) commit() error {
+func (b *batch) commit() error { return b.commitWith(pebble.Sync) }
+
+// commitLazily commits without waiting for the disk: the write survives a
+// crash of the process (it is in the OS's hands) but not of the machine.
+// Attempt results use it — losing one only repeats an attempt, and
+// receivers deduplicate by webhook-id — while enqueues always sync.
+func (b *batch) commitLazily() error { return b.commitWith(pebble.NoSync) }
+
+func (b *batch) commitWith(o *pebble.WriteOptions) error {
 	defer b.b.Close()
 	if b.err != nil {
 		return b.err
 	}
-	if err := b.b.Commit(pebble.Sync); err != nil {
+	if err := b.b.Commit(o); err != nil {
 		return catalog.Errorf(catalog.Unavailable, "commit webhook queue: %w", err)
 	}
 	return nil
@@ -324,7 +332,8 @@ func (q *Queue) countPending(id string) (int, error) {
 // record writes an attempt's result: the delivery is kept pending (retry),
 // removed (delivered), or moved to the dead letters, and the attempt is
 // logged, in one batch. ep, when set, is stored too (failure tracking,
-// auto-disable) with its outbox event.
+// auto-disable) with its outbox event; such a batch is synced, the others
+// are committed lazily (see commitLazily).
 func (q *Queue) record(d Delivery, a Attempt, done, dead bool, ep *endpointRecord, ev *outboxEvent) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -351,8 +360,9 @@ func (q *Queue) record(d Delivery, a Attempt, done, dead bool, ep *endpointRecor
 			b.set(keyCounter, n)
 			b.set(key(keyOutbox, n), ev)
 		}
+		return b.commit()
 	}
-	return b.commit()
+	return b.commitLazily()
 }
 
 func (q *Queue) deadLetters(id string, limit int) ([]Delivery, error) {
