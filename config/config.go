@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"reflect"
 	"strings"
 	"time"
 
@@ -42,6 +43,8 @@ type Config struct {
 	// OpenLineage configures the push endpoints (/api/v1/lineage and
 	// /api/v1/topologies).
 	OpenLineage OpenLineage `yaml:"openlineage"`
+	// HTTP bounds the listener.
+	HTTP HTTP `yaml:"http"`
 
 	// Webhooks configures delivery of change-log entries to HTTP receivers.
 	Webhooks Webhooks `yaml:"webhooks"`
@@ -82,6 +85,26 @@ type Webhooks struct {
 	PublicURL string `yaml:"publicURL"`
 }
 
+// HTTP bounds what one client can hold of the listener: how long it may
+// take to send a request, how long an idle connection stays open, and how
+// many connections are served at once.
+type HTTP struct {
+	// ReadHeaderTimeout bounds the time to send a request's headers.
+	ReadHeaderTimeout Duration `yaml:"readHeaderTimeout"`
+	// ReadTimeout bounds the time to send a whole request, body included
+	// (a 4 MiB push in 30 s needs 140 KB/s).
+	ReadTimeout Duration `yaml:"readTimeout"`
+	// WriteTimeout bounds the time from the end of a request's headers to
+	// the end of its response. Websocket connections are exempt.
+	WriteTimeout Duration `yaml:"writeTimeout"`
+	// IdleTimeout closes keep-alive connections idle for this long.
+	IdleTimeout Duration `yaml:"idleTimeout"`
+	// MaxConnections caps the connections served at once (websockets
+	// included); past it a new connection gets 503 and is closed. Zero
+	// means 1,024, or half the process's file-descriptor limit if lower.
+	MaxConnections int `yaml:"maxConnections"`
+}
+
 // Log configures logging.
 type Log struct {
 	Level  string `yaml:"level"`  // debug, info, warn, error
@@ -106,13 +129,21 @@ type Token struct {
 	Write bool `yaml:"write"`
 }
 
-// GraphQL sets the query limits.
+// GraphQL sets the query limits; zero means the default (graph.Limits).
 type GraphQL struct {
 	MaxBodyBytes  int64 `yaml:"maxBodyBytes"`
 	MaxTokens     int   `yaml:"maxTokens"`
 	MaxDepth      int   `yaml:"maxDepth"`
 	MaxComplexity int   `yaml:"maxComplexity"`
+	// MaxSubscriptionsPerConnection bounds one websocket's live subscriptions.
+	MaxSubscriptionsPerConnection int `yaml:"maxSubscriptionsPerConnection"`
+	// MaxSubscriptions bounds the live subscriptions of the server.
+	MaxSubscriptions int `yaml:"maxSubscriptions"`
 }
+
+// MinScheduleInterval is the shortest crawl interval a schedule may ask
+// for ("@every 10s"); five-field cron expressions run at most every minute.
+const MinScheduleInterval = 10 * time.Second
 
 // Source is one configured source.
 type Source struct {
@@ -154,6 +185,12 @@ func Defaults() Config {
 		Log:             Log{Level: "info", Format: "text"},
 		ShutdownTimeout: Duration(15 * time.Second),
 		OpenLineage:     OpenLineage{TTL: Duration(30 * 24 * time.Hour), Sweep: Duration(time.Hour)},
+		HTTP: HTTP{
+			ReadHeaderTimeout: Duration(10 * time.Second),
+			ReadTimeout:       Duration(30 * time.Second),
+			WriteTimeout:      Duration(2 * time.Minute),
+			IdleTimeout:       Duration(2 * time.Minute),
+		},
 	}
 }
 
@@ -174,13 +211,13 @@ func Load(path string, environ []string, flags Flags, reg *crawlers.Registry) (C
 		if err != nil {
 			return cfg, catalog.Errorf(catalog.Invalid, "read config: %w", err)
 		}
-		if err := decodeYAML(b, &cfg); err != nil {
+		if err := decodeYAML(b, &cfg, ""); err != nil {
 			msg := strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n  ", " ")
 			return cfg, catalog.Errorf(catalog.Invalid, "config %s: %s", path, msg)
 		}
 	}
 	if environ != nil {
-		if err := applyEnv(&cfg, environ); err != nil {
+		if err := applyEnv(&cfg, environ, reg); err != nil {
 			return cfg, catalog.Errorf(catalog.Invalid, "environment: %w", err)
 		}
 	}
@@ -196,8 +233,16 @@ func Load(path string, environ []string, flags Flags, reg *crawlers.Registry) (C
 	return cfg, nil
 }
 
-// decodeYAML decodes b strictly: unknown keys are errors.
-func decodeYAML(b []byte, v any) error {
+// decodeYAML decodes b into v (a pointer) strictly: unknown keys and values
+// of the wrong type are errors that name their key path, under path.
+func decodeYAML(b []byte, v any, path string) error {
+	var n yaml.Node
+	if err := yaml.Unmarshal(b, &n); err != nil {
+		return err
+	}
+	if errs := checkNode(&n, reflect.TypeOf(v).Elem(), path); len(errs) > 0 {
+		return joinErrors(errs)
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
@@ -271,6 +316,17 @@ func (c *Config) Validate(reg *crawlers.Registry) error {
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("shutdownTimeout: must be positive"))
 	}
+	for key, d := range map[string]Duration{"http.readHeaderTimeout": c.HTTP.ReadHeaderTimeout, "http.readTimeout": c.HTTP.ReadTimeout, "http.writeTimeout": c.HTTP.WriteTimeout, "http.idleTimeout": c.HTTP.IdleTimeout} {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("%s: must be a positive duration", key))
+		}
+	}
+	if c.HTTP.MaxConnections < 0 {
+		errs = append(errs, errors.New("http.maxConnections: must not be negative (0 means the default)"))
+	}
+	if c.GraphQL.MaxSubscriptionsPerConnection < 0 || c.GraphQL.MaxSubscriptions < 0 {
+		errs = append(errs, errors.New("graphql: subscription limits must not be negative (0 means the default)"))
+	}
 	errs = append(errs, c.validateSources(reg)...)
 	return errors.Join(errs...)
 }
@@ -342,8 +398,10 @@ func (c *Config) validateSources(reg *crawlers.Registry) []error {
 		if s.Schedule == "" {
 			s.Schedule = "@every 5m"
 		}
-		if _, err := parser.Parse(s.Schedule); err != nil {
+		if sched, err := parser.Parse(s.Schedule); err != nil {
 			errs = append(errs, fmt.Errorf("%s.schedule: %q: %w", p, s.Schedule, err))
+		} else if every, ok := sched.(cron.ConstantDelaySchedule); ok && every.Delay < MinScheduleInterval {
+			errs = append(errs, fmt.Errorf("%s.schedule: %q runs more often than every %v, the shortest interval allowed", p, s.Schedule, MinScheduleInterval))
 		}
 		if reg == nil {
 			continue
@@ -366,6 +424,15 @@ func (c *Config) validateSources(reg *crawlers.Registry) []error {
 		s.Spec = spec
 	}
 	return errs
+}
+
+// joinErrors joins errors on one line.
+func joinErrors(errs []error) error {
+	msgs := make([]string, len(errs))
+	for i, e := range errs {
+		msgs[i] = e.Error()
+	}
+	return errors.New(strings.Join(msgs, "; "))
 }
 
 // jsonCompatible converts YAML-decoded maps with non-string keys.

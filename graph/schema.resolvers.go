@@ -251,6 +251,11 @@ func (r *mutationResolver) SetDescription(ctx context.Context, urn catalog.URN, 
 
 // SetOwners is the resolver for the setOwners field.
 func (r *mutationResolver) SetOwners(ctx context.Context, urn catalog.URN, owners []string) (catalog.Entity, error) {
+	for _, o := range owners {
+		if err := catalog.ValidateOwner(o); err != nil {
+			return catalog.Entity{}, err
+		}
+	}
 	return r.mutateAsset(ctx, urn, catalog.SetOwners{URN: urn, Owners: owners})
 }
 

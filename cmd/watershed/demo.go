@@ -83,6 +83,11 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, envir
 	}
 	go func() {
 		select {
+		case <-srv.opened:
+		case <-ctx.Done():
+			return
+		}
+		select {
 		case <-srv.crawls.Started():
 		case <-ctx.Done():
 			return

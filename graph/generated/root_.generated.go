@@ -1694,9 +1694,15 @@ var sources = []*ast.Source{
 	{Name: "../../schema.graphql", Input: `"""
 Watershed's GraphQL API: the catalog and lineage graph of an event-driven data platform.
 
-Errors carry a stable ` + "`" + `extensions.code` + "`" + `: NOT_FOUND, INVALID_ARGUMENT, CONFLICT, UNAVAILABLE,
-PERMISSION_DENIED, UNAUTHENTICATED, INTERNAL, GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED,
-COMPLEXITY_LIMIT_EXCEEDED, DEPTH_LIMIT_EXCEEDED, REQUEST_TOO_LARGE.
+Every error carries a stable ` + "`" + `extensions.code` + "`" + `:
+- domain: NOT_FOUND, INVALID_ARGUMENT, CONFLICT, UNAVAILABLE, PERMISSION_DENIED, UNAUTHENTICATED,
+  INTERNAL (a server bug; the message says only "internal error"), CANCELED (the client went away);
+- request: BAD_REQUEST (not a GraphQL request: malformed or batched body, wrong method or content
+  type), REQUEST_TOO_LARGE, GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED;
+- limits: TOKEN_LIMIT_EXCEEDED, DEPTH_LIMIT_EXCEEDED, COMPLEXITY_LIMIT_EXCEEDED,
+  OVERLAPPING_FIELDS_LIMIT_EXCEEDED (too many fields sharing a response name),
+  SUBSCRIPTION_LIMIT_EXCEEDED (per websocket connection or server-wide; sent as an ` + "`" + `error` + "`" + ` message),
+  TOO_MANY_ERRORS (the last entry when further errors were omitted).
 """
 schema {
   query: Query
