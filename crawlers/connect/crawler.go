@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/watershed-data/watershed/catalog"
-	"github.com/watershed-data/watershed/crawlers/kafka"
 )
 
 // Provenance of the links this crawler asserts.
@@ -105,25 +104,22 @@ func NewCrawler(opts Options) (*Crawler, error) {
 }
 
 // ClusterURN returns the URN of the Connect cluster this crawler inventories.
-func (c *Crawler) ClusterURN() catalog.URN {
-	return catalog.MakeURN(catalog.KindConnectCluster, c.source)
-}
+func (c *Crawler) ClusterURN() catalog.URN { return catalog.ConnectClusterURN(c.source) }
 
 // ConnectorURN returns the URN of a connector of this Connect cluster.
-func (c *Crawler) ConnectorURN(name string) catalog.URN {
-	return catalog.MakeURN(catalog.KindConnector, c.source+"/"+name)
-}
+func (c *Crawler) ConnectorURN(name string) catalog.URN { return catalog.ConnectorURN(c.source, name) }
 
 // TopicURN returns the URN of a topic of the Kafka cluster the connectors use.
-func (c *Crawler) TopicURN(topic string) catalog.URN {
-	return catalog.MakeURN(catalog.KindTopic, c.cfg.Cluster+"/"+topic)
+func (c *Crawler) TopicURN(topic string) catalog.URN { return catalog.TopicURN(c.cfg.Cluster, topic) }
+
+// FieldURN returns the URN of a value field of a topic of the Kafka cluster.
+func (c *Crawler) FieldURN(topic, path string) catalog.URN {
+	return catalog.FieldURN(c.cfg.Cluster, topic, catalog.PartValue, path)
 }
 
-// GroupURN names a consumer group of the cluster the connectors use, with
-// the kafka crawler's escaping, so both crawlers name it alike.
-func (c *Crawler) GroupURN(group string) catalog.URN {
-	return catalog.MakeURN(catalog.KindConsumerGroup, c.cfg.Cluster+"/"+kafka.EscapeIdentity(group))
-}
+// GroupURN names a consumer group of the cluster the connectors use, as the
+// kafka crawler names it (catalog.GroupURN).
+func (c *Crawler) GroupURN(group string) catalog.URN { return catalog.GroupURN(c.cfg.Cluster, group) }
 
 // ConnectorScope is the snapshot scope of everything one connector asserts.
 func ConnectorScope(name string) string { return "connector/" + name }

@@ -71,17 +71,11 @@ func (t tableRef) name() string {
 	return strings.Join(parts, ".")
 }
 
-func (t tableRef) urn() catalog.URN {
-	return catalog.MakeURN(catalog.KindTable, t.ns+"/"+t.name())
-}
+func (t tableRef) urn() catalog.URN { return catalog.TableURN(t.ns, t.name()) }
 
-func (t tableRef) databaseURN() catalog.URN {
-	return catalog.MakeURN(catalog.KindDatabase, t.ns+"/"+t.database)
-}
+func (t tableRef) databaseURN() catalog.URN { return catalog.DatabaseURN(t.ns, t.database) }
 
-func (t tableRef) columnURN(col string) catalog.URN {
-	return catalog.MakeURN(catalog.KindColumn, t.ns+"/"+t.name()+"/"+col)
-}
+func (t tableRef) columnURN(col string) catalog.URN { return catalog.ColumnURN(t.urn(), col) }
 
 // jdbcTarget is what a JDBC URL says about where tables live.
 type jdbcTarget struct {

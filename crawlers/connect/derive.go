@@ -315,10 +315,9 @@ func (d *deriver) emitColumnFieldEdges(t tableRef, topic string, run chainRun, s
 	if run.capped {
 		confidence = min(confidence, confidenceResolved)
 	}
-	topicURN := d.c.TopicURN(topic)
 	for _, f := range run.flows {
 		for _, target := range f.targets(schema.Paths) {
-			d.out.link(t.columnURN(f.origin), catalog.EdgeDerives, fieldURN(topicURN, target.path),
+			d.out.link(t.columnURN(f.origin), catalog.EdgeDerives, d.c.FieldURN(topic, target.path),
 				origin, confidence, strings.Join(target.touched, ","), target.masking)
 		}
 	}

@@ -170,9 +170,8 @@ func (d *deriver) sinkTopic(b topicBinding, target targetFunc) {
 		}
 	}
 	d.tableAssets(*tgt.table, sortedKeys(cols), OriginConfig, confidence)
-	topicURN := d.c.TopicURN(b.topic)
 	for _, e := range edges {
-		d.out.link(fieldURN(topicURN, e.field), catalog.EdgeDerives, tgt.table.columnURN(e.column),
+		d.out.link(d.c.FieldURN(b.topic, e.field), catalog.EdgeDerives, tgt.table.columnURN(e.column),
 			b.origin, confidence, strings.Join(e.touched, ","), e.masking)
 	}
 }
@@ -296,7 +295,7 @@ func (d *deriver) objectStoreTarget(ns, topic string) sinkTarget {
 	if f := d.cfg("format.class"); f != "" {
 		props["format"] = f
 	}
-	return sinkTarget{dataset: catalog.Asset{URN: catalog.MakeURN(catalog.KindDataset, ns+"/"+path), Name: path, Properties: props}}
+	return sinkTarget{dataset: catalog.Asset{URN: catalog.DatasetURN(ns, path), Name: path, Properties: props}}
 }
 
 // hdfsTarget names the HDFS directory the Confluent HDFS 2/3 sinks write a
@@ -340,7 +339,7 @@ func (d *deriver) elasticsearchTarget(topic string) (sinkTarget, error) {
 	ns := "elasticsearch://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port)
 	index := strings.ToLower(topic)
 	return sinkTarget{dataset: catalog.Asset{
-		URN:        catalog.MakeURN(catalog.KindDataset, ns+"/"+index),
+		URN:        catalog.DatasetURN(ns, index),
 		Name:       index,
 		Properties: catalog.Properties{"namespace": ns, "name": index, "index": index},
 	}}, nil
