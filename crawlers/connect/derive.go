@@ -336,6 +336,12 @@ func (d *deriver) tableAssets(t tableRef, columns []string, origin string, confi
 	if t.schema != "" {
 		props["schema"] = t.schema
 	}
+	if t.unresolved != "" {
+		// The server is hidden: say what hides it (a placeholder names
+		// where a secret lives, not the secret).
+		props["unresolvedConnection"] = t.unresolved
+		d.note("the database server is hidden by %s: its tables are recorded under host %q", t.unresolved, UnknownHost)
+	}
 	d.out.asset(catalog.Asset{URN: t.urn(), Name: t.table, Properties: props})
 	for _, col := range columns {
 		d.out.asset(catalog.Asset{URN: t.columnURN(col), Name: col, Properties: catalog.Properties{"table": t.name()}})
