@@ -22,6 +22,9 @@ const (
 	OriginConfig = "connect-config"
 	// OriginTopics marks what only the worker's /topics report showed.
 	OriginTopics = "connect-topics"
+	// OriginTasks marks what the connector's task configs showed (the
+	// tables a JDBC source's tasks read).
+	OriginTasks = "connect-tasks"
 )
 
 // Confidence levels of the links this crawler asserts.
@@ -168,6 +171,9 @@ func (c *Crawler) Crawl(ctx context.Context) (catalog.Snapshot, error) {
 		if v.topicsProblem != "" {
 			out.problem(v.topicsProblem)
 		}
+		if v.tasksProblem != "" {
+			out.problem(v.tasksProblem)
+		}
 		d := &deriver{c: c, ctx: ctx, v: v, out: out, cache: cache, connURN: c.ConnectorURN(v.name)}
 		d.derive()
 	}
@@ -207,6 +213,12 @@ type connectorView struct {
 	// topicsProblem is why the active topics could not be read although
 	// the worker has the resource; what they would have shown is kept.
 	topicsProblem string
+	// tasks are the task configs (GET /connectors/{name}/tasks), read for
+	// the classes whose tasks say what they really read.
+	tasks      []map[string]string
+	tasksKnown bool
+	// tasksProblem is why the task configs could not be read.
+	tasksProblem string
 }
 
 // readConnectors lists the connectors with their config and status, using
@@ -226,6 +238,9 @@ func (c *Crawler) readConnectors(ctx context.Context) ([]*connectorView, error) 
 				}
 				if v.failure == "" && !v.gone {
 					c.readTopics(ctx, v)
+					if readsTaskConfigs(v.config["connector.class"]) {
+						c.readTasks(ctx, v)
+					}
 				}
 			}
 		})
@@ -336,5 +351,26 @@ func (c *Crawler) readTopics(ctx context.Context, v *connectorView) {
 		c.log.Debug("active topics unavailable", "connector", v.name, "err", err)
 	default:
 		v.topicsProblem = fmt.Sprintf("read active topics: %v", err)
+	}
+}
+
+// readTasks reads the connector's task configs. A connector that has not
+// started its tasks has none (an empty list); an error leaves them unknown
+// and makes the connector's scope incomplete, since they name what the
+// connector reads.
+func (c *Crawler) readTasks(ctx context.Context, v *connectorView) {
+	var body []taskInfo
+	err := c.client.get(ctx, "/connectors/"+v.name+"/tasks", nil, &body)
+	switch {
+	case err == nil:
+		sort.SliceStable(body, func(i, j int) bool { return body[i].ID.Task < body[j].ID.Task })
+		for _, t := range body {
+			v.tasks = append(v.tasks, t.Config)
+		}
+		v.tasksKnown = true
+	case statusOf(err) == http.StatusNotFound:
+		c.log.Debug("task configs unavailable", "connector", v.name, "err", err)
+	default:
+		v.tasksProblem = fmt.Sprintf("read task configs: %v", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -743,5 +744,74 @@ func TestCancelledCrawl(t *testing.T) {
 	defer time.AfterFunc(50*time.Millisecond, cancel).Stop()
 	if _, err := newTestCrawler(t, srv.URL, nil, nil).Crawl(ctx); err == nil || !strings.Contains(err.Error(), "context canceled") {
 		t.Fatalf("a cancelled crawl gave err = %v", err)
+	}
+}
+
+// TestJDBCSourceTasksAndRouters: the tables of JDBC sources come from their
+// list, from their tasks' "tables", or from reported topics only where the
+// transforms run backwards to one table; a content-based router keeps the
+// table; a hidden connection URL is an explicit unknown host, not an error.
+func TestJDBCSourceTasksAndRouters(t *testing.T) {
+	snap := crawlScenario(t, "jdbc_source_tasks.json")
+	if len(snap.Incomplete) != 0 {
+		t.Errorf("incomplete: %v", snap.Incomplete)
+	}
+	lib := "urn:table:mysql://test_mysql:3306/librarydb."
+	unk := "urn:table:jdbc://unknown/"
+	equalLists(t, "CAPTURES", linksOfKind(snap, catalog.EdgeCaptures), []string{
+		// ${env:MYSQL_CONNECTION_URL}: the tasks name the tables, the host is unknown
+		unk + "librarydb.book -CAPTURES-> " + conn + "mysql_source1 [connect-tasks 1.0]",
+		unk + "librarydb.member -CAPTURES-> " + conn + "mysql_source1 [connect-tasks 1.0]",
+		// no table list, a lossy RegexRouter: the tasks say what is read
+		lib + "book -CAPTURES-> " + conn + "mysql_source2 [connect-tasks 1.0]",
+		lib + "member -CAPTURES-> " + conn + "mysql_source2 [connect-tasks 1.0]",
+		// no tasks: only the invertible router names a table (lib_member ← member)
+		lib + "member -CAPTURES-> " + conn + "mysql_source2_untasked [connect-topics 0.7]",
+		// the configured "book" is the tasks' `librarydb`.`book`
+		unk + "librarydb.book -CAPTURES-> " + conn + "mysql_source3 [connect-config 1.0]",
+		// ExtractTopic: the configured table is read for certain
+		lib + "book -CAPTURES-> " + conn + "mysql_source5 [connect-config 1.0]",
+		"urn:table:postgres://test_postgres:5432/postgres.public.member -CAPTURES-> " + conn + "postgres_source [connect-config 1.0]",
+		"urn:table:postgres://events-db:5432/app.public.events -CAPTURES-> " + conn + "events-by-type [connect-config 1.0]",
+	})
+	equalLists(t, "PRODUCES", linksOfKind(snap, catalog.EdgeProduces), []string{
+		conn + "mysql_source1 -PRODUCES-> urn:topic:prod/test-mysql-jdbc-book [connect-tasks 1.0]",
+		conn + "mysql_source1 -PRODUCES-> urn:topic:prod/test-mysql-jdbc-member [connect-tasks 1.0]",
+		conn + "mysql_source2 -PRODUCES-> urn:topic:prod/member [connect-tasks 1.0]",
+		conn + "mysql_source2 -PRODUCES-> urn:topic:prod/my-new-topic-book [connect-tasks 1.0 t=TotalReplacement]",
+		conn + "mysql_source2_untasked -PRODUCES-> urn:topic:prod/lib_member [connect-topics 0.7 t=prefixed]",
+		// the lossy router's topic is kept at the connector, with no table
+		conn + "mysql_source2_untasked -PRODUCES-> urn:topic:prod/lib_my-new-topic-book [connect-topics 0.7]",
+		conn + "mysql_source3 -PRODUCES-> urn:topic:prod/my-new-topic [connect-config 1.0 t=TotalReplacement]",
+		// with one table, every reported topic comes from it
+		conn + "mysql_source5 -PRODUCES-> urn:topic:prod/Book1 [connect-topics 0.7 t=changetopic]",
+		conn + "mysql_source5 -PRODUCES-> urn:topic:prod/Book2 [connect-topics 0.7 t=changetopic]",
+		conn + "postgres_source -PRODUCES-> urn:topic:prod/test-postgres-jdbc-member [connect-config 1.0]",
+		conn + "events-by-type -PRODUCES-> urn:topic:prod/purchase [connect-topics 0.7 t=route]",
+		conn + "events-by-type -PRODUCES-> urn:topic:prod/signup [connect-topics 0.7 t=route]",
+	})
+	for _, a := range snap.Assets {
+		if strings.Contains(string(a.URN), "my-new-topic") && a.URN.Kind() != catalog.KindConnector {
+			t.Errorf("a table was made out of a router's output: %s", a.URN)
+		}
+	}
+	ev := "urn:column:postgres://events-db:5432/app.public.events/"
+	equalLists(t, "events DERIVES", links(snap, func(l catalog.Link) bool {
+		return l.Kind == catalog.EdgeDerives && strings.HasPrefix(string(l.From), ev)
+	}), []string{
+		ev + "event_type -DERIVES-> urn:field:prod/signup/value/event_type [connect-topics 0.7]",
+		ev + "id -DERIVES-> urn:field:prod/signup/value/id [connect-topics 0.7]",
+		ev + "user_id -DERIVES-> urn:field:prod/signup/value/user_id [connect-topics 0.7]",
+	})
+	book := asset(t, snap, unk+"librarydb.book")
+	if book.Properties["unresolvedConnection"] != "${env:MYSQL_CONNECTION_URL}" {
+		t.Errorf("book properties = %v", book.Properties)
+	}
+	notes := fmt.Sprint(asset(t, snap, conn+"mysql_source2_untasked").Properties["lineageNotes"])
+	if !strings.Contains(notes, "topic lib_my-new-topic-book: the transforms cannot be run backwards") {
+		t.Errorf("notes = %s", notes)
+	}
+	if cfg := asset(t, snap, conn+"mysql_source2").Properties["config"].(map[string]any); cfg["connection.url"] != "jdbc:mysql://foo:[redacted]@test_mysql:3306/librarydb" {
+		t.Errorf("connection.url = %v", cfg["connection.url"])
 	}
 }

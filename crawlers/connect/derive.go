@@ -51,6 +51,19 @@ func SupportedClasses() []string {
 	return out
 }
 
+// readsTaskConfigs reports whether the crawler reads the task configs of a
+// connector of class: the JDBC sources, whose tasks name the tables they
+// read.
+func readsTaskConfigs(class string) bool {
+	return class == classJDBCSource
+}
+
+// jdbcConnection reads the connector's JDBC connection: connection.url and
+// connection.user.
+func (d *deriver) jdbcConnection() (jdbcTarget, error) {
+	return parseJDBCURL(d.cfg("connection.url"), firstNonEmpty(d.cfg("connection.user"), d.cfg("connection.username")))
+}
+
 // crawlCache memoises catalog lookups for one crawl.
 type crawlCache struct {
 	c           *Crawler

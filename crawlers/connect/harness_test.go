@@ -26,7 +26,12 @@ type scenario struct {
 		Type   string            `json:"type"`
 		State  string            `json:"state"`
 		Topics []string          `json:"topics"`
+		// Tasks are the keys the connector adds to each task's config.
+		Tasks []map[string]string `json:"tasks"`
 	} `json:"connectors"`
+	// ClusterTopics, when set, are the Kafka cluster's topics (the
+	// TopicLister); otherwise the topics with schemas are.
+	ClusterTopics []string `json:"clusterTopics"`
 	Schemas map[string]struct {
 		RecordName string   `json:"recordName"`
 		Paths      []string `json:"paths"`
@@ -58,6 +63,16 @@ func (s scenario) schemas() MapSchemas {
 	return m
 }
 
+// topicList is a TopicLister of fixed topics of testCluster.
+type topicList []string
+
+func (l topicList) Topics(_ context.Context, cluster string) ([]string, error) {
+	if cluster != testCluster {
+		return nil, nil
+	}
+	return append([]string(nil), l...), nil
+}
+
 // startWorker serves the scenario's connectors from a fake worker on a real
 // socket.
 func startWorker(t *testing.T, s scenario, opts fakeconnect.Options) *fakeconnect.Server {
@@ -65,7 +80,7 @@ func startWorker(t *testing.T, s scenario, opts fakeconnect.Options) *fakeconnec
 	srv := fakeconnect.NewServer(opts)
 	t.Cleanup(srv.Close)
 	for _, c := range s.Connectors {
-		srv.AddConnector(fakeconnect.Connector{Name: c.Name, Config: c.Config, Type: c.Type, State: c.State, Topics: c.Topics})
+		srv.AddConnector(fakeconnect.Connector{Name: c.Name, Config: c.Config, Type: c.Type, State: c.State, Topics: c.Topics, TaskConfigs: c.Tasks})
 	}
 	return srv
 }
@@ -92,7 +107,11 @@ func crawlScenario(t *testing.T, file string) catalog.Snapshot {
 	t.Helper()
 	s := loadScenario(t, file)
 	srv := startWorker(t, s, fakeconnect.Options{})
-	snap, err := newTestCrawler(t, srv.URL, s.schemas(), nil).Crawl(context.Background())
+	snap, err := newTestCrawler(t, srv.URL, s.schemas(), func(o *Options) {
+		if s.ClusterTopics != nil {
+			o.Topics = topicList(s.ClusterTopics)
+		}
+	}).Crawl(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
