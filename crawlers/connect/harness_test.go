@@ -32,7 +32,7 @@ type scenario struct {
 	// ClusterTopics, when set, are the Kafka cluster's topics (the
 	// TopicLister); otherwise the topics with schemas are.
 	ClusterTopics []string `json:"clusterTopics"`
-	Schemas map[string]struct {
+	Schemas       map[string]struct {
 		RecordName string   `json:"recordName"`
 		Paths      []string `json:"paths"`
 	} `json:"schemas"`
