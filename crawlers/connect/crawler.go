@@ -37,6 +37,10 @@ const (
 	confidenceResolved = 0.7
 	// confidenceUnknown: a connector class we do not know.
 	confidenceUnknown = 0.5
+	// confidenceHistoric: a topic /topics reports that the sink's
+	// subscription no longer covers (read once, since creation or the last
+	// topics reset).
+	confidenceHistoric = 0.3
 )
 
 // DefaultConcurrency is how many connectors are read from the worker at once.

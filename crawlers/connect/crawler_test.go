@@ -287,8 +287,9 @@ func TestUnknownClass(t *testing.T) {
 		// topics is a framework setting: certain whatever the class
 		"urn:topic:prod/orders -CONSUMES-> " + conn + "acme-archiver [connect-config 1.0]",
 		"urn:topic:prod/orders -CONSUMES-> urn:group:prod/connect-acme-archiver [connect-config 1.0]",
-		"urn:topic:prod/payments -CONSUMES-> " + conn + "acme-archiver [connect-topics 0.5]",
-		"urn:topic:prod/payments -CONSUMES-> urn:group:prod/connect-acme-archiver [connect-topics 0.5]",
+		// reported, but outside the subscription (topics: orders): a
+		// historic claim, not a current consumption
+		"urn:topic:prod/payments -CONSUMES-> " + conn + "acme-archiver [connect-topics 0.3]",
 	})
 	feed := asset(t, snap, conn+"legacy-feed")
 	if feed.Properties["type"] != "source" || feed.Properties["config"].(map[string]any)["acme.api.token"] != Redacted {
@@ -813,5 +814,50 @@ func TestJDBCSourceTasksAndRouters(t *testing.T) {
 	}
 	if cfg := asset(t, snap, conn+"mysql_source2").Properties["config"].(map[string]any); cfg["connection.url"] != "jdbc:mysql://foo:[redacted]@test_mysql:3306/librarydb" {
 		t.Errorf("connection.url = %v", cfg["connection.url"])
+	}
+}
+
+// TestSinkSubscriptionFilter: /topics lists every topic a sink used since it
+// was created; only those its subscription covers are sink targets.
+func TestSinkSubscriptionFilter(t *testing.T) {
+	s := scenario{}
+	s.Connectors = append(s.Connectors, loadScenario(t, "object_sinks.json").Connectors...)
+	var keep []int
+	for i, c := range s.Connectors {
+		switch c.Name {
+		case "s3-sink":
+			s.Connectors[i].Topics = []string{"s3_topic", "s3_topic_v0"} // renamed since
+			keep = append(keep, i)
+		case "elasticsearch-sink":
+			delete(s.Connectors[i].Config, "topics")
+			s.Connectors[i].Config["topics.regex"] = "test-elasticsearch-.*"
+			s.Connectors[i].Topics = []string{"test-elasticsearch-sink", "logs-2023"}
+			keep = append(keep, i)
+		}
+	}
+	var cs = s.Connectors[:0]
+	for _, i := range keep {
+		cs = append(cs, s.Connectors[i])
+	}
+	s.Connectors = cs
+	srv := startWorker(t, s, fakeconnect.Options{})
+	snap, err := newTestCrawler(t, srv.URL, MapSchemas{}, nil).Crawl(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	equalLists(t, "SINKS", linksOfKind(snap, catalog.EdgeSinks), []string{
+		conn + "elasticsearch-sink -SINKS-> urn:dataset:elasticsearch://elasticsearch:9200/test-elasticsearch-sink [connect-config 0.7]",
+		conn + "s3-sink -SINKS-> urn:dataset:s3://confluent-kafka-connect-s3-testing/topics/s3_topic [connect-config 1.0]",
+	})
+	equalLists(t, "CONSUMES of the connectors", links(snap, func(l catalog.Link) bool {
+		return l.Kind == catalog.EdgeConsumes && l.To.Kind() == catalog.KindConnector
+	}), []string{
+		"urn:topic:prod/logs-2023 -CONSUMES-> " + conn + "elasticsearch-sink [connect-topics 0.3]",
+		"urn:topic:prod/test-elasticsearch-sink -CONSUMES-> " + conn + "elasticsearch-sink [connect-config 0.7]",
+		"urn:topic:prod/s3_topic -CONSUMES-> " + conn + "s3-sink [connect-config 1.0]",
+		"urn:topic:prod/s3_topic_v0 -CONSUMES-> " + conn + "s3-sink [connect-topics 0.3]",
+	})
+	if datasets := assetURNs(snap, catalog.KindDataset); len(datasets) != 2 {
+		t.Errorf("a historic topic got a sink target: %v", datasets)
 	}
 }

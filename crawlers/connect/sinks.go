@@ -17,11 +17,18 @@ type topicBinding struct {
 	topic      string
 	origin     string
 	confidence float64
+	// historic marks a reported topic outside the sink's subscription:
+	// /topics lists every topic used since the connector was created or its
+	// topics were last reset, so it was read once, and is no sink target.
+	historic bool
 }
 
 // sinkTopics asserts the topics a sink consumes: its topics list (certain),
 // its topics.regex resolved against the reported and the cluster's known
-// topics, and what Connect reports (at reportedConfidence).
+// topics, and the reported topics its subscription covers (at
+// reportedConfidence). A reported topic the subscription does not cover is
+// kept only as a historic claim at confidenceHistoric. It returns the
+// current bindings.
 func (d *deriver) sinkTopics(reportedConfidence float64) []topicBinding {
 	seen := map[string]int{}
 	var out []topicBinding
@@ -35,11 +42,16 @@ func (d *deriver) sinkTopics(reportedConfidence float64) []topicBinding {
 		seen[b.topic] = len(out)
 		out = append(out, b)
 	}
+	listed := map[string]bool{}
 	for _, t := range splitList(d.cfg("topics")) {
-		add(topicBinding{t, OriginConfig, confidenceConfig})
+		listed[t] = true
+		add(topicBinding{topic: t, origin: OriginConfig, confidence: confidenceConfig})
 	}
-	if pattern := d.cfg("topics.regex"); pattern != "" {
-		re, err := compileJavaFull(pattern, false)
+	pattern := d.cfg("topics.regex")
+	var re *regexp.Regexp
+	if pattern != "" {
+		var err error
+		re, err = compileJavaFull(pattern, false)
 		if err != nil {
 			d.out.problem(fmt.Sprintf("topics.regex: %v", err))
 		} else {
@@ -50,7 +62,7 @@ func (d *deriver) sinkTopics(reportedConfidence float64) []topicBinding {
 			candidates := append(append([]string(nil), d.v.topics...), known...)
 			for _, t := range candidates {
 				if re.MatchString(t) {
-					add(topicBinding{t, OriginConfig, confidenceResolved})
+					add(topicBinding{topic: t, origin: OriginConfig, confidence: confidenceResolved})
 				}
 			}
 			if !d.v.topicsKnown && d.c.topics == nil {
@@ -58,12 +70,28 @@ func (d *deriver) sinkTopics(reportedConfidence float64) []topicBinding {
 			}
 		}
 	}
+	// Without a readable subscription every reported topic is current.
+	subscribed := func(t string) bool {
+		return (len(listed) == 0 && pattern == "") || listed[t] || (re != nil && re.MatchString(t)) || (pattern != "" && re == nil)
+	}
+	var historic []string
 	for _, t := range d.v.topics {
-		add(topicBinding{t, OriginTopics, reportedConfidence})
+		if subscribed(t) {
+			add(topicBinding{topic: t, origin: OriginTopics, confidence: reportedConfidence})
+		} else if _, ok := seen[t]; !ok {
+			historic = append(historic, t)
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].topic < out[j].topic })
 	for _, b := range out {
 		d.consumes(b.topic, b.origin, b.confidence)
+	}
+	for _, t := range historic {
+		d.explained[t] = true
+		d.out.link(d.c.TopicURN(t), catalog.EdgeConsumes, d.connURN, OriginTopics, confidenceHistoric, "", false)
+	}
+	if len(historic) > 0 {
+		d.note("Connect reports topics the subscription no longer covers (%s): they were read once and are kept as historic claims, not sink targets", strings.Join(historic, ", "))
 	}
 	return out
 }
