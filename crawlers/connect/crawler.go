@@ -41,6 +41,9 @@ const (
 	// subscription no longer covers (read once, since creation or the last
 	// topics reset).
 	confidenceHistoric = 0.3
+	// confidenceUnconfirmed caps a topic derived from config that neither
+	// Connect's /topics nor the Kafka cluster has (yet).
+	confidenceUnconfirmed = 0.6
 )
 
 // DefaultConcurrency is how many connectors are read from the worker at once.

@@ -222,7 +222,8 @@ func TestJDBCSinks(t *testing.T) {
 		dbz + " -SINKS-> urn:table:" + my + " [connect-config 0.7]",
 	})
 	equalLists(t, "PRODUCES", linksOfKind(snap, catalog.EdgeProduces), []string{
-		js + " -PRODUCES-> urn:topic:prod/dlq.jdbc-sink [connect-config 1.0]",
+		// the dead letter queue has not been created yet: unconfirmed
+		js + " -PRODUCES-> urn:topic:prod/dlq.jdbc-sink [connect-config 0.6]",
 	})
 	f := "urn:field:prod/dbserver1.inventory.customers/value/"
 	o := "urn:field:prod/dbserver1.inventory.orders/value/"
@@ -331,7 +332,8 @@ func TestSecretRedaction(t *testing.T) {
 	}
 	// SQL Server 2.x names topics <prefix>.<database>.<schema>.<table>.
 	equalLists(t, "PRODUCES", linksOfKind(snap, catalog.EdgeProduces), []string{
-		conn + "fulfillment-cdc -PRODUCES-> urn:topic:prod/server1 [connect-config 1.0]",
+		// neither reported nor in the cluster: unconfirmed
+		conn + "fulfillment-cdc -PRODUCES-> urn:topic:prod/server1 [connect-config 0.6]",
 		conn + "fulfillment-cdc -PRODUCES-> urn:topic:prod/server1.testDB.dbo.customers [connect-config 1.0]",
 	})
 	equalLists(t, "tables", assetURNs(snap, catalog.KindTable), []string{"urn:table:sqlserver://sqlserver:1433/testDB.dbo.customers"})
@@ -611,8 +613,10 @@ func TestOtherDebeziumSources(t *testing.T) {
 		"urn:table:sqlserver://192.168.99.100:1433/testDB.dbo.customers",
 	})
 	equalLists(t, "PRODUCES", linksOfKind(snap, catalog.EdgeProduces), []string{
-		conn + "db2-cdc -PRODUCES-> urn:topic:prod/__debezium-heartbeat.mydb [connect-config 1.0]",
-		conn + "db2-cdc -PRODUCES-> urn:topic:prod/mydb.MYSCHEMA.MYTABLE [connect-config 1.0]",
+		// reported by no one and not among the cluster's topics (the
+		// fixture's cluster has the other connectors' topics only)
+		conn + "db2-cdc -PRODUCES-> urn:topic:prod/__debezium-heartbeat.mydb [connect-config 0.6]",
+		conn + "db2-cdc -PRODUCES-> urn:topic:prod/mydb.MYSCHEMA.MYTABLE [connect-config 0.6]",
 		// Debezium 1.x SQL Server topics: <server>.<schema>.<table>
 		conn + "legacy-sqlserver -PRODUCES-> urn:topic:prod/fullfillment [connect-config 1.0]",
 		conn + "legacy-sqlserver -PRODUCES-> urn:topic:prod/fullfillment.dbo.customers [connect-config 1.0]",
@@ -860,4 +864,41 @@ func TestSinkSubscriptionFilter(t *testing.T) {
 	if datasets := assetURNs(snap, catalog.KindDataset); len(datasets) != 2 {
 		t.Errorf("a historic topic got a sink target: %v", datasets)
 	}
+}
+
+// TestUnconfirmedTopics: a topic derived from config that neither Connect
+// nor the cluster has gets a lower confidence than one that exists; without
+// any evidence nothing is lowered.
+func TestUnconfirmedTopics(t *testing.T) {
+	s := scenario{}
+	s.Connectors = append(s.Connectors, loadScenario(t, "postgres_regexrouter.json").Connectors[0])
+	s.Connectors[0].Config["table.include.list"] = "inventory.customers,inventory.orders"
+	delete(s.Connectors[0].Config, "transforms")
+	s.Connectors[0].Topics = nil
+	produces := func(lister TopicLister, opts fakeconnect.Options) []string {
+		srv := startWorker(t, s, opts)
+		snap, err := newTestCrawler(t, srv.URL, nil, func(o *Options) { o.Topics = lister }).Crawl(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return linksOfKind(snap, catalog.EdgeProduces)
+	}
+	cdc := conn + "inventory-cdc -PRODUCES-> urn:topic:prod/dbserver1.inventory."
+	equalLists(t, "cluster has customers", produces(topicList{"dbserver1.inventory.customers"}, fakeconnect.Options{NoTopicsEndpoint: true}), []string{
+		cdc + "customers [connect-config 1.0]",
+		cdc + "orders [connect-config 0.6]",
+	})
+	equalLists(t, "no evidence", produces(nil, fakeconnect.Options{NoTopicsEndpoint: true}), []string{
+		cdc + "customers [connect-config 1.0]",
+		cdc + "orders [connect-config 1.0]",
+	})
+	equalLists(t, "an empty cluster list is no evidence", produces(topicList{}, fakeconnect.Options{NoTopicsEndpoint: true}), []string{
+		cdc + "customers [connect-config 1.0]",
+		cdc + "orders [connect-config 1.0]",
+	})
+	// Connect reports what the connector wrote: nothing yet.
+	equalLists(t, "reported nothing", produces(nil, fakeconnect.Options{}), []string{
+		cdc + "customers [connect-config 0.6]",
+		cdc + "orders [connect-config 0.6]",
+	})
 }

@@ -69,6 +69,7 @@ type crawlCache struct {
 	c           *Crawler
 	schemas     map[catalog.URN]schemaResult
 	known       []string
+	knownSet    map[string]bool
 	knownErr    error
 	knownLoaded bool
 }
@@ -94,6 +95,18 @@ func (k *crawlCache) schema(ctx context.Context, topic catalog.URN) schemaResult
 	r := schemaResult{ts: ts, ok: ok && err == nil, err: err}
 	k.schemas[topic] = r
 	return r
+}
+
+// inCluster reports whether the cluster's topic list (once loaded) has
+// topic.
+func (k *crawlCache) inCluster(topic string) bool {
+	if k.knownSet == nil {
+		k.knownSet = make(map[string]bool, len(k.known))
+		for _, t := range k.known {
+			k.knownSet[t] = true
+		}
+	}
+	return k.knownSet[topic]
 }
 
 func (k *crawlCache) clusterTopics(ctx context.Context) ([]string, error) {
@@ -254,7 +267,26 @@ func (d *deriver) reported(topic string) bool {
 // renamed the topic.
 func (d *deriver) produces(topic, origin string, confidence float64, transform string) {
 	d.explained[topic] = true
+	confidence = d.confirmed(topic, origin, confidence)
 	d.out.link(d.connURN, catalog.EdgeProduces, d.c.TopicURN(topic), origin, confidence, transform, false)
+}
+
+// confirmed caps the confidence of a topic derived from config at
+// confidenceUnconfirmed when there is evidence of which topics exist (the
+// topics Connect reports, a non-empty list of the cluster's topics) and
+// neither has it: the config names a topic nobody has seen.
+func (d *deriver) confirmed(topic, origin string, confidence float64) float64 {
+	if origin != OriginConfig || d.reported(topic) {
+		return confidence
+	}
+	known, _ := d.cache.clusterTopics(d.ctx)
+	if !d.v.topicsKnown && len(known) == 0 {
+		return confidence // no evidence either way
+	}
+	if d.cache.inCluster(topic) {
+		return confidence
+	}
+	return min(confidence, confidenceUnconfirmed)
 }
 
 // consumes asserts topic → connector, and topic → the sink's consumer
@@ -262,6 +294,7 @@ func (d *deriver) produces(topic, origin string, confidence float64, transform s
 // the two sources' views of it become one edge with two claims.
 func (d *deriver) consumes(topic, origin string, confidence float64) {
 	d.explained[topic] = true
+	confidence = d.confirmed(topic, origin, confidence)
 	d.out.link(d.c.TopicURN(topic), catalog.EdgeConsumes, d.connURN, origin, confidence, "", false)
 	if d.typ == "sink" {
 		d.out.link(d.c.TopicURN(topic), catalog.EdgeConsumes, d.c.GroupURN(d.sinkGroup()), origin, confidence, "", false)
