@@ -902,3 +902,102 @@ func TestUnconfirmedTopics(t *testing.T) {
 		cdc + "orders [connect-config 0.6]",
 	})
 }
+
+// TestConnectorClasses derives the classes beyond Confluent's and
+// Debezium's from real configs: each names its sources and targets.
+func TestConnectorClasses(t *testing.T) {
+	snap := crawlScenario(t, "connector_classes.json")
+	equalLists(t, "CAPTURES", linksOfKind(snap, catalog.EdgeCaptures), []string{
+		"urn:table:mongodb://test_mongo:27017/test_db.purchases -CAPTURES-> " + conn + "source_mongodb_connector [connect-config 1.0]",
+		"urn:table:mongodb://mongo1:27017/testdb.testcoll -CAPTURES-> " + conn + "mongodb-source-connector [connect-config 1.0]",
+		// a watched database: its collections from the reported topics
+		"urn:table:mongodb://cluster0.abcde.mongodb.net:27017/shop.orders -CAPTURES-> " + conn + "shop-watcher [connect-topics 0.7]",
+		"urn:table:mongodb://cluster0.abcde.mongodb.net:27017/shop.users -CAPTURES-> " + conn + "shop-watcher [connect-topics 0.7]",
+		// Confluent Cloud: connection.host and db.name
+		"urn:table:postgres://test-postgres.us-east-1.rds.amazonaws.com:5432/test_database.public.orders -CAPTURES-> " + conn + "postgres-cdc-cloud-connector [connect-config 1.0]",
+		"urn:table:postgres://test-postgres.us-east-1.rds.amazonaws.com:5432/test_database.public.users -CAPTURES-> " + conn + "postgres-cdc-cloud-connector [connect-config 1.0]",
+		"urn:table:mysql://sales-db.cluster-abc.eu-west-1.rds.amazonaws.com:3306/sales.orders -CAPTURES-> " + conn + "mysql-cloud-source [connect-config 1.0]",
+		"urn:table:mongodb://mongodb:27017/inventory.customers -CAPTURES-> " + conn + "inventory-mongodb [connect-topics 0.7]",
+		"urn:table:mongodb://mongodb:27017/inventory.orders -CAPTURES-> " + conn + "inventory-mongodb [connect-topics 0.7]",
+	})
+	equalLists(t, "PRODUCES", linksOfKind(snap, catalog.EdgeProduces), []string{
+		conn + "source_mongodb_connector -PRODUCES-> urn:topic:prod/mongodb.test_db.purchases [connect-config 1.0]",
+		conn + "mongodb-source-connector -PRODUCES-> urn:topic:prod/mongo.testdb.testcoll [connect-config 1.0]",
+		conn + "shop-watcher -PRODUCES-> urn:topic:prod/cdc.shop.orders [connect-topics 0.7]",
+		conn + "shop-watcher -PRODUCES-> urn:topic:prod/cdc.shop.users [connect-topics 0.7]",
+		conn + "postgres-cdc-cloud-connector -PRODUCES-> urn:topic:prod/test-server.public.orders [connect-config 1.0]",
+		conn + "postgres-cdc-cloud-connector -PRODUCES-> urn:topic:prod/test-server.public.users [connect-config 1.0]",
+		conn + "mysql-cloud-source -PRODUCES-> urn:topic:prod/mysql_orders [connect-config 1.0]",
+		conn + "inventory-mongodb -PRODUCES-> urn:topic:prod/dbserver1.inventory.customers [connect-topics 0.7]",
+		conn + "inventory-mongodb -PRODUCES-> urn:topic:prod/dbserver1.inventory.orders [connect-topics 0.7]",
+	})
+	ice := "urn:table:iceberg://iceberg-catalog.example.com/default."
+	iceCol := "urn:column:iceberg://iceberg-catalog.example.com/default."
+	equalLists(t, "SINKS", linksOfKind(snap, catalog.EdgeSinks), []string{
+		conn + "mongo-test-users-sink -SINKS-> urn:table:mongodb://iot-db-target:27017/test.users [connect-config 1.0]",
+		// the collection defaults to the topic, overridable per topic; the
+		// password holds '@'
+		conn + "orders-archive-sink -SINKS-> urn:table:mongodb://mongo-0.example:27017/archive.orders_2024 [connect-config 1.0]",
+		conn + "orders-archive-sink -SINKS-> urn:table:mongodb://mongo-0.example:27017/archive.payments [connect-config 1.0]",
+		conn + "mysql-sink-cloud-connector -SINKS-> urn:table:mysql://mysql-test.database.azure.com:3306/testdb.sample_data_orders [connect-config 1.0]",
+		conn + "mysql-sink-cloud-connector -SINKS-> urn:table:mysql://mysql-test.database.azure.com:3306/testdb.sample_data_stock_trades [connect-config 1.0]",
+		conn + "mysql-sink-cloud-connector -SINKS-> urn:table:mysql://mysql-test.database.azure.com:3306/testdb.sample_data_users [connect-config 1.0]",
+		// no snowflake.url.name in the config Confluent Cloud shows
+		conn + "snowflake-sink-cloud-connector -SINKS-> urn:table:snowflake://unknown/TEST_DB.TEST_SCHEMA.ORDER_EVENTS_782987144 [connect-config 1.0]",
+		conn + "snowflake-sink-cloud-connector -SINKS-> urn:table:snowflake://unknown/TEST_DB.TEST_SCHEMA.USER_EVENTS_1974889125 [connect-config 1.0]",
+		conn + "s3-cloud-sink -SINKS-> urn:dataset:s3://datalake-raw/kafka/pageviews [connect-config 1.0]",
+		conn + "clickhouse-sink -SINKS-> urn:table:clickhouse://abc123.eu-central-1.aws.clickhouse.cloud:8443/analytics.clicks_v2 [connect-config 1.0]",
+		conn + "clickhouse-sink -SINKS-> urn:table:clickhouse://abc123.eu-central-1.aws.clickhouse.cloud:8443/analytics.orders_local [connect-config 1.0]",
+		conn + "clickhouse-sink -SINKS-> urn:table:clickhouse://abc123.eu-central-1.aws.clickhouse.cloud:8443/analytics.users [connect-config 1.0]",
+		conn + "events-sink -SINKS-> " + ice + "events [connect-config 1.0]",
+		// routed by record content: both tables, at resolved confidence
+		conn + "events-fanout -SINKS-> urn:table:hive://hive-metastore:9083/default.events_create [connect-config 0.7]",
+		conn + "events-fanout -SINKS-> urn:table:hive://hive-metastore:9083/default.events_list [connect-config 0.7]",
+	})
+	equalLists(t, "DERIVES", linksOfKind(snap, catalog.EdgeDerives), []string{
+		// publish.full.document.only: the value is the document
+		"urn:column:mongodb://mongo1:27017/testdb.testcoll/_id -DERIVES-> urn:field:prod/mongo.testdb.testcoll/value/_id [connect-config 1.0]",
+		"urn:column:mongodb://mongo1:27017/testdb.testcoll/name -DERIVES-> urn:field:prod/mongo.testdb.testcoll/value/name [connect-config 1.0]",
+		"urn:column:mongodb://mongo1:27017/testdb.testcoll/qty -DERIVES-> urn:field:prod/mongo.testdb.testcoll/value/qty [connect-config 1.0]",
+		"urn:column:mongodb://mongo1:27017/testdb.testcoll/tags -DERIVES-> urn:field:prod/mongo.testdb.testcoll/value/tags [connect-config 1.0]",
+		// the RdbmsHandler reads Debezium envelopes
+		"urn:field:prod/orders/value/after.id -DERIVES-> urn:column:mongodb://mongo-0.example:27017/archive.orders_2024/id [connect-config 1.0]",
+		"urn:field:prod/orders/value/after.total -DERIVES-> urn:column:mongodb://mongo-0.example:27017/archive.orders_2024/total [connect-config 1.0]",
+		// a ChangeStreamHandler applies change events: fullDocument.x → x
+		"urn:field:prod/test.users/value/fullDocument.email -DERIVES-> urn:column:mongodb://iot-db-target:27017/test.users/email [connect-config 1.0]",
+		"urn:field:prod/test.users/value/fullDocument.name -DERIVES-> urn:column:mongodb://iot-db-target:27017/test.users/name [connect-config 1.0]",
+		// no unwrap: an envelope's top-level fields are columns
+		"urn:field:prod/orders/value/op -DERIVES-> urn:column:clickhouse://abc123.eu-central-1.aws.clickhouse.cloud:8443/analytics.orders_local/op [connect-config 1.0]",
+		"urn:field:prod/clicks/value/ts -DERIVES-> urn:column:clickhouse://abc123.eu-central-1.aws.clickhouse.cloud:8443/analytics.clicks_v2/ts [connect-config 1.0]",
+		"urn:field:prod/clicks/value/url -DERIVES-> urn:column:clickhouse://abc123.eu-central-1.aws.clickhouse.cloud:8443/analytics.clicks_v2/url [connect-config 1.0]",
+		"urn:field:prod/clicks/value/user_id -DERIVES-> urn:column:clickhouse://abc123.eu-central-1.aws.clickhouse.cloud:8443/analytics.clicks_v2/user_id [connect-config 1.0]",
+		"urn:field:prod/events/value/id -DERIVES-> " + iceCol + "events/id [connect-config 1.0]",
+		"urn:field:prod/events/value/payload -DERIVES-> " + iceCol + "events/payload [connect-config 1.0]",
+		"urn:field:prod/events/value/type -DERIVES-> " + iceCol + "events/type [connect-config 1.0]",
+		"urn:field:prod/events/value/id -DERIVES-> urn:column:hive://hive-metastore:9083/default.events_create/id [connect-config 0.7]",
+		"urn:field:prod/events/value/payload -DERIVES-> urn:column:hive://hive-metastore:9083/default.events_create/payload [connect-config 0.7]",
+		"urn:field:prod/events/value/type -DERIVES-> urn:column:hive://hive-metastore:9083/default.events_create/type [connect-config 0.7]",
+		"urn:field:prod/events/value/id -DERIVES-> urn:column:hive://hive-metastore:9083/default.events_list/id [connect-config 0.7]",
+		"urn:field:prod/events/value/payload -DERIVES-> urn:column:hive://hive-metastore:9083/default.events_list/payload [connect-config 0.7]",
+		"urn:field:prod/events/value/type -DERIVES-> urn:column:hive://hive-metastore:9083/default.events_list/type [connect-config 0.7]",
+	})
+	for name, class := range map[string]string{"postgres-cdc-cloud-connector": "PostgresCdcSource", "clickhouse-sink": classClickHouseSink} {
+		c := asset(t, snap, conn+name)
+		if c.Properties["class"] != class {
+			t.Errorf("%s class = %v", name, c.Properties["class"])
+		}
+	}
+	if notes := fmt.Sprint(asset(t, snap, conn+"events-dynamic").Properties["lineageNotes"]); !strings.Contains(notes, "dynamic-enabled") {
+		t.Errorf("dynamic routing not explained: %s", notes)
+	}
+	for _, c := range []struct{ connector, key string }{
+		{"clickhouse-sink", "password"}, {"events-sink", "iceberg.catalog.credential"}, {"mysql-cloud-source", "connection.password"}, {"inventory-mongodb", "mongodb.password"},
+	} {
+		if v := asset(t, snap, conn+c.connector).Properties["config"].(map[string]any)[c.key]; v != Redacted {
+			t.Errorf("%s %s = %v", c.connector, c.key, v)
+		}
+	}
+	if len(snap.Incomplete) != 0 {
+		t.Errorf("incomplete: %v", snap.Incomplete)
+	}
+}

@@ -198,8 +198,8 @@ func (d *deriver) debeziumSource(flavor string) *debeziumSource {
 	default:
 		src.canName = src.hasServer && src.database != ""
 	}
-	keys := make([]string, 0, len(d.v.config))
-	for k := range d.v.config {
+	keys := make([]string, 0, len(d.conf))
+	for k := range d.conf {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
@@ -636,11 +636,15 @@ func mongoHost(connString, hosts string) (string, string, error) {
 		if !ok {
 			return "", "", fmt.Errorf("mongodb.connection.string is not a mongodb:// URL")
 		}
-		if _, after, ok := strings.Cut(rest, "@"); ok {
-			rest = after
+		// The hosts end at the first '/' or '?'; user-info ends at the last
+		// '@' before them (a password may hold '@').
+		hostList := rest
+		if i := strings.IndexAny(hostList, "/?"); i >= 0 {
+			hostList = hostList[:i]
 		}
-		hostList, _, _ := strings.Cut(rest, "/")
-		hostList, _, _ = strings.Cut(hostList, "?")
+		if i := strings.LastIndexByte(hostList, '@'); i >= 0 {
+			hostList = hostList[i+1:]
+		}
 		return splitHostPort(strings.Split(hostList, ",")[0])
 	}
 	if hosts != "" {

@@ -39,11 +39,13 @@ var debeziumFlavors = map[string]string{
 	classDebeziumDB2:       flavorDB2,
 }
 
-// SupportedClasses lists the connector classes with a dedicated derivation;
-// any other class gets the generic one (reported topics, confidence 0.5).
+// SupportedClasses lists the connector classes with a dedicated derivation
+// (the Confluent Cloud plugins of ManagedClasses map onto them); any other
+// class gets the generic one (reported topics, confidence 0.5).
 func SupportedClasses() []string {
 	out := []string{classJDBCSource, classJDBCSink, classDebeziumJDBCSink, classS3Sink,
-		classElasticsearchSink, classSnowflakeSink, classBigQuerySink, classHDFSSink, classHDFS3Sink, classGCSSink}
+		classElasticsearchSink, classSnowflakeSink, classBigQuerySink, classHDFSSink, classHDFS3Sink, classGCSSink,
+		classMongoSource, classMongoSink, classClickHouseSink, classIcebergSink, classTabularIceberg}
 	for c := range debeziumFlavors {
 		out = append(out, c)
 	}
@@ -55,6 +57,10 @@ func SupportedClasses() []string {
 // connector of class: the JDBC sources, whose tasks name the tables they
 // read.
 func readsTaskConfigs(class string) bool {
+	class = strings.TrimSpace(class)
+	if m, ok := managedClasses[class]; ok {
+		class = m.class
+	}
 	return class == classJDBCSource
 }
 
@@ -129,7 +135,11 @@ type deriver struct {
 	cache   *crawlCache
 	connURN catalog.URN
 
-	class string
+	// conf is the config the derivation reads: the connector's own, with
+	// the keys of a managed (Confluent Cloud) class translated to those of
+	// its self-managed equivalent.
+	conf  map[string]string
+	class string // the class whose derivation applies
 	typ   string
 	chain chain
 	notes []string
@@ -137,14 +147,18 @@ type deriver struct {
 	explained map[string]bool
 }
 
-func (d *deriver) cfg(key string) string { return strings.TrimSpace(d.v.config[key]) }
+func (d *deriver) cfg(key string) string { return strings.TrimSpace(d.conf[key]) }
 
 // derive emits the connector, its place in the cluster and its lineage.
 func (d *deriver) derive() {
-	d.class = d.cfg("connector.class")
+	d.conf = d.v.config
+	d.class = strings.TrimSpace(d.v.config["connector.class"])
+	if m, ok := managedClasses[d.class]; ok {
+		d.class, d.conf = m.class, m.translate(d.v.config)
+	}
 	d.typ = strings.ToLower(d.v.typ)
 	d.explained = map[string]bool{}
-	d.chain = parseChain(d.v.config)
+	d.chain = parseChain(d.conf)
 	for _, p := range d.chain.problems {
 		d.out.problem("transforms: " + p)
 	}
@@ -159,25 +173,37 @@ func (d *deriver) derive() {
 		d.jdbcSource()
 	case d.class == classJDBCSink || d.class == classDebeziumJDBCSink:
 		d.setType("sink")
-		d.sink(d.jdbcSinkTarget)
+		d.sink(one(d.jdbcSinkTarget))
 	case d.class == classS3Sink:
 		d.setType("sink")
-		d.sink(d.s3Target)
+		d.sink(one(d.s3Target))
 	case d.class == classElasticsearchSink:
 		d.setType("sink")
-		d.sink(d.elasticsearchTarget)
+		d.sink(one(d.elasticsearchTarget))
 	case d.class == classSnowflakeSink:
 		d.setType("sink")
-		d.sink(d.snowflakeTarget)
+		d.sink(one(d.snowflakeTarget))
 	case d.class == classBigQuerySink:
 		d.setType("sink")
-		d.sink(d.bigQueryTarget)
+		d.sink(one(d.bigQueryTarget))
 	case d.class == classHDFSSink || d.class == classHDFS3Sink:
 		d.setType("sink")
-		d.sink(d.hdfsTarget)
+		d.sink(one(d.hdfsTarget))
 	case d.class == classGCSSink:
 		d.setType("sink")
-		d.sink(d.gcsTarget)
+		d.sink(one(d.gcsTarget))
+	case d.class == classMongoSource:
+		d.setType("source")
+		d.mongoSource()
+	case d.class == classMongoSink:
+		d.setType("sink")
+		d.sink(one(d.mongoSinkTarget))
+	case d.class == classClickHouseSink:
+		d.setType("sink")
+		d.sink(one(d.clickHouseTarget))
+	case d.class == classIcebergSink || d.class == classTabularIceberg:
+		d.setType("sink")
+		d.sink(d.icebergTargets)
 	default:
 		d.generic()
 	}
@@ -193,7 +219,7 @@ func (d *deriver) setType(t string) {
 
 func (d *deriver) connectorAsset() catalog.Asset {
 	props := catalog.Properties{
-		"class":  d.class,
+		"class":  strings.TrimSpace(d.v.config["connector.class"]),
 		"type":   valueOr(d.typ, "unknown"),
 		"config": redactConfig(d.v.config),
 	}

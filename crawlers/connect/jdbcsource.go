@@ -33,7 +33,7 @@ func (d *deriver) jdbcSource() {
 	if lit, ok := literalOf(d.cfg("schema.pattern")); ok && !strings.Contains(lit, "%") && canName {
 		jt.defaultSchema = lit
 	}
-	prefix := d.v.config["topic.prefix"]
+	prefix := d.conf["topic.prefix"]
 
 	if query := d.cfg("query"); query != "" {
 		run := d.chain.run(prefix, nil)

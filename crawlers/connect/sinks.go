@@ -112,11 +112,30 @@ type sinkTarget struct {
 	// column maps a value path, as it leaves the SMT chain, to the column
 	// it lands in; nil when the target has no columns we can name.
 	column func(path string) (string, bool)
+	// unwrap says the connector reads Debezium envelopes itself ("after.x"
+	// lands in column x) unless the chain already unwrapped them.
+	unwrap bool
+	// confidence caps the target's lineage (a target chosen by record
+	// content); zero means no cap.
+	confidence float64
 }
 
-type targetFunc func(topic string) (sinkTarget, error)
+// targetFunc names the targets a sink writes one topic to: one for most
+// sinks, several for a fan-out (an Iceberg sink's tables).
+type targetFunc func(topic string) ([]sinkTarget, error)
 
-// sink derives a sink connector: consumed topics, the target per topic
+// one adapts a single-target naming function.
+func one(f func(topic string) (sinkTarget, error)) targetFunc {
+	return func(topic string) ([]sinkTarget, error) {
+		t, err := f(topic)
+		if err != nil {
+			return nil, err
+		}
+		return []sinkTarget{t}, nil
+	}
+}
+
+// sink derives a sink connector: consumed topics, the targets per topic
 // (after the SMT chain renamed it), and field → column edges.
 func (d *deriver) sink(target targetFunc) {
 	for _, b := range d.sinkTopics(confidenceResolved) {
@@ -133,29 +152,39 @@ func (d *deriver) sinkTopic(b topicBinding, target targetFunc) {
 			flows = append(flows, flow{origin: p, path: p})
 		}
 	}
-	ch := d.chain
-	if d.class == classDebeziumJDBCSink && !d.chainUnwraps() {
-		// The Debezium JDBC sink reads envelopes itself: "after.x" lands
-		// in column x. No alias: no transform of the config touched it.
-		ch.transforms = append(append([]*transform(nil), ch.transforms...), &transform{kind: smtUnwrap, inserted: map[string]bool{}})
-	}
-	run := ch.run(b.topic, flows)
+	base := d.chain.run(b.topic, nil)
 	switch {
-	case run.route.dropped:
+	case base.route.dropped:
 		d.note("records of topic %s are dropped by a Filter transform", b.topic)
 		return
-	case !run.route.exact():
-		d.note("the target of topic %s depends on record content (transform %s)", b.topic, strings.Join(run.route.via, ","))
+	case !base.route.exact():
+		d.note("the target of topic %s depends on record content (transform %s)", b.topic, strings.Join(base.route.via, ","))
 		return
 	}
-	tgt, err := target(run.route.topic)
+	tgts, err := target(base.route.topic)
 	if err != nil {
 		d.out.problem(err.Error())
 		return
 	}
+	for _, tgt := range tgts {
+		ch := d.chain
+		if tgt.unwrap && !d.chainUnwraps() {
+			// No alias: no transform of the config touched the field.
+			ch.transforms = append(append([]*transform(nil), ch.transforms...), &transform{kind: smtUnwrap, inserted: map[string]bool{}})
+		}
+		d.sinkTarget(b, ch.run(b.topic, flows), tgt, hasSchema)
+	}
+}
+
+// sinkTarget emits one topic → target binding: SINKS, the target and its
+// columns, and field → column edges.
+func (d *deriver) sinkTarget(b topicBinding, run chainRun, tgt sinkTarget, hasSchema bool) {
 	confidence := b.confidence
 	if run.capped {
 		confidence = min(confidence, confidenceResolved)
+	}
+	if tgt.confidence > 0 {
+		confidence = min(confidence, tgt.confidence)
 	}
 	var targetURN catalog.URN
 	if tgt.table != nil {
@@ -284,7 +313,7 @@ func (d *deriver) jdbcSinkTarget(topic string) (sinkTarget, error) {
 	if strings.EqualFold(d.cfg("pk.mode"), "record_key") || strings.EqualFold(d.cfg("primary.key.mode"), "record_key") {
 		d.note("primary key columns come from record keys, which value lineage does not follow")
 	}
-	return sinkTarget{table: &ref, column: topLevelColumn(include, exclude, nil)}, nil
+	return sinkTarget{table: &ref, column: topLevelColumn(include, exclude, nil), unwrap: debezium}, nil
 }
 
 // sinkFieldList reads a Debezium sink field list, whose entries are
@@ -316,7 +345,7 @@ func (d *deriver) s3Target(topic string) (sinkTarget, error) {
 // objectStoreTarget names a <topics.dir>/<topic> prefix under an object
 // store or file system namespace.
 func (d *deriver) objectStoreTarget(ns, topic string) sinkTarget {
-	delim := valueOr(d.v.config["directory.delim"], "/")
+	delim := valueOr(d.conf["directory.delim"], "/")
 	dir := strings.Trim(valueOr(d.cfg("topics.dir"), "topics"), "/")
 	path := dir + delim + topic
 	props := catalog.Properties{"namespace": ns, "name": path}
@@ -378,9 +407,20 @@ func (d *deriver) elasticsearchTarget(topic string) (sinkTarget, error) {
 // names resolve upper-case in Snowflake. Without schematization every field
 // lands in the RECORD_CONTENT variant column.
 func (d *deriver) snowflakeTarget(topic string) (sinkTarget, error) {
-	account, err := snowflakeAccount(d.cfg("snowflake.url.name"))
-	if err != nil {
-		return sinkTarget{}, err
+	var account, unresolved string
+	switch raw := d.cfg("snowflake.url.name"); {
+	case raw == "":
+		// Confluent Cloud's SnowflakeSink may leave it out of the config
+		// it shows.
+		account = UnknownHost
+		d.note("snowflake.url.name is not set: the tables are recorded under snowflake://%s", UnknownHost)
+	case hasPlaceholder(raw):
+		account, unresolved = UnknownHost, placeholderPattern.FindString(raw)
+	default:
+		var err error
+		if account, err = snowflakeAccount(raw); err != nil {
+			return sinkTarget{}, err
+		}
 	}
 	db, schema := d.cfg("snowflake.database.name"), d.cfg("snowflake.schema.name")
 	if db == "" || schema == "" {
@@ -390,7 +430,7 @@ func (d *deriver) snowflakeTarget(topic string) (sinkTarget, error) {
 	if err != nil {
 		return sinkTarget{}, err
 	}
-	ref := tableRef{ns: "snowflake://" + account, database: snowflakeIdent(db), schema: snowflakeIdent(schema), table: snowflakeIdent(table)}
+	ref := tableRef{ns: "snowflake://" + account, database: snowflakeIdent(db), schema: snowflakeIdent(schema), table: snowflakeIdent(table), unresolved: unresolved}
 	column := func(string) (string, bool) { return "RECORD_CONTENT", true }
 	if strings.EqualFold(d.cfg("snowflake.enable.schematization"), "true") {
 		column = topLevelColumn(nil, nil, strings.ToUpper)
