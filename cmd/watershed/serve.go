@@ -244,7 +244,7 @@ func (s *server) registerMetrics() {
 			func() float64 { return float64(s.store.Stats().Head) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "watershed_store_disk_bytes", Help: "Disk space used by the embedded store."},
 			func() float64 { return float64(s.store.Stats().DiskBytes) }),
-		&subscriptionCollector{changes: s.changes},
+		&subscriptionCollector{changes: s.changes, head: s.store.LastSeq},
 	)
 }
 
@@ -262,15 +262,37 @@ func (s *server) instrument(name string, h http.Handler) http.Handler {
 }
 
 // subscriptionCollector exports the position of each change-log subscription.
-type subscriptionCollector struct{ changes *changelog.Changelog }
+type subscriptionCollector struct {
+	changes *changelog.Changelog
+	head    func(context.Context) (uint64, error)
+}
 
-var subscriptionPosition = prometheus.NewDesc("watershed_changelog_subscription_position", "Last change-log entry handled by each subscription.", []string{"subscription"}, nil)
+var (
+	subscriptionPosition = prometheus.NewDesc("watershed_changelog_subscription_position", "Last change-log entry handled by each subscription.", []string{"subscription"}, nil)
+	subscriptionBacklog  = prometheus.NewDesc("watershed_changelog_subscription_backlog", "Change-log entries written but not yet handled by each subscription (head - position).", []string{"subscription"}, nil)
+	subscriptionRetries  = prometheus.NewDesc("watershed_changelog_subscription_retries_total", "Failed handler attempts of each subscription.", []string{"subscription"}, nil)
+	subscriptionSkipped  = prometheus.NewDesc("watershed_changelog_subscription_skipped_total", "Entries each subscription skipped after permanent errors or too many attempts.", []string{"subscription"}, nil)
+	changelogHead        = prometheus.NewDesc("watershed_changelog_head", "Sequence number of the newest change-log entry.", nil, nil)
+)
 
-func (c *subscriptionCollector) Describe(ch chan<- *prometheus.Desc) { ch <- subscriptionPosition }
+func (c *subscriptionCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{subscriptionPosition, subscriptionBacklog, subscriptionRetries, subscriptionSkipped, changelogHead} {
+		ch <- d
+	}
+}
 
 func (c *subscriptionCollector) Collect(ch chan<- prometheus.Metric) {
+	head, err := c.head(context.Background())
+	if err == nil {
+		ch <- prometheus.MustNewConstMetric(changelogHead, prometheus.GaugeValue, float64(head))
+	}
 	for _, st := range c.changes.Subscriptions() {
 		ch <- prometheus.MustNewConstMetric(subscriptionPosition, prometheus.GaugeValue, float64(st.Position), st.Name)
+		ch <- prometheus.MustNewConstMetric(subscriptionRetries, prometheus.CounterValue, float64(st.Retries), st.Name)
+		ch <- prometheus.MustNewConstMetric(subscriptionSkipped, prometheus.CounterValue, float64(st.Skipped), st.Name)
+		if err == nil && head >= st.Position {
+			ch <- prometheus.MustNewConstMetric(subscriptionBacklog, prometheus.GaugeValue, float64(head-st.Position), st.Name)
+		}
 	}
 }
 
