@@ -145,21 +145,21 @@ func (c *Crawler) Crawl(ctx context.Context) (catalog.Snapshot, error) {
 	defer c.clientMu.Unlock()
 	defer c.client.closeIdle()
 	if err := c.client.prepare(c.cfg.TLS.CAFile); err != nil {
-		return catalog.Snapshot{}, catalog.Errorf(catalog.Invalid, "prepare connect client: %w", err)
+		return catalog.Snapshot{}, catalog.Errorf(catalog.Invalid, "prepare connect client: %w", redactedError{err})
 	}
 	at := c.now()
 
 	var info serverInfo
 	if err := c.client.get(ctx, "/", nil, &info); err != nil {
-		return catalog.Snapshot{}, catalog.Errorf(catalog.Unavailable, "read connect worker %s: %w", c.cfg.URL, err)
+		return catalog.Snapshot{}, catalog.Errorf(catalog.Unavailable, "read connect worker %s: %w", redactText(c.cfg.URL), redactedError{err})
 	}
 	views, err := c.readConnectors(ctx)
 	if err != nil {
-		return catalog.Snapshot{}, catalog.Errorf(catalog.Unavailable, "list connectors of %s: %w", c.cfg.URL, err)
+		return catalog.Snapshot{}, catalog.Errorf(catalog.Unavailable, "list connectors of %s: %w", redactText(c.cfg.URL), redactedError{err})
 	}
 	if err := ctx.Err(); err != nil {
 		// Reads cut short by the caller are no sign of broken connectors.
-		return catalog.Snapshot{}, catalog.Errorf(catalog.Unavailable, "crawl %s: %w", c.cfg.URL, err)
+		return catalog.Snapshot{}, catalog.Errorf(catalog.Unavailable, "crawl %s: %w", redactText(c.cfg.URL), err)
 	}
 
 	b := newSnapshotBuilder(c.source)
@@ -172,7 +172,7 @@ func (c *Crawler) Crawl(ctx context.Context) (catalog.Snapshot, error) {
 		out := b.scope(ConnectorScope(v.name))
 		if v.failure != "" {
 			out.problem(v.failure)
-			c.log.Warn("connector unreadable; keeping what the catalog knew", "connector", v.name, "reason", v.failure)
+			c.log.Warn("connector unreadable; keeping what the catalog knew", "connector", v.name, "reason", redactText(v.failure))
 			continue
 		}
 		if v.topicsProblem != "" {
@@ -296,7 +296,7 @@ func (c *Crawler) readExpanded(ctx context.Context) ([]*connectorView, bool, err
 	} else if statusOf(err) == 0 {
 		return nil, false, err // the worker is unreachable
 	} else {
-		c.log.Debug("expand API unavailable; reading connectors one by one", "err", err)
+		c.log.Debug("expand API unavailable; reading connectors one by one", "err", redactedError{err})
 	}
 	var names []string
 	if err := c.client.get(ctx, "/connectors", nil, &names); err != nil {
@@ -355,7 +355,7 @@ func (c *Crawler) readTopics(ctx context.Context, v *connectorView) {
 		sort.Strings(v.topics)
 		v.topicsKnown = true
 	case statusOf(err) == http.StatusNotFound || statusOf(err) == http.StatusForbidden:
-		c.log.Debug("active topics unavailable", "connector", v.name, "err", err)
+		c.log.Debug("active topics unavailable", "connector", v.name, "err", redactedError{err})
 	default:
 		v.topicsProblem = fmt.Sprintf("read active topics: %v", err)
 	}
@@ -376,8 +376,16 @@ func (c *Crawler) readTasks(ctx context.Context, v *connectorView) {
 		}
 		v.tasksKnown = true
 	case statusOf(err) == http.StatusNotFound:
-		c.log.Debug("task configs unavailable", "connector", v.name, "err", err)
+		c.log.Debug("task configs unavailable", "connector", v.name, "err", redactedError{err})
 	default:
 		v.tasksProblem = fmt.Sprintf("read task configs: %v", err)
 	}
 }
+
+// redactedError shows err with the credentials its text may hold (a worker's
+// error message echoing a config value, a URL) replaced by their shape, and
+// unwraps to err.
+type redactedError struct{ err error }
+
+func (e redactedError) Error() string { return redactText(e.err.Error()) }
+func (e redactedError) Unwrap() error { return e.err }

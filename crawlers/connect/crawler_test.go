@@ -2,6 +2,7 @@ package connect
 
 import (
 	"context"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -999,5 +1000,54 @@ func TestConnectorClasses(t *testing.T) {
 	}
 	if len(snap.Incomplete) != 0 {
 		t.Errorf("incomplete: %v", snap.Incomplete)
+	}
+}
+
+// TestNoSecretLeaks crawls one connector of every class we know, with
+// secrets planted where real configs hold them, plus task and connector
+// traces quoting credentials: no planted secret reaches the snapshot
+// (configs, live state, problems).
+func TestNoSecretLeaks(t *testing.T) {
+	s := loadScenario(t, "secrets_by_class.json")
+	srv := startWorker(t, s, fakeconnect.Options{})
+	srv.SetState("jdbc-sink", fakeconnect.StateFailed, "org.apache.kafka.connect.errors.ConnectException: java.sql.SQLException: Cannot create PoolableConnectionFactory (jdbc:postgresql://pg:5432/dwh?user=dwh&password=LEAK-trace)\n\tat io.confluent.connect.jdbc.sink.JdbcSinkTask.put(JdbcSinkTask.java:120)")
+	srv.SetTaskState("http-sink", 0, fakeconnect.StateFailed, "org.apache.kafka.connect.errors.ConnectException: request failed with headers Authorization: Bearer LEAKtracetoken123, url mongodb://x:p@LEAK-tracemongo@h/")
+	snap, err := newTestCrawler(t, srv.URL, MapSchemas{}, nil).Crawl(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(struct {
+		Assets     []catalog.Asset
+		Incomplete map[string]string
+	}{snap.Assets, snap.Incomplete})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(b), "LEAK"); n > 0 {
+		for _, a := range snap.Assets {
+			ab, _ := json.Marshal(a)
+			if strings.Contains(string(ab), "LEAK") {
+				t.Errorf("secret leaked in %s: %s", a.URN, ab)
+			}
+		}
+		for scope, r := range snap.Incomplete {
+			if strings.Contains(r, "LEAK") {
+				t.Errorf("secret leaked in the problem of %s: %s", scope, r)
+			}
+		}
+	}
+	if _, ok := snap.Incomplete["connector/es-bad-url"]; !ok {
+		t.Errorf("the malformed URL is not reported: %v", snap.Incomplete)
+	}
+	// Redaction keeps what is not secret.
+	cfg := asset(t, snap, conn+"http-sink").Properties["config"].(map[string]any)
+	if cfg["headers"] != "Authorization:Bearer [redacted]|X-Api-Version:2" || cfg["producer.override.ssl.keystore.type"] != "PEM" {
+		t.Errorf("http-sink config = %v", cfg)
+	}
+	if got := asset(t, snap, conn+"mongo-cdc").Properties["config"].(map[string]any)["mongodb.connection.string"]; got != "mongodb://debezium:[redacted]@mongodb:27017/?replicaSet=rs0" {
+		t.Errorf("mongodb.connection.string = %v", got)
+	}
+	if got := asset(t, snap, conn+"oracle-cdc").Properties["config"].(map[string]any)["database.url"]; got != "jdbc:oracle:thin:c##dbzuser/[redacted]@oracle:1521/ORCLCDB" {
+		t.Errorf("database.url = %v", got)
 	}
 }

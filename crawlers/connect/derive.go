@@ -264,9 +264,10 @@ func (d *deriver) connectorAsset() catalog.Asset {
 }
 
 // traceSummary keeps the first line of a Java stack trace (the exception
-// and its message), bounded.
+// and its message), bounded, with the credentials it may hold (a JDBC URL
+// with its password, a connection string) redacted.
 func traceSummary(trace string) string {
-	line, _, _ := strings.Cut(strings.TrimSpace(trace), "\n")
+	line, _, _ := strings.Cut(strings.TrimSpace(redactText(trace)), "\n")
 	line = strings.TrimSpace(line)
 	if len(line) > 300 {
 		line = line[:297] + "..."

@@ -145,8 +145,10 @@ func (o *scopeOutput) link(from catalog.URN, kind catalog.EdgeKind, to catalog.U
 	})
 }
 
-// problem records why the scope's lineage is incomplete.
+// problem records why the scope's lineage is incomplete, with the
+// credentials the reason may quote redacted.
 func (o *scopeOutput) problem(reason string) {
+	reason = redactText(reason)
 	for _, p := range o.problems {
 		if p == reason {
 			return
