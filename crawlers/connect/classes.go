@@ -204,7 +204,9 @@ func (d *deriver) mongoSource() {
 		}
 		d.tableAssets(ref, nil, origin, confidence)
 		d.out.link(ref.urn(), catalog.EdgeCaptures, d.connURN, origin, confidence, "", false)
+		d.input(ref.urn())
 		if run.route.exact() {
+			d.pair(ref.urn(), d.c.TopicURN(run.route.topic), origin, confidence, d.chain.appliedAliases(run))
 			d.documentFields(ref, topic, run.route.topic, fullDocOnly, origin, confidence)
 		}
 	}

@@ -3,6 +3,7 @@ package connect
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -145,6 +146,76 @@ type deriver struct {
 	notes []string
 	// explained are the reported topics a derivation accounted for.
 	explained map[string]bool
+
+	// Pair edges: the data sets the connector reads (inputs) and writes
+	// (produced topics, paired outputs), for the per-pair DERIVES edges
+	// that make the connector pass-through for lineage walks.
+	inputs   []catalog.URN
+	produced []string
+	paired   map[catalog.URN]bool
+	// side are produced topics that carry no input data (heartbeats,
+	// transaction metadata): they get no pair edges.
+	side map[string]bool
+}
+
+// pair asserts the per-pair edge from → to (topic → table for a sink, table
+// → topic for a source) with the connector as Via and the transforms that
+// applied on the way.
+func (d *deriver) pair(from, to catalog.URN, origin string, confidence float64, transform string) {
+	d.paired[to] = true
+	d.input(from)
+	d.out.linkVia(from, catalog.EdgeDerives, to, d.connURN, origin, confidence, transform, false)
+}
+
+// input records a data set the connector reads.
+func (d *deriver) input(u catalog.URN) {
+	for _, x := range d.inputs {
+		if x == u {
+			return
+		}
+	}
+	d.inputs = append(d.inputs, u)
+}
+
+// pairUnattributed gives every produced topic that no derivation paired (a
+// topic the connector reports but whose table is unknown) a pair edge from
+// every input, at confidenceResolved: once the connector is pass-through,
+// an unpaired output would be unreachable, and which input feeds it is
+// unknown. A connector without pair edges is left as it is.
+func (d *deriver) pairUnattributed() {
+	if len(d.paired) == 0 || d.typ != "source" {
+		return
+	}
+	for _, topic := range d.produced {
+		to := d.c.TopicURN(topic)
+		if d.paired[to] || d.side[topic] {
+			continue
+		}
+		for _, from := range append([]catalog.URN(nil), d.inputs...) {
+			d.pair(from, to, OriginTopics, confidenceResolved, "")
+		}
+	}
+}
+
+// appliedAliases names the transforms that acted on a run, in order: the
+// Transform of a pair edge. A router counts when it renamed the topic; a
+// transform that changes nothing lineage tracks (headers, schema metadata)
+// does not count.
+func (ch chain) appliedAliases(run chainRun) string {
+	var out []string
+	for i, t := range ch.transforms {
+		if i >= len(run.applied) || !run.applied[i] || t.keySide || t.kind == smtNoop {
+			continue
+		}
+		switch t.kind {
+		case smtRegexRouter, smtByLogicalTableRouter, smtTimestampRouter, smtContentRouter, smtEventRouter:
+			if !slices.Contains(run.route.via, t.alias) {
+				continue
+			}
+		}
+		out = append(out, t.alias)
+	}
+	return strings.Join(out, ",")
 }
 
 func (d *deriver) cfg(key string) string { return strings.TrimSpace(d.conf[key]) }
@@ -158,6 +229,7 @@ func (d *deriver) derive() {
 	}
 	d.typ = strings.ToLower(d.v.typ)
 	d.explained = map[string]bool{}
+	d.paired, d.side = map[catalog.URN]bool{}, map[string]bool{}
 	d.chain = parseChain(d.conf)
 	for _, p := range d.chain.problems {
 		d.out.problem("transforms: " + p)
@@ -207,6 +279,7 @@ func (d *deriver) derive() {
 	default:
 		d.generic()
 	}
+	d.pairUnattributed()
 	d.out.asset(d.connectorAsset())
 	d.out.link(d.c.ClusterURN(), catalog.EdgeContains, d.connURN, OriginConfig, confidenceConfig, "", false)
 }
@@ -294,6 +367,7 @@ func (d *deriver) reported(topic string) bool {
 // renamed the topic.
 func (d *deriver) produces(topic, origin string, confidence float64, transform string) {
 	d.explained[topic] = true
+	d.produced = appendUnique(d.produced, topic)
 	confidence = d.confirmed(topic, origin, confidence)
 	d.out.link(d.connURN, catalog.EdgeProduces, d.c.TopicURN(topic), origin, confidence, transform, false)
 }
@@ -361,8 +435,7 @@ func (d *deriver) generic() {
 	}
 	switch d.typ {
 	case "sink":
-		d.sinkTopics(confidenceUnknown)
-		d.deadLetterQueue()
+		d.deadLetterQueue(d.sinkTopics(confidenceUnknown))
 	case "source":
 		d.unexplainedTopics(confidenceUnknown)
 	}

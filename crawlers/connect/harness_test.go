@@ -145,8 +145,29 @@ func links(s catalog.Snapshot, keep func(catalog.Link) bool) []string {
 	return out
 }
 
+// linksOfKind renders the links of kind k; pair edges (those with a Via)
+// are left to pairLinks.
 func linksOfKind(s catalog.Snapshot, k catalog.EdgeKind) []string {
-	return links(s, func(l catalog.Link) bool { return l.Kind == k })
+	return links(s, func(l catalog.Link) bool { return l.Kind == k && l.Via == "" })
+}
+
+// pairLinks renders the pair edges (DERIVES with a Via) of connector name,
+// or of every connector when name is empty, as "from -> to [origin conf
+// t=transform]".
+func pairLinks(s catalog.Snapshot, name string) []string {
+	var out []string
+	for _, l := range s.Links {
+		if l.Via == "" || (name != "" && l.Via != catalog.ConnectorURN(testSource, name)) {
+			continue
+		}
+		str := fmt.Sprintf("%s -> %s [%s %.1f", l.From, l.To, l.Origin, l.Confidence)
+		if l.Transform != "" {
+			str += " t=" + l.Transform
+		}
+		out = append(out, str+"]")
+	}
+	sort.Strings(out)
+	return out
 }
 
 func assetURNs(s catalog.Snapshot, k catalog.Kind) []string {

@@ -53,6 +53,9 @@ func (d *deriver) jdbcSource() {
 			t := jt.qualify(name)
 			d.tableAssets(t, nil, OriginConfig, confidenceResolved)
 			d.out.link(t.urn(), catalog.EdgeCaptures, d.connURN, OriginConfig, confidenceResolved, "", false)
+			if run.route.exact() && run.route.topic != "" {
+				d.pair(t.urn(), d.c.TopicURN(run.route.topic), OriginConfig, confidenceResolved, d.chain.appliedAliases(run))
+			}
 		}
 		return
 	}
@@ -190,6 +193,7 @@ func (d *deriver) jdbcSourceTable(jt jdbcTarget, canName bool, prefix string, tb
 	if canName {
 		d.tableAssets(tb.ref, nil, tb.origin, confidence)
 		d.out.link(tb.ref.urn(), catalog.EdgeCaptures, d.connURN, tb.origin, confidence, "", false)
+		d.input(tb.ref.urn())
 	}
 	switch {
 	case base.route.dropped:
@@ -218,6 +222,7 @@ func (d *deriver) jdbcSourceTopic(jt jdbcTarget, canName bool, start string, tb 
 	if !canName {
 		return
 	}
+	d.pair(tb.ref.urn(), d.c.TopicURN(topic), origin, confidence, d.chain.appliedAliases(run))
 	schema, hasSchema := d.schemaOf(topic)
 	if !hasSchema {
 		return

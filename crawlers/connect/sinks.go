@@ -96,10 +96,16 @@ func (d *deriver) sinkTopics(reportedConfidence float64) []topicBinding {
 	return out
 }
 
-// deadLetterQueue asserts the sink's dead letter queue topic.
-func (d *deriver) deadLetterQueue() {
-	if t := d.cfg("errors.deadletterqueue.topic.name"); t != "" {
-		d.produces(t, OriginConfig, confidenceConfig, "")
+// deadLetterQueue asserts the sink's dead letter queue topic, which the
+// records of every consumed topic may reach.
+func (d *deriver) deadLetterQueue(consumed []topicBinding) {
+	t := d.cfg("errors.deadletterqueue.topic.name")
+	if t == "" {
+		return
+	}
+	d.produces(t, OriginConfig, confidenceConfig, "")
+	for _, b := range consumed {
+		d.pair(d.c.TopicURN(b.topic), d.c.TopicURN(t), b.origin, min(b.confidence, confidenceResolved), "")
 	}
 }
 
@@ -138,10 +144,11 @@ func one(f func(topic string) (sinkTarget, error)) targetFunc {
 // sink derives a sink connector: consumed topics, the targets per topic
 // (after the SMT chain renamed it), and field → column edges.
 func (d *deriver) sink(target targetFunc) {
-	for _, b := range d.sinkTopics(confidenceResolved) {
+	bindings := d.sinkTopics(confidenceResolved)
+	for _, b := range bindings {
 		d.sinkTopic(b, target)
 	}
-	d.deadLetterQueue()
+	d.deadLetterQueue(bindings)
 }
 
 func (d *deriver) sinkTopic(b topicBinding, target targetFunc) {
@@ -194,6 +201,7 @@ func (d *deriver) sinkTarget(b topicBinding, run chainRun, tgt sinkTarget, hasSc
 		d.out.asset(tgt.dataset)
 	}
 	d.out.link(d.connURN, catalog.EdgeSinks, targetURN, b.origin, confidence, strings.Join(run.route.via, ","), false)
+	d.pair(d.c.TopicURN(b.topic), targetURN, b.origin, confidence, d.chain.appliedAliases(run))
 	if tgt.table == nil {
 		return
 	}
