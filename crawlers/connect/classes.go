@@ -162,10 +162,8 @@ func mongoServer(uri string) (dbServer, string, error) {
 	if err != nil {
 		return dbServer{}, "", fmt.Errorf("connection.uri: %w", err)
 	}
-	if hasPlaceholder(host) {
-		return newServer(flavorMongoDB, UnknownHost, port), placeholderPattern.FindString(host), nil
-	}
-	return newServer(flavorMongoDB, host, port), "", nil
+	s := newServer(flavorMongoDB, host, port)
+	return s, s.unresolved, nil
 }
 
 // mongoSource derives the MongoDB Kafka source connector: change streams of
@@ -362,10 +360,6 @@ func (d *deriver) clickHouseTarget(topic string) (sinkTarget, error) {
 		return sinkTarget{}, fmt.Errorf("hostname is not set")
 	}
 	server := newServer(flavorClickHouse, host, valueOr(d.cfg("port"), defaultClickHousePort))
-	var unresolved string
-	if hasPlaceholder(host) {
-		unresolved, server.host = placeholderPattern.FindString(host), UnknownHost
-	}
 	table := topic
 	for _, e := range splitList(d.cfg("topic2TableMap")) {
 		t, tbl, ok := strings.Cut(e, "=")
@@ -377,7 +371,6 @@ func (d *deriver) clickHouseTarget(topic string) (sinkTarget, error) {
 		}
 	}
 	ref := server.table(valueOr(d.cfg("database"), "default"), "", table)
-	ref.unresolved = unresolved
 	return sinkTarget{table: &ref, column: topLevelColumn(nil, nil, nil)}, nil
 }
 

@@ -1051,3 +1051,37 @@ func TestNoSecretLeaks(t *testing.T) {
 		t.Errorf("database.url = %v", got)
 	}
 }
+
+// TestPlaceholderServers: servers hidden behind config-provider placeholders
+// in every kind of connection key are recorded under the unknown host, not
+// reported as crawl problems.
+func TestPlaceholderServers(t *testing.T) {
+	s := scenario{}
+	add := func(name, typ string, cfg map[string]string) {
+		s.Connectors = append(s.Connectors, scenarioConnector{Name: name, Type: typ, Config: cfg})
+	}
+	add("pg-cdc", "source", map[string]string{"connector.class": classDebeziumPostgres, "database.hostname": "${env:PG_HOST}", "database.port": "${env:PG_PORT}",
+		"database.dbname": "shop", "topic.prefix": "shop", "table.include.list": "public.orders"})
+	add("es", "sink", map[string]string{"connector.class": classElasticsearchSink, "connection.url": "${file:/opt/secrets/es.properties:url}", "topics": "orders"})
+	add("s3", "sink", map[string]string{"connector.class": classS3Sink, "s3.bucket.name": "${env:LAKE_BUCKET}", "topics": "orders"})
+	add("ch", "sink", map[string]string{"connector.class": classClickHouseSink, "hostname": "${env:CH_HOST}", "topics": "orders"})
+	add("mongo", "sink", map[string]string{"connector.class": classMongoSink, "connection.uri": "${env:MONGO_URI}", "database": "archive", "topics": "orders"})
+	srv := startWorker(t, s, fakeconnect.Options{})
+	snap, err := newTestCrawler(t, srv.URL, MapSchemas{}, nil).Crawl(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Incomplete) != 0 {
+		t.Errorf("incomplete: %v", snap.Incomplete)
+	}
+	equalLists(t, "targets", append(linksOfKind(snap, catalog.EdgeSinks), linksOfKind(snap, catalog.EdgeCaptures)...), []string{
+		conn + "ch -SINKS-> urn:table:clickhouse://unknown:8443/default.orders [connect-config 1.0]",
+		conn + "es -SINKS-> urn:dataset:elasticsearch://unknown/orders [connect-config 1.0]",
+		conn + "mongo -SINKS-> urn:table:mongodb://unknown:27017/archive.orders [connect-config 1.0]",
+		conn + "s3 -SINKS-> urn:dataset:s3://unknown/topics/orders [connect-config 1.0]",
+		"urn:table:postgres://unknown:5432/shop.public.orders -CAPTURES-> " + conn + "pg-cdc [connect-config 1.0]",
+	})
+	if p := asset(t, snap, "urn:table:postgres://unknown:5432/shop.public.orders").Properties["unresolvedConnection"]; p != "${env:PG_HOST}" {
+		t.Errorf("unresolvedConnection = %v", p)
+	}
+}

@@ -29,13 +29,25 @@ type dbServer struct {
 	flavor string
 	host   string
 	port   string
+	// unresolved is the placeholder that hides the host, if one does.
+	unresolved string
 }
 
+// newServer names a server. A host or port hidden behind a config-provider
+// placeholder gives UnknownHost (the default port), the placeholder kept in
+// unresolved.
 func newServer(flavor, host, port string) dbServer {
-	if port == "" {
-		port = defaultPorts[flavor]
+	s := dbServer{flavor: flavor, host: strings.ToLower(strings.TrimSpace(host)), port: strings.TrimSpace(port)}
+	if hasPlaceholder(host) {
+		s.host, s.unresolved = UnknownHost, placeholderPattern.FindString(host)
 	}
-	return dbServer{flavor: flavor, host: strings.ToLower(strings.TrimSpace(host)), port: strings.TrimSpace(port)}
+	if hasPlaceholder(port) {
+		s.port, s.unresolved = "", firstNonEmpty(s.unresolved, placeholderPattern.FindString(port))
+	}
+	if s.port == "" {
+		s.port = defaultPorts[flavor]
+	}
+	return s
 }
 
 // namespace is the OpenLineage namespace: "postgres://host:5432", or
@@ -62,7 +74,7 @@ type tableRef struct {
 }
 
 func (s dbServer) table(database, schema, table string) tableRef {
-	return tableRef{ns: s.namespace(), database: database, schema: schema, table: table}
+	return tableRef{ns: s.namespace(), database: database, schema: schema, table: table, unresolved: s.unresolved}
 }
 
 // name is the OpenLineage dataset name.
@@ -88,7 +100,7 @@ func (t tableRef) columnURN(col string) catalog.URN { return catalog.ColumnURN(t
 func (t jdbcTarget) qualify(name string) tableRef {
 	parts := splitIdentifier(name)
 	ref := t.server.table(t.database, t.defaultSchema, "")
-	ref.unresolved = t.unresolved
+	ref.unresolved = firstNonEmpty(t.unresolved, ref.unresolved)
 	switch {
 	case len(parts) == 0:
 		return ref

@@ -16,19 +16,22 @@ import (
 	"github.com/watershed-data/watershed/internal/fakeconnect"
 )
 
+// scenarioConnector is one connector of a scenario.
+type scenarioConnector struct {
+	Name   string            `json:"name"`
+	Config map[string]string `json:"config"`
+	Type   string            `json:"type"`
+	State  string            `json:"state"`
+	Topics []string          `json:"topics"`
+	// Tasks are the keys the connector adds to each task's config.
+	Tasks []map[string]string `json:"tasks"`
+}
+
 // scenario is one testdata/*.json file: connectors as a worker holds them
 // and the topic schemas the schema registry crawler would have catalogued.
 type scenario struct {
-	Description string `json:"description"`
-	Connectors  []struct {
-		Name   string            `json:"name"`
-		Config map[string]string `json:"config"`
-		Type   string            `json:"type"`
-		State  string            `json:"state"`
-		Topics []string          `json:"topics"`
-		// Tasks are the keys the connector adds to each task's config.
-		Tasks []map[string]string `json:"tasks"`
-	} `json:"connectors"`
+	Description string              `json:"description"`
+	Connectors  []scenarioConnector `json:"connectors"`
 	// ClusterTopics, when set, are the Kafka cluster's topics (the
 	// TopicLister); otherwise the topics with schemas are.
 	ClusterTopics []string `json:"clusterTopics"`

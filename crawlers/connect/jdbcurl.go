@@ -94,12 +94,7 @@ func parseJDBCURL(raw, user string) (jdbcTarget, error) {
 	if err != nil {
 		return jdbcTarget{}, err
 	}
-	if hasPlaceholder(t.server.host) {
-		t.unresolved, t.server.host = placeholderPattern.FindString(t.server.host), UnknownHost
-	}
-	if hasPlaceholder(t.server.port) {
-		t.unresolved, t.server.port = firstNonEmpty(t.unresolved, placeholderPattern.FindString(t.server.port)), defaultPorts[t.server.flavor]
-	}
+	t.unresolved = firstNonEmpty(t.unresolved, t.server.unresolved)
 	if hasPlaceholder(t.database) {
 		t.unresolved, t.database = firstNonEmpty(t.unresolved, placeholderPattern.FindString(t.database)), UnknownHost
 	}

@@ -353,6 +353,14 @@ func (d *deriver) s3Target(topic string) (sinkTarget, error) {
 // objectStoreTarget names a <topics.dir>/<topic> prefix under an object
 // store or file system namespace.
 func (d *deriver) objectStoreTarget(ns, topic string) sinkTarget {
+	var unresolved string
+	if hasPlaceholder(ns) {
+		// A bucket or namenode hidden behind a placeholder.
+		unresolved = placeholderPattern.FindString(ns)
+		scheme, _, _ := strings.Cut(ns, "://")
+		ns = scheme + "://" + UnknownHost
+		d.note("the bucket or file system is hidden by %s: its paths are recorded under %s", unresolved, ns)
+	}
 	delim := valueOr(d.conf["directory.delim"], "/")
 	dir := strings.Trim(valueOr(d.cfg("topics.dir"), "topics"), "/")
 	path := dir + delim + topic
@@ -360,13 +368,20 @@ func (d *deriver) objectStoreTarget(ns, topic string) sinkTarget {
 	if f := d.cfg("format.class"); f != "" {
 		props["format"] = f
 	}
+	if unresolved != "" {
+		props["unresolvedConnection"] = unresolved
+	}
 	return sinkTarget{dataset: catalog.Asset{URN: catalog.DatasetURN(ns, path), Name: path, Properties: props}}
 }
 
 // hdfsTarget names the HDFS directory the Confluent HDFS 2/3 sinks write a
 // topic to: hdfs://<namenode>/<topics.dir>/<topic>.
 func (d *deriver) hdfsTarget(topic string) (sinkTarget, error) {
-	u, err := url.Parse(firstNonEmpty(d.cfg("hdfs.url"), d.cfg("store.url")))
+	raw := firstNonEmpty(d.cfg("hdfs.url"), d.cfg("store.url"))
+	if hasPlaceholder(raw) {
+		return d.objectStoreTarget("hdfs://"+placeholderPattern.FindString(raw), topic), nil
+	}
+	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
 		return sinkTarget{}, fmt.Errorf("hdfs.url is not an hdfs://namenode:port URL")
 	}
@@ -389,6 +404,17 @@ func (d *deriver) elasticsearchTarget(topic string) (sinkTarget, error) {
 	urls := splitList(d.cfg("connection.url"))
 	if len(urls) == 0 {
 		return sinkTarget{}, fmt.Errorf("connection.url is not set")
+	}
+	if hasPlaceholder(urls[0]) {
+		// The server is hidden: the index is still known.
+		ns := "elasticsearch://" + UnknownHost
+		index := strings.ToLower(topic)
+		d.note("the Elasticsearch server is hidden by %s: its indexes are recorded under host %q", placeholderPattern.FindString(urls[0]), UnknownHost)
+		return sinkTarget{dataset: catalog.Asset{
+			URN:        catalog.DatasetURN(ns, index),
+			Name:       index,
+			Properties: catalog.Properties{"namespace": ns, "name": index, "index": index, "unresolvedConnection": placeholderPattern.FindString(urls[0])},
+		}}, nil
 	}
 	u, err := url.Parse(urls[0])
 	if err != nil || u.Hostname() == "" {
