@@ -14,7 +14,7 @@
 //	GET    /connectors/{name}/config           {"key":"value",...}
 //	PUT    /connectors/{name}/config           201 when created, 200 when updated
 //	GET    /connectors/{name}/status           {"name","connector","tasks","type"}
-//	GET    /connectors/{name}/tasks            [{"id":{"connector","task"},"config"}]
+//	GET    /connectors/{name}/tasks            [{"id":{"connector","task"},"config"}] (config + Connector.TaskConfigs)
 //	GET    /connectors/{name}/topics           {"<name>":{"topics":[...]}}
 //	PUT    /connectors/{name}/pause|resume     202
 //	DELETE /connectors/{name}                  204
