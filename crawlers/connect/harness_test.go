@@ -61,7 +61,7 @@ func loadScenario(t *testing.T, name string) scenario {
 func (s scenario) schemas() MapSchemas {
 	m := MapSchemas{}
 	for topic, ts := range s.Schemas {
-		m[catalog.MakeURN(catalog.KindTopic, testCluster+"/"+topic)] = TopicSchema{RecordName: ts.RecordName, Paths: ts.Paths}
+		m[catalog.TopicURN(testCluster, topic)] = TopicSchema{RecordName: ts.RecordName, Paths: ts.Paths}
 	}
 	return m
 }
