@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -41,10 +43,12 @@ type Config struct {
 	// /api/v1/topologies).
 	OpenLineage OpenLineage `yaml:"openlineage"`
 
+	// Webhooks configures delivery of change-log entries to HTTP receivers.
+	Webhooks Webhooks `yaml:"webhooks"`
+
 	// Sections of the design that this build does not implement yet. They
 	// are decoded only to be refused with a clear message instead of
 	// "field not found" (or, worse, silently ignored).
-	Webhooks        yaml.Node `yaml:"webhooks"`
 	Policies        yaml.Node `yaml:"policies"`
 	Classifications yaml.Node `yaml:"classifications"`
 }
@@ -55,6 +59,27 @@ type OpenLineage struct {
 	TTL Duration `yaml:"ttl"`
 	// Sweep is how often stale jobs are looked for.
 	Sweep Duration `yaml:"sweep"`
+}
+
+// Webhooks configures the webhooks stage. Endpoints themselves are created
+// through GraphQL (createWebhook), which returns their signing secret once.
+type Webhooks struct {
+	// Allow lists CIDRs the SSRF guard lets webhooks reach although they
+	// are loopback, private, link-local or otherwise internal.
+	Allow []string `yaml:"allow"`
+	// Retry lists the delays before attempts 2..n (default 5s, 5m, 30m,
+	// 2h, 5h, 10h, 10h); after the last, a delivery is a dead letter.
+	Retry []Duration `yaml:"retry"`
+	// Timeout bounds one attempt (default 10s).
+	Timeout Duration `yaml:"timeout"`
+	// Concurrency bounds the attempts in flight per endpoint (default 8).
+	Concurrency int `yaml:"concurrency"`
+	// DisableAfter disables an endpoint failing for this long without a
+	// success (default 120h); "0s" never disables.
+	DisableAfter *Duration `yaml:"disableAfter"`
+	// PublicURL is where people reach Watershed's UI, for links in Slack
+	// messages (default http://<listen>).
+	PublicURL string `yaml:"publicURL"`
 }
 
 // Log configures logging.
@@ -234,7 +259,8 @@ func (c *Config) Validate(reg *crawlers.Registry) error {
 	if c.GraphQL.MaxBodyBytes < 0 || c.GraphQL.MaxTokens < 0 || c.GraphQL.MaxDepth < 0 || c.GraphQL.MaxComplexity < 0 {
 		errs = append(errs, errors.New("graphql: limits must not be negative (0 means the default)"))
 	}
-	for name, n := range map[string]yaml.Node{"webhooks": c.Webhooks, "policies": c.Policies, "classifications": c.Classifications} {
+	errs = append(errs, c.Webhooks.validate()...)
+	for name, n := range map[string]yaml.Node{"policies": c.Policies, "classifications": c.Classifications} {
 		if n.Kind != 0 {
 			errs = append(errs, fmt.Errorf("%s: not supported by this version of Watershed yet; remove the section", name))
 		}
@@ -247,6 +273,53 @@ func (c *Config) Validate(reg *crawlers.Registry) error {
 	}
 	errs = append(errs, c.validateSources(reg)...)
 	return errors.Join(errs...)
+}
+
+func (w *Webhooks) validate() []error {
+	var errs []error
+	for i, a := range w.Allow {
+		if _, err := netip.ParsePrefix(a); err != nil {
+			if _, aerr := netip.ParseAddr(a); aerr != nil {
+				errs = append(errs, fmt.Errorf("webhooks.allow[%d]: %q is not a CIDR (10.20.0.0/16) or an address", i, a))
+			}
+		}
+	}
+	if len(w.Retry) > 20 {
+		errs = append(errs, errors.New("webhooks.retry: at most 20 retries"))
+	}
+	for i, d := range w.Retry {
+		if d <= 0 || time.Duration(d) > 7*24*time.Hour {
+			errs = append(errs, fmt.Errorf("webhooks.retry[%d]: %s is not between 0s and 168h", i, time.Duration(d)))
+		}
+	}
+	if w.Timeout < 0 || time.Duration(w.Timeout) > 5*time.Minute {
+		errs = append(errs, errors.New("webhooks.timeout: must be between 0s (the default, 10s) and 5m"))
+	}
+	if w.Concurrency < 0 || w.Concurrency > 256 {
+		errs = append(errs, errors.New("webhooks.concurrency: must be between 0 (the default, 8) and 256"))
+	}
+	if w.DisableAfter != nil && *w.DisableAfter < 0 {
+		errs = append(errs, errors.New("webhooks.disableAfter: must not be negative"))
+	}
+	if w.PublicURL != "" {
+		if u, err := url.Parse(w.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("webhooks.publicURL: %q is not an http(s) URL", w.PublicURL))
+		}
+	}
+	return errs
+}
+
+// AllowPrefixes returns Allow as prefixes (an address is its /32 or /128).
+func (w *Webhooks) AllowPrefixes() []netip.Prefix {
+	var out []netip.Prefix
+	for _, a := range w.Allow {
+		if p, err := netip.ParsePrefix(a); err == nil {
+			out = append(out, p.Masked())
+		} else if ad, err := netip.ParseAddr(a); err == nil {
+			out = append(out, netip.PrefixFrom(ad, ad.BitLen()))
+		}
+	}
+	return out
 }
 
 func (c *Config) validateSources(reg *crawlers.Registry) []error {

@@ -120,6 +120,10 @@ func TestErrorsNameTheKey(t *testing.T) {
 		"auth: {tokens: [{name: x, token: short}]}\n": "at least 16 characters",
 		"shutdownTimeout: soon\n":                     "duration",
 		"policies:\n  - builtin: pii-retention\n":     "policies: not supported by this version",
+		"webhooks: {allow: [10.20.0.0/33]}\n":         "webhooks.allow[0]",
+		"webhooks: {retry: [5s, -1s]}\n":              "webhooks.retry[1]",
+		"webhooks: {publicURL: 'ftp://x'}\n":          "webhooks.publicURL",
+		"webhooks: {hooks: []}\n":                     "field hooks not found",
 	}
 	for body, want := range cases {
 		_, err := config.Load(write(t, body), env(nil), config.Flags{}, registry())

@@ -24,6 +24,7 @@ import (
 	"github.com/watershed-data/watershed/crawlers/kafka"
 	"github.com/watershed-data/watershed/crawlers/openlineage"
 	"github.com/watershed-data/watershed/graph"
+	"github.com/watershed-data/watershed/webhooks"
 )
 
 // commonFlags are shared by the commands that load a configuration.
@@ -78,6 +79,8 @@ type server struct {
 	changes   *changelog.Changelog
 	crawls    *crawlers.Manager // nil without sources
 	push      *openlineage.Service
+	hooks     *webhooks.Service
+	hookQueue *webhooks.Queue
 	registry  *prometheus.Registry
 	http      *http.Server
 	listener  net.Listener
@@ -114,6 +117,9 @@ func newServer(cfg config.Config, logger *slog.Logger) (*server, error) {
 		}
 	}
 	s.registerMetrics()
+	if s.hooks, s.hookQueue, err = newWebhooks(cfg, store, s.changes, logger, s.registry); err != nil {
+		return nil, errors.Join(fmt.Errorf("open webhooks: %w", err), store.Close(), ln.Close())
+	}
 
 	anon := map[string]graph.Access{"none": graph.AccessNone, "read": graph.AccessRead, "write": graph.AccessWrite}[cfg.AnonymousAccess()]
 	var tokens []graph.Token
@@ -126,7 +132,7 @@ func newServer(cfg config.Config, logger *slog.Logger) (*server, error) {
 		KafkaClusters: kafkaResolver(cfg), KnownCluster: knownKafka(cfg),
 	})
 	gql := graph.NewHandler(graph.Options{
-		Resolver: &graph.Resolver{Catalog: store, Changes: s.changes, Crawls: crawlController(s.crawls), Logger: logger},
+		Resolver: &graph.Resolver{Catalog: store, Changes: s.changes, Crawls: crawlController(s.crawls), Webhooks: s.hooks, Logger: logger},
 		Auth:     auth,
 		Logger:   logger,
 		Limits: graph.Limits{
@@ -202,12 +208,24 @@ func (s *server) run(ctx context.Context) error {
 		cctx, cancel := context.WithCancel(context.Background())
 		g.Add(func() error { return s.crawls.Run(cctx) }, func(error) { cancel() })
 	}
+	{
+		wctx, cancel := context.WithCancel(context.Background())
+		g.Add(func() error {
+			if err := s.hooks.Run(wctx); err != nil && wctx.Err() == nil {
+				return fmt.Errorf("webhooks: %w", err)
+			}
+			return nil
+		}, func(error) { cancel() })
+	}
 	g.Add(func() error {
 		<-ctx.Done()
 		s.logger.Info("shutting down")
 		return nil
 	}, func(error) {})
 	err := g.Run()
+	if cerr := s.hookQueue.Close(); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("close webhook queue: %w", cerr))
+	}
 	if cerr := s.store.Close(); cerr != nil {
 		err = errors.Join(err, fmt.Errorf("close store: %w", cerr))
 	}
@@ -272,20 +290,16 @@ var (
 	subscriptionBacklog  = prometheus.NewDesc("watershed_changelog_subscription_backlog", "Change-log entries written but not yet handled by each subscription (head - position).", []string{"subscription"}, nil)
 	subscriptionRetries  = prometheus.NewDesc("watershed_changelog_subscription_retries_total", "Failed handler attempts of each subscription.", []string{"subscription"}, nil)
 	subscriptionSkipped  = prometheus.NewDesc("watershed_changelog_subscription_skipped_total", "Entries each subscription skipped after permanent errors or too many attempts.", []string{"subscription"}, nil)
-	changelogHead        = prometheus.NewDesc("watershed_changelog_head", "Sequence number of the newest change-log entry.", nil, nil)
 )
 
 func (c *subscriptionCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{subscriptionPosition, subscriptionBacklog, subscriptionRetries, subscriptionSkipped, changelogHead} {
+	for _, d := range []*prometheus.Desc{subscriptionPosition, subscriptionBacklog, subscriptionRetries, subscriptionSkipped} {
 		ch <- d
 	}
 }
 
 func (c *subscriptionCollector) Collect(ch chan<- prometheus.Metric) {
 	head, err := c.head(context.Background())
-	if err == nil {
-		ch <- prometheus.MustNewConstMetric(changelogHead, prometheus.GaugeValue, float64(head))
-	}
 	for _, st := range c.changes.Subscriptions() {
 		ch <- prometheus.MustNewConstMetric(subscriptionPosition, prometheus.GaugeValue, float64(st.Position), st.Name)
 		ch <- prometheus.MustNewConstMetric(subscriptionRetries, prometheus.CounterValue, float64(st.Retries), st.Name)
