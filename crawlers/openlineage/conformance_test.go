@@ -743,7 +743,7 @@ func TestCorpusTopologies(t *testing.T) {
 				}
 			}
 		}
-		if ent, ok := e.entity(streamsJobURN("prod", app)); !ok || !slices.Contains(ent.Sources, SourceTopology) {
+		if ent, ok := e.entity(catalog.StreamsJobURN("prod", app)); !ok || !slices.Contains(ent.Sources, SourceTopology) {
 			t.Errorf("%s: job not recorded", r.file)
 		}
 	}

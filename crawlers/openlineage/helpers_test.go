@@ -123,16 +123,16 @@ func (e *env) seedKafka() {
 	e.t.Helper()
 	topics := []string{"orders", "payments", "orders-paid", "orders-eu", "orders-us", "customers", "order-totals",
 		"order-enricher-order-totals-store-changelog", "streams-plaintext-input", "streams-wordcount-output"}
-	cluster := clusterURN("prod")
+	cluster := catalog.KafkaClusterURN("prod")
 	snap := catalog.Snapshot{Source: "prod", At: testBase, Assets: []catalog.Asset{{URN: cluster, Name: "prod"}}}
 	for _, tp := range topics {
-		u := topicURN("prod", tp)
+		u := catalog.TopicURN("prod", tp)
 		snap.Assets = append(snap.Assets, catalog.Asset{URN: u, Name: tp, Scope: "topic/" + tp})
 		snap.Links = append(snap.Links, catalog.Link{From: cluster, Kind: catalog.EdgeContains, To: u, Origin: "metadata", Confidence: 1, Scope: "topic/" + tp})
 	}
-	job := streamsJobURN("prod", "order-enricher")
+	job := catalog.StreamsJobURN("prod", "order-enricher")
 	snap.Assets = append(snap.Assets, catalog.Asset{URN: job, Name: "order-enricher", Properties: catalog.Properties{"framework": "kafka-streams", "applicationId": "order-enricher"}, Scope: "streams/order-enricher"})
-	snap.Links = append(snap.Links, catalog.Link{From: job, Kind: catalog.EdgeProduces, To: topicURN("prod", "order-enricher-order-totals-store-changelog"), Origin: "streams-naming", Confidence: 0.8, Scope: "streams/order-enricher"})
+	snap.Links = append(snap.Links, catalog.Link{From: job, Kind: catalog.EdgeProduces, To: catalog.TopicURN("prod", "order-enricher-order-totals-store-changelog"), Origin: "streams-naming", Confidence: 0.8, Scope: "streams/order-enricher"})
 	if _, err := e.store.Reconcile(e.ctx, snap, nil); err != nil {
 		e.t.Fatalf("seed kafka: %v", err)
 	}

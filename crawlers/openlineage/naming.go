@@ -7,9 +7,10 @@ import (
 	"github.com/watershed-data/watershed/catalog"
 )
 
-// The URN helpers below repeat the kafka crawler's rules (crawlers/kafka
-// urn.go) instead of importing that package: crawlers meet in the catalog,
-// not in each other's code. TestURNsAgreeWithKafkaCrawler pins them.
+// Every identity another source also names (topics, their fields, tables,
+// columns, datasets, Kafka Streams jobs) is spelled by catalog/urns.go, so
+// a dataset an OpenLineage event names lands on the entity the crawlers
+// assert.
 
 // escapeIdentity applies the URN escaping rule of catalog.EscapeIdentity.
 func escapeIdentity(s string) string { return catalog.EscapeIdentity(s) }
@@ -19,22 +20,6 @@ func escapeIdentity(s string) string { return catalog.EscapeIdentity(s) }
 // of the URN always separates the dataset from the path.
 func escapePath(path string) string {
 	return strings.ReplaceAll(escapeIdentity(path), "/", "%2F")
-}
-
-// topicURN is kafka.TopicURN: urn:topic:<cluster>/<topic>.
-func topicURN(cluster, topic string) catalog.URN {
-	return catalog.MakeURN(catalog.KindTopic, cluster+"/"+escapeIdentity(topic))
-}
-
-// clusterURN is kafka.ClusterURN: urn:kafka:<cluster>.
-func clusterURN(cluster string) catalog.URN {
-	return catalog.MakeURN(catalog.KindKafkaCluster, cluster)
-}
-
-// streamsJobURN is kafka.StreamsJobURN:
-// urn:job:kafka-streams://<cluster>/<application.id>.
-func streamsJobURN(cluster, appID string) catalog.URN {
-	return catalog.MakeURN(catalog.KindJob, "kafka-streams://"+cluster+"/"+escapeIdentity(appID))
 }
 
 // JobURN is the URN of the OpenLineage job name in namespace:
@@ -88,9 +73,9 @@ func (d datasetRef) owned() bool { return d.Kind != catalog.KindTopic }
 func (d datasetRef) fieldURN(path string) catalog.URN {
 	switch {
 	case d.Kind == catalog.KindTopic:
-		return catalog.MakeURN(catalog.KindField, d.Cluster+"/"+escapeIdentity(d.Name)+"/value/"+escapeIdentity(path))
+		return catalog.FieldURN(d.Cluster, d.Name, "value", path)
 	case d.Kind == catalog.KindTable:
-		return catalog.MakeURN(catalog.KindColumn, d.URN.Identity()+"/"+escapePath(path))
+		return catalog.ColumnURN(d.URN, path)
 	case d.kafka:
 		return catalog.MakeURN(catalog.KindField, d.URN.Identity()+"/value/"+escapePath(path))
 	default:
@@ -210,7 +195,7 @@ func resolveDataset(namespace, name string, clusters func(string) (string, bool)
 		if clusters != nil {
 			for _, hp := range strings.Split(authority, ",") {
 				if c, ok := clusters(strings.TrimSpace(hp)); ok {
-					return datasetRef{Namespace: "kafka://" + authority, Name: name, URN: topicURN(c, name), Kind: catalog.KindTopic, Cluster: c, kafka: true}
+					return datasetRef{Namespace: "kafka://" + authority, Name: name, URN: catalog.TopicURN(c, name), Kind: catalog.KindTopic, Cluster: c, kafka: true}
 				}
 			}
 		}
@@ -264,9 +249,9 @@ func resolveDataset(namespace, name string, clusters func(string) (string, bool)
 }
 
 func tableRef(ns, name string) datasetRef {
-	return datasetRef{Namespace: ns, Name: name, URN: catalog.MakeURN(catalog.KindTable, escapeIdentity(ns+"/"+name)), Kind: catalog.KindTable}
+	return datasetRef{Namespace: ns, Name: name, URN: catalog.TableURN(ns, name), Kind: catalog.KindTable}
 }
 
 func datasetOf(ns, name string, kafka bool) datasetRef {
-	return datasetRef{Namespace: ns, Name: name, URN: catalog.MakeURN(catalog.KindDataset, escapeIdentity(ns+"/"+name)), Kind: catalog.KindDataset, kafka: kafka}
+	return datasetRef{Namespace: ns, Name: name, URN: catalog.DatasetURN(ns, name), Kind: catalog.KindDataset, kafka: kafka}
 }

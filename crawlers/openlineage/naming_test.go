@@ -4,7 +4,6 @@ import (
 	"testing"
 
 	"github.com/watershed-data/watershed/catalog"
-	"github.com/watershed-data/watershed/crawlers/kafka"
 )
 
 func TestResolveDataset(t *testing.T) {
@@ -75,20 +74,3 @@ func TestResolveDataset(t *testing.T) {
 	}
 }
 
-// The URNs the topology endpoint writes are exactly the kafka crawler's.
-func TestURNsAgreeWithKafkaCrawler(t *testing.T) {
-	for _, name := range []string{"order-enricher", "app with space", "100%", "naïve", "a/b"} {
-		if got, want := streamsJobURN("prod", name), kafka.StreamsJobURN("prod", name); got != want {
-			t.Errorf("streamsJobURN(%q) = %s, want %s", name, got, want)
-		}
-		if got, want := topicURN("prod", name), kafka.TopicURN("prod", name); got != want {
-			t.Errorf("topicURN(%q) = %s, want %s", name, got, want)
-		}
-		if got, want := escapeIdentity(name), kafka.EscapeIdentity(name); got != want {
-			t.Errorf("escapeIdentity(%q) = %s, want %s", name, got, want)
-		}
-	}
-	if clusterURN("prod") != kafka.ClusterURN("prod") {
-		t.Error("cluster URN differs")
-	}
-}

@@ -210,7 +210,7 @@ func analyse(t *topology, appID string) streamsLineage {
 // its JOB (the URN the kafka crawler infers for the application) and links.
 func (s *Service) recordTopology(ctx context.Context, cluster, appID string, t *topology) (TopologySummary, error) {
 	l := analyse(t, appID)
-	job := streamsJobURN(cluster, appID)
+	job := catalog.StreamsJobURN(cluster, appID)
 	scope := AppScope(cluster, appID)
 	sum := TopologySummary{Job: string(job), SourceTopics: []string{}, SinkTopics: l.sinks, InternalTopics: []string{}, DynamicSinks: l.dynamicSinks}
 	if sum.SinkTopics == nil {
@@ -231,7 +231,7 @@ func (s *Service) recordTopology(ctx context.Context, cluster, appID string, t *
 	}
 	sourceSet := map[string]bool{}
 	for _, tp := range l.sources {
-		link(topicURN(cluster, tp), catalog.EdgeConsumes, job, confidenceTopology)
+		link(catalog.TopicURN(cluster, tp), catalog.EdgeConsumes, job, confidenceTopology)
 		sourceSet[tp] = true
 	}
 	if len(l.patterns) > 0 {
@@ -249,7 +249,7 @@ func (s *Service) recordTopology(ctx context.Context, cluster, appID string, t *
 			for _, tp := range topics {
 				if re.MatchString(tp) {
 					matched++
-					link(topicURN(cluster, tp), catalog.EdgeConsumes, job, confidencePattern)
+					link(catalog.TopicURN(cluster, tp), catalog.EdgeConsumes, job, confidencePattern)
 					sourceSet[tp] = true
 				}
 			}
@@ -263,20 +263,20 @@ func (s *Service) recordTopology(ctx context.Context, cluster, appID string, t *
 	}
 	sort.Strings(sum.SourceTopics)
 	for _, tp := range l.sinks {
-		link(job, catalog.EdgeProduces, topicURN(cluster, tp), confidenceTopology)
+		link(job, catalog.EdgeProduces, catalog.TopicURN(cluster, tp), confidenceTopology)
 	}
 	internal := map[string]bool{}
 	for _, tp := range l.internalWritten {
-		link(job, catalog.EdgeProduces, topicURN(cluster, tp), confidenceTopology)
+		link(job, catalog.EdgeProduces, catalog.TopicURN(cluster, tp), confidenceTopology)
 		internal[tp] = true
 	}
 	for _, tp := range l.internalRead {
-		link(topicURN(cluster, tp), catalog.EdgeConsumes, job, confidenceTopology)
+		link(catalog.TopicURN(cluster, tp), catalog.EdgeConsumes, job, confidenceTopology)
 		internal[tp] = true
 	}
 	for _, st := range l.stores {
 		tp := appID + "-" + st + "-changelog"
-		link(job, catalog.EdgeProduces, topicURN(cluster, tp), confidenceTopology)
+		link(job, catalog.EdgeProduces, catalog.TopicURN(cluster, tp), confidenceTopology)
 		internal[tp] = true
 	}
 	for tp := range internal {
@@ -334,11 +334,11 @@ func (s *Service) recordTopology(ctx context.Context, cluster, appID string, t *
 // clusterTopics lists the topics the catalog holds for cluster: the TOPIC
 // entities its cluster CONTAINS.
 func (s *Service) clusterTopics(ctx context.Context, cluster string) ([]string, error) {
-	edges, err := s.cat.Edges(ctx, catalog.EdgeQuery{URN: clusterURN(cluster), Direction: catalog.Downstream, Kinds: []catalog.EdgeKind{catalog.EdgeContains}})
+	edges, err := s.cat.Edges(ctx, catalog.EdgeQuery{URN: catalog.KafkaClusterURN(cluster), Direction: catalog.Downstream, Kinds: []catalog.EdgeKind{catalog.EdgeContains}})
 	if err != nil {
 		return nil, fmt.Errorf("list topics of %s: %w", cluster, err)
 	}
-	prefix := string(topicURN(cluster, ""))
+	prefix := string(catalog.TopicURN(cluster, ""))
 	var out []string
 	for _, e := range edges {
 		if e.Deleted() || e.To.Kind() != catalog.KindTopic {
