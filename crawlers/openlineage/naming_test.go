@@ -73,4 +73,3 @@ func TestResolveDataset(t *testing.T) {
 		t.Errorf("field with slash = %s", got)
 	}
 }
-
