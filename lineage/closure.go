@@ -604,7 +604,7 @@ func (r *reacher) walk(q catalog.TraverseQuery, offsets map[catalog.URN]int) (*s
 				case old == unseen || old > d+1:
 					g.dist[v], g.pred[v] = d+1, u
 					push(d+1, v)
-				case old == d+1 && g.urns[u] < g.urns[g.pred[v]]:
+				case old == d+1 && g.pred[v] >= 0 && g.urns[u] < g.urns[g.pred[v]]:
 					g.pred[v] = u
 				}
 			}
