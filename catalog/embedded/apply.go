@@ -36,6 +36,9 @@ func (s *Store) Apply(ctx context.Context, b catalog.Batch) ([]catalog.Change, e
 		return nil, err
 	}
 	t := s.newTxn(s.now(), b.Origin, b.Actor, b.Cause)
+	if err := t.prefetch(b.Mutations); err != nil {
+		return nil, err
+	}
 	for i, m := range b.Mutations {
 		if err := s.applyOne(t, m); err != nil {
 			if len(b.Mutations) > 1 {

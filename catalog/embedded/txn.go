@@ -3,9 +3,12 @@ package embedded
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
+	"runtime"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/watershed-data/watershed/catalog"
@@ -100,6 +103,69 @@ func (t *txn) entity(u catalog.URN) (*entityRecord, bool, error) {
 	t.entities[u] = work
 	t.entOrder = append(t.entOrder, u)
 	return work, found, nil
+}
+
+// prefetch loads, on every core, the records a large batch made only of
+// Propagate and Retract mutations (the propagation handler's) will touch, in
+// the order the mutations touch them, so that applying it needs no disk read
+// and the events come out as they would otherwise.
+func (t *txn) prefetch(muts []catalog.Mutation) error {
+	workers := runtime.GOMAXPROCS(0)
+	if len(muts) < 256 || workers < 2 {
+		return nil
+	}
+	var urns []catalog.URN
+	seen := make(map[catalog.URN]bool, len(muts))
+	for _, m := range muts {
+		var u catalog.URN
+		switch m := m.(type) {
+		case catalog.Propagate:
+			u = m.URN
+		case catalog.Retract:
+			u = m.URN
+		default:
+			return nil
+		}
+		if !seen[u] && t.s.idx.hasRecord(u) {
+			seen[u] = true
+			urns = append(urns, u)
+		}
+	}
+	type loaded struct {
+		orig *entityRecord
+		raw  []byte
+		err  error
+	}
+	res := make([]loaded, len(urns))
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; i < len(urns); i += workers {
+				var orig entityRecord
+				raw, found, err := t.s.getRaw(entityKey(urns[i]), &orig, true)
+				if err == nil && found {
+					res[i] = loaded{orig: &orig, raw: raw}
+				}
+				res[i].err = err
+			}
+		}(w)
+	}
+	wg.Wait()
+	for i, u := range urns {
+		if res[i].err != nil {
+			return res[i].err
+		}
+		if res[i].orig == nil {
+			continue // t.entity handles a record that vanished
+		}
+		t.entities[u] = cloneEntity(res[i].orig)
+		t.entOrig[u] = res[i].orig
+		t.entRaw[u] = res[i].raw
+		t.entOrder = append(t.entOrder, u)
+	}
+	return nil
 }
 
 // edge returns the working record of k, loading it from disk on first use.
@@ -363,12 +429,44 @@ func hasCurated(r *entityRecord) bool {
 // bytes mean an equal record; encoding only work saves half the cost of
 // comparing two encodings.
 func (t *txn) unchanged(u catalog.URN, work *entityRecord) bool {
+	orig := t.entOrig[u]
+	if !sameRecord(orig, work) {
+		return false // cheap and exact in this direction
+	}
 	raw, ok := t.entRaw[u]
 	if !ok {
-		return recordsEqual(t.entOrig[u], work)
+		return recordsEqual(orig, work)
 	}
 	b, err := json.Marshal(work)
 	return err == nil && bytes.Equal(b, raw)
+}
+
+// sameRecord compares two entity records field by field, nil and empty
+// lists alike (they encode alike). It is a fast filter: a false answer is
+// certain, a true one is confirmed by the encoding (see unchanged).
+// TestSameRecordCoversEveryField fails when a field is added to
+// entityRecord without being compared here.
+func sameRecord(a, b *entityRecord) bool {
+	if a.URN != b.URN || a.Description != b.Description || !equalStrings(a.Owners, b.Owners) ||
+		!equalStrings(a.Suppressed, b.Suppressed) || !sameAttach(a.Direct, b.Direct) || !sameAttach(a.Propagated, b.Propagated) ||
+		!a.CreatedAt.Equal(b.CreatedAt) || !a.UpdatedAt.Equal(b.UpdatedAt) || !a.DeletedAt.Equal(b.DeletedAt) {
+		return false
+	}
+	return sameFacets(a, b)
+}
+
+func sameAttach(a, b []attach) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		x, y := &a[i], &b[i]
+		if x.Classification != y.Classification || x.Source != y.Source || x.Propagate != y.Propagate ||
+			x.Origin != y.Origin || x.Actor != y.Actor || !x.At.Equal(y.At) || !samePath(x.Path, y.Path) {
+			return false
+		}
+	}
+	return true
 }
 
 func recordsEqual(a, b *entityRecord) bool {
@@ -495,12 +593,12 @@ func (s *Store) commit(t *txn) ([]catalog.Change, error) {
 	}
 	b := s.db.NewBatch()
 	defer b.Close()
-	for _, r := range ents {
-		v, err := json.Marshal(r)
-		if err != nil {
-			return nil, fmt.Errorf("encode entity %s: %w", r.URN, err)
-		}
-		if err := b.Set(entityKey(r.URN), v, nil); err != nil {
+	encoded, err := encodeAll(len(ents), func(i int) ([]byte, error) { return json.Marshal(ents[i]) })
+	if err != nil {
+		return nil, fmt.Errorf("encode entity: %w", err)
+	}
+	for i, r := range ents {
+		if err := b.Set(entityKey(r.URN), encoded[i], nil); err != nil {
 			return nil, fmt.Errorf("stage entity %s: %w", r.URN, err)
 		}
 	}
@@ -557,11 +655,14 @@ func (s *Store) commit(t *txn) ([]catalog.Change, error) {
 		if c.Cause == "" {
 			c.Cause = t.cause
 		}
-		v, err := json.Marshal(c)
-		if err != nil {
-			return nil, fmt.Errorf("encode change: %w", err)
-		}
-		if err := b.Set(changeKey(c.Seq), v, nil); err != nil {
+	}
+	encoded, err = encodeAll(len(t.changes), func(i int) ([]byte, error) { return json.Marshal(&t.changes[i]) })
+	if err != nil {
+		return nil, fmt.Errorf("encode change: %w", err)
+	}
+	for i := range t.changes {
+		c := &t.changes[i]
+		if err := b.Set(changeKey(c.Seq), encoded[i], nil); err != nil {
 			return nil, fmt.Errorf("stage change: %w", err)
 		}
 		out[i] = c.public()
@@ -596,5 +697,44 @@ func (s *Store) commit(t *txn) ([]catalog.Change, error) {
 		s.notify = make(chan struct{})
 	}
 	s.mu.Unlock()
+	return out, nil
+}
+
+// encodeAll runs encode for 0..n-1 and returns the results in order, on
+// every core when n is large: a batch of propagated attachments writes
+// thousands of records and events, and JSON encoding is most of its cost.
+func encodeAll(n int, encode func(i int) ([]byte, error)) ([][]byte, error) {
+	out := make([][]byte, n)
+	workers := runtime.GOMAXPROCS(0)
+	if n < 256 || workers < 2 {
+		for i := 0; i < n; i++ {
+			b, err := encode(i)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = b
+		}
+		return out, nil
+	}
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; i < n; i += workers {
+				b, err := encode(i)
+				if err != nil {
+					errs[w] = err
+					return
+				}
+				out[i] = b
+			}
+		}(w)
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
 	return out, nil
 }
