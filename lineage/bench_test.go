@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/watershed-data/watershed/catalog"
 	"github.com/watershed-data/watershed/catalog/embedded"
 	"github.com/watershed-data/watershed/changelog"
 	"github.com/watershed-data/watershed/lineage"
@@ -137,4 +138,63 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkWrite100k times the store's half alone: 100,000 catalog.Propagate
+// mutations (and their events) in chunks of 5,000, then the Retracts.
+func BenchmarkWrite100k(b *testing.B) {
+	ctx := context.Background()
+	fanOutOnce.Do(func() {
+		fanOutDir, fanOutErr = os.MkdirTemp("", "watershed-bench-propagate-")
+		if fanOutErr != nil {
+			return
+		}
+		s, err := embedded.Open(embedded.Options{Dir: fanOutDir})
+		if err != nil {
+			fanOutErr = err
+			return
+		}
+		_, fanOutErr = s.Reconcile(ctx, lineage.FanOutSnapshot("bench", 1000, 99), nil)
+		fanOutErr = errors.Join(fanOutErr, s.Close())
+	})
+	if fanOutErr != nil {
+		b.Fatal(fanOutErr)
+	}
+	s, err := embedded.Open(embedded.Options{Dir: fanOutDir})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	r, err := lineage.Closure(ctx, s, lineage.FanOutRoot, "PII.Email")
+	if err != nil {
+		b.Fatal(err)
+	}
+	props := make([]catalog.Mutation, len(r.Reached))
+	retracts := make([]catalog.Mutation, len(r.Reached))
+	for i, x := range r.Reached {
+		props[i] = catalog.Propagate{URN: x.URN, Origin: lineage.FanOutRoot, Classification: "PII.Email", Path: x.Path}
+		retracts[i] = catalog.Retract{URN: x.URN, Origin: lineage.FanOutRoot, Classification: "PII.Email"}
+	}
+	apply := func(muts []catalog.Mutation) {
+		for len(muts) > 0 {
+			n := min(len(muts), 5000)
+			if _, err := s.Apply(ctx, catalog.Batch{Actor: catalog.ActorPropagation, Mutations: muts[:n]}); err != nil {
+				b.Fatal(err)
+			}
+			muts = muts[n:]
+		}
+	}
+	b.ResetTimer()
+	var wall, cpu time.Duration
+	for i := 0; i < b.N; i++ {
+		t0, c0 := time.Now(), cpuTime()
+		apply(props)
+		wall += time.Since(t0)
+		cpu += cpuTime() - c0
+		b.StopTimer()
+		apply(retracts)
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(wall.Milliseconds())/float64(b.N), "write_ms")
+	b.ReportMetric(float64(cpu.Milliseconds())/float64(b.N), "cpu_ms/op")
 }
