@@ -147,13 +147,19 @@ func (x *index) hasRecord(u catalog.URN) bool {
 }
 
 // putEntity refreshes the node of r after r was committed.
-func (x *index) putEntity(r *entityRecord) {
-	id, _ := x.addNode(r.URN)
+func (x *index) putEntity(r *entityRecord) { x.putEntityTokens(r, true) }
+
+// putEntityTokens is putEntity that recomputes the search tokens only when
+// asked (the name or description may have changed).
+func (x *index) putEntityTokens(r *entityRecord, tokens bool) {
+	id, added := x.addNode(r.URN)
 	n := &x.nodes[id]
 	n.record = true
 	n.deleted = !r.alive()
-	n.name = r.displayName()
-	x.setTokens(id, tokensOf(r.URN, n.name, r.effectiveDescription()))
+	if name := r.displayName(); tokens || added || n.name != name {
+		n.name = name
+		x.setTokens(id, tokensOf(r.URN, n.name, r.effectiveDescription()))
+	}
 	x.setClasses(id, r.classNames())
 	for src, s := range x.sources {
 		if _, ok := r.Facets[src]; !ok {

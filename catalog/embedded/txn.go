@@ -404,6 +404,21 @@ func (t *txn) derive() (ents []*entityRecord, edges []*edgeRecord, err error) {
 	return ents, edges, nil
 }
 
+// sameFacetText reports whether a and b have the same facets with the same
+// names and descriptions (what the search tokens are made of).
+func sameFacetText(a, b *entityRecord) bool {
+	if len(a.Facets) != len(b.Facets) {
+		return false
+	}
+	for k, fa := range a.Facets {
+		fb, ok := b.Facets[k]
+		if !ok || fa.Name != fb.Name || fa.Description != fb.Description {
+			return false
+		}
+	}
+	return true
+}
+
 // sameFacets reports whether a and b hold the same facets, field by field.
 func sameFacets(a, b *entityRecord) bool {
 	if len(a.Facets) != len(b.Facets) {
@@ -673,7 +688,9 @@ func (s *Store) commit(t *txn) ([]catalog.Change, error) {
 
 	s.mu.Lock()
 	for _, r := range ents {
-		s.idx.putEntity(r)
+		// Only a changed name or description changes the search tokens.
+		o := t.entOrig[r.URN]
+		s.idx.putEntityTokens(r, o == nil || o.Description != r.Description || !sameFacetText(o, r))
 	}
 	for _, r := range edges {
 		s.idx.putEdge(r)
