@@ -74,12 +74,12 @@ type Reach struct {
 // things that hold fields (TOPIC, TABLE, DATASET); every other kind on a
 // flow edge (CONNECTOR, JOB, CONSUMER_GROUP, …) is a process.
 var (
-	fieldKinds   = []catalog.Kind{catalog.KindField, catalog.KindColumn}
-	datasetKinds = []catalog.Kind{catalog.KindTopic, catalog.KindTable, catalog.KindDataset}
-	// containKinds are what a containment walk enters: fields and datasets.
-	containKinds = append(append([]catalog.Kind(nil), fieldKinds...), datasetKinds...)
-	// coarseKinds are what a dataset-level walk enters: everything but fields.
-	coarseKinds = func() []catalog.Kind {
+	fieldNodeKinds   = []catalog.Kind{catalog.KindField, catalog.KindColumn}
+	datasetNodeKinds = []catalog.Kind{catalog.KindTopic, catalog.KindTable, catalog.KindDataset}
+	// containNodeKinds are what a containment walk enters: fields and datasets.
+	containNodeKinds = append(append([]catalog.Kind(nil), fieldNodeKinds...), datasetNodeKinds...)
+	// nonFieldNodeKinds are what a dataset-level walk enters: everything but fields.
+	nonFieldNodeKinds = func() []catalog.Kind {
 		var out []catalog.Kind
 		for _, k := range catalog.Kinds() {
 			if !IsField(k) {
@@ -239,7 +239,7 @@ func better(m Mode, p []catalog.URN, om Mode, op []catalog.URN) bool {
 // fromDataset: a dataset-level origin reaches everything downstream along
 // dataset-level edges.
 func (r *reacher) fromDataset() error {
-	g, err := r.walk(catalog.TraverseQuery{Starts: []catalog.URN{r.origin}, Direction: catalog.Downstream, NodeKinds: coarseKinds, Carrying: r.class}, nil)
+	g, err := r.walk(catalog.TraverseQuery{Starts: []catalog.URN{r.origin}, Direction: catalog.Downstream, NodeKinds: nonFieldNodeKinds, Carrying: r.class}, nil)
 	if err != nil {
 		return err
 	}
@@ -252,7 +252,7 @@ func (r *reacher) fromDataset() error {
 // fromField: field lineage, roll-ups, hops without field mapping, and the
 // dataset-level flow from those.
 func (r *reacher) fromField() error {
-	fw, err := r.walk(catalog.TraverseQuery{Starts: []catalog.URN{r.origin}, Direction: catalog.Downstream, NodeKinds: fieldKinds, Carrying: r.class}, nil)
+	fw, err := r.walk(catalog.TraverseQuery{Starts: []catalog.URN{r.origin}, Direction: catalog.Downstream, NodeKinds: fieldNodeKinds, Carrying: r.class}, nil)
 	if err != nil {
 		return err
 	}
@@ -270,7 +270,7 @@ func (r *reacher) fromField() error {
 	prefix := map[catalog.URN][]catalog.URN{}
 	for _, f := range carriers {
 		for _, d := range r.containers[f] {
-			p := appendPath(fieldPath[f], d)
+			p := extendPath(fieldPath[f], d)
 			r.offer(d, ModeRollup, p)
 			if old, ok := prefix[d]; !ok || better(ModeRollup, p, ModeRollup, old) {
 				prefix[d] = p
@@ -293,7 +293,7 @@ func (r *reacher) fromField() error {
 	for _, s := range starts {
 		offsets[s] = len(coarse[s]) - 1
 	}
-	cw, err := r.walk(catalog.TraverseQuery{Starts: starts, Direction: catalog.Downstream, NodeKinds: coarseKinds, Carrying: r.class}, offsets)
+	cw, err := r.walk(catalog.TraverseQuery{Starts: starts, Direction: catalog.Downstream, NodeKinds: nonFieldNodeKinds, Carrying: r.class}, offsets)
 	if err != nil {
 		return err
 	}
@@ -307,7 +307,7 @@ func (r *reacher) fromField() error {
 // the way are readers, and each next dataset reached by a route without field
 // mapping joins coarse with its path.
 func (r *reacher) hop(d catalog.URN, p []catalog.URN, coarse map[catalog.URN][]catalog.URN) error {
-	hw, err := r.walk(catalog.TraverseQuery{Starts: []catalog.URN{d}, Direction: catalog.Downstream, NodeKinds: coarseKinds, StopKinds: datasetKinds, Carrying: r.class}, nil)
+	hw, err := r.walk(catalog.TraverseQuery{Starts: []catalog.URN{d}, Direction: catalog.Downstream, NodeKinds: nonFieldNodeKinds, StopKinds: datasetNodeKinds, Carrying: r.class}, nil)
 	if err != nil {
 		return err
 	}
@@ -340,7 +340,7 @@ func (r *reacher) hop(d catalog.URN, p []catalog.URN, coarse map[catalog.URN][]c
 		}
 	}
 	for _, rt := range unmapped {
-		full := appendPath(concatPath(p, hw.path(rt.via, nil)), rt.to)
+		full := extendPath(concatPath(p, hw.path(rt.via, nil)), rt.to)
 		r.offer(rt.to, ModeCoarse, full)
 		if old, ok := coarse[rt.to]; !ok || better(ModeCoarse, full, ModeCoarse, old) {
 			coarse[rt.to] = full
@@ -361,7 +361,7 @@ func (r *reacher) loadContainers(fields []catalog.URN) error {
 	if len(todo) == 0 {
 		return nil
 	}
-	g, err := r.walk(catalog.TraverseQuery{Starts: todo, Direction: catalog.Upstream, EdgeKinds: []catalog.EdgeKind{catalog.EdgeContains}, NodeKinds: containKinds, StopKinds: datasetKinds}, nil)
+	g, err := r.walk(catalog.TraverseQuery{Starts: todo, Direction: catalog.Upstream, EdgeKinds: []catalog.EdgeKind{catalog.EdgeContains}, NodeKinds: containNodeKinds, StopKinds: datasetNodeKinds}, nil)
 	if err != nil {
 		return err
 	}
@@ -403,13 +403,13 @@ func (r *reacher) sourcesOf(e catalog.URN) (map[catalog.URN]bool, error) {
 	if s, ok := r.sources[e]; ok {
 		return s, nil
 	}
-	fields, err := r.walk(catalog.TraverseQuery{Starts: []catalog.URN{e}, Direction: catalog.Downstream, EdgeKinds: []catalog.EdgeKind{catalog.EdgeContains}, NodeKinds: fieldKinds}, nil)
+	fields, err := r.walk(catalog.TraverseQuery{Starts: []catalog.URN{e}, Direction: catalog.Downstream, EdgeKinds: []catalog.EdgeKind{catalog.EdgeContains}, NodeKinds: fieldNodeKinds}, nil)
 	if err != nil {
 		return nil, err
 	}
 	out := map[catalog.URN]bool{}
 	if len(fields.order) > 0 {
-		up, err := r.walk(catalog.TraverseQuery{Starts: fields.order, Direction: catalog.Upstream, NodeKinds: fieldKinds, MaxDepth: 1}, nil)
+		up, err := r.walk(catalog.TraverseQuery{Starts: fields.order, Direction: catalog.Upstream, NodeKinds: fieldNodeKinds, MaxDepth: 1}, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -439,7 +439,7 @@ func (r *reacher) inputsOf(x catalog.URN) (map[catalog.URN]bool, error) {
 	if s, ok := r.inputs[x]; ok {
 		return s, nil
 	}
-	g, err := r.walk(catalog.TraverseQuery{Starts: []catalog.URN{x}, Direction: catalog.Upstream, NodeKinds: coarseKinds, StopKinds: datasetKinds}, nil)
+	g, err := r.walk(catalog.TraverseQuery{Starts: []catalog.URN{x}, Direction: catalog.Upstream, NodeKinds: nonFieldNodeKinds, StopKinds: datasetNodeKinds}, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -618,7 +618,7 @@ func (r *reacher) walk(q catalog.TraverseQuery, offsets map[catalog.URN]int) (*s
 	return g, nil
 }
 
-func appendPath(p []catalog.URN, u catalog.URN) []catalog.URN {
+func extendPath(p []catalog.URN, u catalog.URN) []catalog.URN {
 	out := make([]catalog.URN, len(p), len(p)+1)
 	copy(out, p)
 	return append(out, u)

@@ -82,7 +82,7 @@ type Subscriber interface {
 
 // Options configure a Propagator.
 type Options struct {
-	Graph      Graph
+	Graph      PropagationGraph
 	Writer     Writer
 	Subscriber Subscriber
 	Logger     *slog.Logger

@@ -40,7 +40,7 @@ type Rule struct {
 // kinds returns the kinds r applies to.
 func (r Rule) kinds() []catalog.Kind {
 	if len(r.Kinds) == 0 {
-		return fieldKinds
+		return fieldNodeKinds
 	}
 	return r.Kinds
 }

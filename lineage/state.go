@@ -8,9 +8,9 @@ import (
 	"github.com/watershed-data/watershed/catalog"
 )
 
-// Graph is what propagation reads of the catalog; catalog.Reader satisfies
-// it.
-type Graph interface {
+// PropagationGraph is what propagation reads of the catalog; catalog.Reader
+// satisfies it.
+type PropagationGraph interface {
 	Walker
 	Entities(ctx context.Context, urns []catalog.URN) ([]catalog.Entity, error)
 	Search(ctx context.Context, q catalog.SearchQuery) (catalog.SearchResult, error)
@@ -50,7 +50,7 @@ type carriers struct {
 // classification) and the propagated attachments stored now. A
 // classification that is not defined (a schema tag naming nothing) does not
 // propagate.
-func readCarriers(ctx context.Context, g Graph) (*carriers, error) {
+func readCarriers(ctx context.Context, g PropagationGraph) (*carriers, error) {
 	defs, err := g.Classifications(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("read classification definitions: %w", err)
@@ -135,7 +135,7 @@ func sortOrigins(os []Origin) {
 // Desired computes from scratch the propagated state the catalog should
 // hold: the closure of every origin (DESIGN.md §6: a pure function of the
 // direct attachments and the lineage graph). Tests compare it with Stored.
-func Desired(ctx context.Context, g Graph) (State, error) {
+func Desired(ctx context.Context, g PropagationGraph) (State, error) {
 	c, err := readCarriers(ctx, g)
 	if err != nil {
 		return nil, err
@@ -154,7 +154,7 @@ func Desired(ctx context.Context, g Graph) (State, error) {
 }
 
 // Stored reads the propagated attachments the catalog holds now.
-func Stored(ctx context.Context, g Graph) (State, error) {
+func Stored(ctx context.Context, g PropagationGraph) (State, error) {
 	c, err := readCarriers(ctx, g)
 	if err != nil {
 		return nil, err

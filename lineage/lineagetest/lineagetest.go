@@ -50,7 +50,7 @@ import (
 	"github.com/watershed-data/watershed/lineage"
 )
 
-// RunDir runs every script matching glob (e.g. "testdata/*.test") as a
+// RunDir runs every script matching glob (e.g. "testdata/propagation/*.txt") as a
 // subtest named after the file.
 func RunDir(t *testing.T, glob string) {
 	t.Helper()
