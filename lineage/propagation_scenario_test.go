@@ -6,8 +6,8 @@ import (
 	"github.com/watershed-data/watershed/lineage/lineagetest"
 )
 
-// TestScenarios runs the propagation scripts in testdata (see lineagetest
-// for the language).
-func TestScenarios(t *testing.T) {
-	lineagetest.RunDir(t, "testdata/*.test")
+// TestPropagationScenarios runs the propagation scripts in
+// testdata/propagation (see lineagetest for the language).
+func TestPropagationScenarios(t *testing.T) {
+	lineagetest.RunDir(t, "testdata/propagation/*.txt")
 }
