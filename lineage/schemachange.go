@@ -783,7 +783,7 @@ func consumerVerdicts(ctx context.Context, r *snapshot, topics []catalog.URN, fi
 		switch {
 		case len(exactBreak) > 0:
 			ci.Verdict, ci.Fields = Breaking, exactBreak
-			ci.Reason = "field lineage shows it reads " + describeChanges(exactBreak, changes)
+			ci.Reason = "field lineage shows it depends on " + describeChanges(exactBreak, changes)
 		case isDirect && !compat.ReadersCompatible && !mappedDirect[it.urn]:
 			ci.Verdict, ci.Fields = Breaking, breakingOrAll(breaking, changes)
 			ci.Reason = "it reads the topic with no field lineage, and a reader on the latest schema cannot read data written with the candidate: " + firstOf(compat.ReaderMessages)
@@ -792,7 +792,7 @@ func consumerVerdicts(ctx context.Context, r *snapshot, topics []catalog.URN, fi
 			ci.Reason = "field lineage shows it reads none of the changed fields, but a reader on the latest schema cannot read data written with the candidate: " + firstOf(compat.ReaderMessages)
 		case len(mayBreak) > 0:
 			ci.Verdict, ci.Fields = Unknown, mayBreak
-			ci.Reason = "it may read " + describeChanges(mayBreak, changes) + ", and no field lineage says whether it does"
+			ci.Reason = "it may depend on " + describeChanges(mayBreak, changes) + ", and no field lineage says whether it does"
 		default:
 			ci.Verdict, ci.Fields = Safe, reads
 			switch {
@@ -842,18 +842,19 @@ func keysOf(m map[catalog.URN]bool) []string {
 	return out
 }
 
-// affected returns the read paths that a breaking change touches.
+// affected returns the paths of the breaking changes that touch a read
+// path: at it, around it, or nested in it.
 func affected(reads, breaking []string) []string {
 	var out []string
-	for _, p := range reads {
-		for _, c := range breaking {
+	for _, c := range breaking {
+		for _, p := range reads {
 			if related(p, c) {
-				out = append(out, p)
+				out = append(out, c)
 				break
 			}
 		}
 	}
-	return out
+	return uniqueSorted(out)
 }
 
 func breakingOrAll(breaking []string, changes []FieldChange) []string {
@@ -883,8 +884,8 @@ func compactStrings(s []string) []string {
 	return out
 }
 
-// describeChanges says what happens to the read paths: "after.email
-// (removed), after.name (type changed)".
+// describeChanges says what happens at the changed paths: "after.email
+// (removed), after.id (type changed from long to string)".
 func describeChanges(paths []string, changes []FieldChange) string {
 	var parts []string
 	for _, p := range paths {
