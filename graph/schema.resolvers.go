@@ -9,12 +9,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/watershed-data/watershed/catalog"
 	"github.com/watershed-data/watershed/crawlers"
 	"github.com/watershed-data/watershed/graph/generated"
 	"github.com/watershed-data/watershed/graph/model"
+	"github.com/watershed-data/watershed/lineage"
 )
 
 // Description is the resolver for the description field.
@@ -208,6 +210,16 @@ func (r *edgeClaimResolver) LastSeen(ctx context.Context, obj *catalog.Claim) (*
 	return optTime(obj.LastSeen), nil
 }
 
+// Seq is the resolver for the seq field.
+func (r *impactResolver) Seq(ctx context.Context, obj *lineage.ImpactReport) (string, error) {
+	return strconv.FormatUint(obj.Seq, 10), nil
+}
+
+// Seq is the resolver for the seq field.
+func (r *lineageResolver) Seq(ctx context.Context, obj *lineage.Result) (string, error) {
+	return strconv.FormatUint(obj.Seq, 10), nil
+}
+
 // RegisterAsset is the resolver for the registerAsset field.
 func (r *mutationResolver) RegisterAsset(ctx context.Context, input model.RegisterAssetInput) (catalog.Entity, error) {
 	m := catalog.RegisterAsset{URN: input.Urn, Name: stringOr(input.Name, ""), Description: stringOr(input.Description, "")}
@@ -287,8 +299,8 @@ func (r *queryResolver) Search(ctx context.Context, query *string, kinds []catal
 }
 
 // Lineage is the resolver for the lineage field.
-func (r *queryResolver) Lineage(ctx context.Context, urn catalog.URN, direction catalog.Direction, depth *int, at *time.Time, edgeKinds []catalog.EdgeKind, limit *int) (model.Lineage, error) {
-	return r.lineage(ctx, urn, direction, intOr(depth, 3), at, edgeKinds, intOr(limit, 1000))
+func (r *queryResolver) Lineage(ctx context.Context, urn catalog.URN, direction catalog.Direction, depth *int, at *time.Time, edgeKinds []catalog.EdgeKind, limit *int, level *lineage.Level, kinds []catalog.Kind) (lineage.Result, error) {
+	return r.lineage(ctx, urn, direction, intOr(depth, 3), at, edgeKinds, intOr(limit, 1000), level, kinds)
 }
 
 // Changes is the resolver for the changes field.
@@ -309,6 +321,35 @@ func (r *queryResolver) CrawlRuns(ctx context.Context, source *string, first *in
 // Sources is the resolver for the sources field.
 func (r *queryResolver) Sources(ctx context.Context) ([]crawlers.SourceStatus, error) {
 	return r.sources(), nil
+}
+
+// Impact is the resolver for the impact field.
+func (r *queryResolver) Impact(ctx context.Context, urn catalog.URN, depth *int, limit *int) (lineage.ImpactReport, error) {
+	return r.impact(ctx, urn, intOr(depth, 0), intOr(limit, 1000))
+}
+
+// SchemaChangeImpact is the resolver for the schemaChangeImpact field.
+func (r *queryResolver) SchemaChangeImpact(ctx context.Context, subject string, schema string, schemaType *string, registry *string) (lineage.SchemaChangeReport, error) {
+	return lineage.SchemaChangeImpact(ctx, r.Catalog, lineage.SchemaChangeQuery{
+		Subject: subject, Registry: stringOr(registry, ""), Schema: schema, SchemaType: stringOr(schemaType, "")})
+}
+
+// Seq is the resolver for the seq field.
+func (r *schemaChangeImpactResolver) Seq(ctx context.Context, obj *lineage.SchemaChangeReport) (string, error) {
+	return strconv.FormatUint(obj.Seq, 10), nil
+}
+
+// PreviousPath is the resolver for the previousPath field.
+func (r *schemaFieldChangeResolver) PreviousPath(ctx context.Context, obj *lineage.FieldChange) (*string, error) {
+	return optString(obj.PreviousPath), nil
+}
+
+// Field is the resolver for the field field.
+func (r *schemaFieldChangeResolver) Field(ctx context.Context, obj *lineage.FieldChange) (*catalog.URN, error) {
+	if obj.Field == "" {
+		return nil, nil
+	}
+	return &obj.Field, nil
 }
 
 // NextRun is the resolver for the nextRun field.
@@ -346,11 +387,27 @@ func (r *Resolver) Edge() generated.EdgeResolver { return &edgeResolver{r} }
 // EdgeClaim returns generated.EdgeClaimResolver implementation.
 func (r *Resolver) EdgeClaim() generated.EdgeClaimResolver { return &edgeClaimResolver{r} }
 
+// Impact returns generated.ImpactResolver implementation.
+func (r *Resolver) Impact() generated.ImpactResolver { return &impactResolver{r} }
+
+// Lineage returns generated.LineageResolver implementation.
+func (r *Resolver) Lineage() generated.LineageResolver { return &lineageResolver{r} }
+
 // Mutation returns generated.MutationResolver implementation.
 func (r *Resolver) Mutation() generated.MutationResolver { return &mutationResolver{r} }
 
 // Query returns generated.QueryResolver implementation.
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
+
+// SchemaChangeImpact returns generated.SchemaChangeImpactResolver implementation.
+func (r *Resolver) SchemaChangeImpact() generated.SchemaChangeImpactResolver {
+	return &schemaChangeImpactResolver{r}
+}
+
+// SchemaFieldChange returns generated.SchemaFieldChangeResolver implementation.
+func (r *Resolver) SchemaFieldChange() generated.SchemaFieldChangeResolver {
+	return &schemaFieldChangeResolver{r}
+}
 
 // Source returns generated.SourceResolver implementation.
 func (r *Resolver) Source() generated.SourceResolver { return &sourceResolver{r} }
@@ -365,7 +422,11 @@ type classificationDefinitionResolver struct{ *Resolver }
 type crawlRunResolver struct{ *Resolver }
 type edgeResolver struct{ *Resolver }
 type edgeClaimResolver struct{ *Resolver }
+type impactResolver struct{ *Resolver }
+type lineageResolver struct{ *Resolver }
 type mutationResolver struct{ *Resolver }
 type queryResolver struct{ *Resolver }
+type schemaChangeImpactResolver struct{ *Resolver }
+type schemaFieldChangeResolver struct{ *Resolver }
 type sourceResolver struct{ *Resolver }
 type subscriptionResolver struct{ *Resolver }

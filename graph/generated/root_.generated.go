@@ -14,6 +14,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/watershed-data/watershed/catalog"
 	"github.com/watershed-data/watershed/graph/model"
+	"github.com/watershed-data/watershed/lineage"
 )
 
 // NewExecutableSchema creates an ExecutableSchema from the ResolverRoot interface.
@@ -31,8 +32,12 @@ type ResolverRoot interface {
 	CrawlRun() CrawlRunResolver
 	Edge() EdgeResolver
 	EdgeClaim() EdgeClaimResolver
+	Impact() ImpactResolver
+	Lineage() LineageResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
+	SchemaChangeImpact() SchemaChangeImpactResolver
+	SchemaFieldChange() SchemaFieldChangeResolver
 	Source() SourceResolver
 	Subscription() SubscriptionResolver
 }
@@ -111,6 +116,26 @@ type ComplexityRoot struct {
 		Propagates  func(childComplexity int) int
 	}
 
+	CompatibilityVerdict struct {
+		Checked           func(childComplexity int) int
+		Compatible        func(childComplexity int) int
+		Level             func(childComplexity int) int
+		LevelSource       func(childComplexity int) int
+		Messages          func(childComplexity int) int
+		ReaderMessages    func(childComplexity int) int
+		ReadersCompatible func(childComplexity int) int
+	}
+
+	ConsumerImpact struct {
+		Asset        func(childComplexity int) int
+		FieldLineage func(childComplexity int) int
+		Fields       func(childComplexity int) int
+		Hops         func(childComplexity int) int
+		Path         func(childComplexity int) int
+		Reason       func(childComplexity int) int
+		Verdict      func(childComplexity int) int
+	}
+
 	CrawlRun struct {
 		Changes      func(childComplexity int) int
 		Counts       func(childComplexity int) int
@@ -151,11 +176,37 @@ type ComplexityRoot struct {
 		Transform  func(childComplexity int) int
 	}
 
+	Impact struct {
+		Connectors     func(childComplexity int) int
+		ConsumerGroups func(childComplexity int) int
+		Datasets       func(childComplexity int) int
+		Fields         func(childComplexity int) int
+		Jobs           func(childComplexity int) int
+		Level          func(childComplexity int) int
+		Other          func(childComplexity int) int
+		Root           func(childComplexity int) int
+		Seq            func(childComplexity int) int
+		Topics         func(childComplexity int) int
+		Truncated      func(childComplexity int) int
+	}
+
+	ImpactedAsset struct {
+		Asset  func(childComplexity int) int
+		Exact  func(childComplexity int) int
+		Fields func(childComplexity int) int
+		Hops   func(childComplexity int) int
+		Lag    func(childComplexity int) int
+		Path   func(childComplexity int) int
+		State  func(childComplexity int) int
+	}
+
 	Lineage struct {
 		Direction func(childComplexity int) int
 		Edges     func(childComplexity int) int
+		Level     func(childComplexity int) int
 		Nodes     func(childComplexity int) int
 		Root      func(childComplexity int) int
+		Seq       func(childComplexity int) int
 		Truncated func(childComplexity int) int
 	}
 
@@ -190,13 +241,45 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		Asset           func(childComplexity int, urn catalog.URN) int
-		Changes         func(childComplexity int, after *string, first *int) int
-		Classifications func(childComplexity int) int
-		CrawlRuns       func(childComplexity int, source *string, first *int) int
-		Lineage         func(childComplexity int, urn catalog.URN, direction catalog.Direction, depth *int, at *time.Time, edgeKinds []catalog.EdgeKind, limit *int) int
-		Search          func(childComplexity int, query *string, kinds []catalog.Kind, classifications []string, includeDeleted *bool, first *int, after *string) int
-		Sources         func(childComplexity int) int
+		Asset              func(childComplexity int, urn catalog.URN) int
+		Changes            func(childComplexity int, after *string, first *int) int
+		Classifications    func(childComplexity int) int
+		CrawlRuns          func(childComplexity int, source *string, first *int) int
+		Impact             func(childComplexity int, urn catalog.URN, depth *int, limit *int) int
+		Lineage            func(childComplexity int, urn catalog.URN, direction catalog.Direction, depth *int, at *time.Time, edgeKinds []catalog.EdgeKind, limit *int, level *lineage.Level, kinds []catalog.Kind) int
+		SchemaChangeImpact func(childComplexity int, subject string, schema string, schemaType *string, registry *string) int
+		Search             func(childComplexity int, query *string, kinds []catalog.Kind, classifications []string, includeDeleted *bool, first *int, after *string) int
+		Sources            func(childComplexity int) int
+	}
+
+	SchemaChangeImpact struct {
+		Breaking      func(childComplexity int) int
+		Changes       func(childComplexity int) int
+		Compatibility func(childComplexity int) int
+		Consumers     func(childComplexity int) int
+		LatestVersion func(childComplexity int) int
+		SchemaType    func(childComplexity int) int
+		Seq           func(childComplexity int) int
+		Subject       func(childComplexity int) int
+	}
+
+	SchemaField struct {
+		Aliases    func(childComplexity int) int
+		Default    func(childComplexity int) int
+		HasDefault func(childComplexity int) int
+		Nullable   func(childComplexity int) int
+		Path       func(childComplexity int) int
+		Type       func(childComplexity int) int
+	}
+
+	SchemaFieldChange struct {
+		After        func(childComplexity int) int
+		Before       func(childComplexity int) int
+		Breaking     func(childComplexity int) int
+		Field        func(childComplexity int) int
+		Kind         func(childComplexity int) int
+		Path         func(childComplexity int) int
+		PreviousPath func(childComplexity int) int
 	}
 
 	Source struct {
@@ -559,6 +642,104 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ClassificationDefinition.Propagates(childComplexity), true
 
+	case "CompatibilityVerdict.checked":
+		if e.ComplexityRoot.CompatibilityVerdict.Checked == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CompatibilityVerdict.Checked(childComplexity), true
+
+	case "CompatibilityVerdict.compatible":
+		if e.ComplexityRoot.CompatibilityVerdict.Compatible == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CompatibilityVerdict.Compatible(childComplexity), true
+
+	case "CompatibilityVerdict.level":
+		if e.ComplexityRoot.CompatibilityVerdict.Level == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CompatibilityVerdict.Level(childComplexity), true
+
+	case "CompatibilityVerdict.levelSource":
+		if e.ComplexityRoot.CompatibilityVerdict.LevelSource == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CompatibilityVerdict.LevelSource(childComplexity), true
+
+	case "CompatibilityVerdict.messages":
+		if e.ComplexityRoot.CompatibilityVerdict.Messages == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CompatibilityVerdict.Messages(childComplexity), true
+
+	case "CompatibilityVerdict.readerMessages":
+		if e.ComplexityRoot.CompatibilityVerdict.ReaderMessages == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CompatibilityVerdict.ReaderMessages(childComplexity), true
+
+	case "CompatibilityVerdict.readersCompatible":
+		if e.ComplexityRoot.CompatibilityVerdict.ReadersCompatible == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CompatibilityVerdict.ReadersCompatible(childComplexity), true
+
+	case "ConsumerImpact.asset":
+		if e.ComplexityRoot.ConsumerImpact.Asset == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsumerImpact.Asset(childComplexity), true
+
+	case "ConsumerImpact.fieldLineage":
+		if e.ComplexityRoot.ConsumerImpact.FieldLineage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsumerImpact.FieldLineage(childComplexity), true
+
+	case "ConsumerImpact.fields":
+		if e.ComplexityRoot.ConsumerImpact.Fields == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsumerImpact.Fields(childComplexity), true
+
+	case "ConsumerImpact.hops":
+		if e.ComplexityRoot.ConsumerImpact.Hops == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsumerImpact.Hops(childComplexity), true
+
+	case "ConsumerImpact.path":
+		if e.ComplexityRoot.ConsumerImpact.Path == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsumerImpact.Path(childComplexity), true
+
+	case "ConsumerImpact.reason":
+		if e.ComplexityRoot.ConsumerImpact.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsumerImpact.Reason(childComplexity), true
+
+	case "ConsumerImpact.verdict":
+		if e.ComplexityRoot.ConsumerImpact.Verdict == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsumerImpact.Verdict(childComplexity), true
+
 	case "CrawlRun.changes":
 		if e.ComplexityRoot.CrawlRun.Changes == nil {
 			break
@@ -776,6 +957,132 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.EdgeClaim.Transform(childComplexity), true
 
+	case "Impact.connectors":
+		if e.ComplexityRoot.Impact.Connectors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Impact.Connectors(childComplexity), true
+
+	case "Impact.consumerGroups":
+		if e.ComplexityRoot.Impact.ConsumerGroups == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Impact.ConsumerGroups(childComplexity), true
+
+	case "Impact.datasets":
+		if e.ComplexityRoot.Impact.Datasets == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Impact.Datasets(childComplexity), true
+
+	case "Impact.fields":
+		if e.ComplexityRoot.Impact.Fields == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Impact.Fields(childComplexity), true
+
+	case "Impact.jobs":
+		if e.ComplexityRoot.Impact.Jobs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Impact.Jobs(childComplexity), true
+
+	case "Impact.level":
+		if e.ComplexityRoot.Impact.Level == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Impact.Level(childComplexity), true
+
+	case "Impact.other":
+		if e.ComplexityRoot.Impact.Other == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Impact.Other(childComplexity), true
+
+	case "Impact.root":
+		if e.ComplexityRoot.Impact.Root == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Impact.Root(childComplexity), true
+
+	case "Impact.seq":
+		if e.ComplexityRoot.Impact.Seq == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Impact.Seq(childComplexity), true
+
+	case "Impact.topics":
+		if e.ComplexityRoot.Impact.Topics == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Impact.Topics(childComplexity), true
+
+	case "Impact.truncated":
+		if e.ComplexityRoot.Impact.Truncated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Impact.Truncated(childComplexity), true
+
+	case "ImpactedAsset.asset":
+		if e.ComplexityRoot.ImpactedAsset.Asset == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImpactedAsset.Asset(childComplexity), true
+
+	case "ImpactedAsset.exact":
+		if e.ComplexityRoot.ImpactedAsset.Exact == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImpactedAsset.Exact(childComplexity), true
+
+	case "ImpactedAsset.fields":
+		if e.ComplexityRoot.ImpactedAsset.Fields == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImpactedAsset.Fields(childComplexity), true
+
+	case "ImpactedAsset.hops":
+		if e.ComplexityRoot.ImpactedAsset.Hops == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImpactedAsset.Hops(childComplexity), true
+
+	case "ImpactedAsset.lag":
+		if e.ComplexityRoot.ImpactedAsset.Lag == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImpactedAsset.Lag(childComplexity), true
+
+	case "ImpactedAsset.path":
+		if e.ComplexityRoot.ImpactedAsset.Path == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImpactedAsset.Path(childComplexity), true
+
+	case "ImpactedAsset.state":
+		if e.ComplexityRoot.ImpactedAsset.State == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImpactedAsset.State(childComplexity), true
+
 	case "Lineage.direction":
 		if e.ComplexityRoot.Lineage.Direction == nil {
 			break
@@ -790,6 +1097,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Lineage.Edges(childComplexity), true
 
+	case "Lineage.level":
+		if e.ComplexityRoot.Lineage.Level == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Lineage.Level(childComplexity), true
+
 	case "Lineage.nodes":
 		if e.ComplexityRoot.Lineage.Nodes == nil {
 			break
@@ -803,6 +1117,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Lineage.Root(childComplexity), true
+
+	case "Lineage.seq":
+		if e.ComplexityRoot.Lineage.Seq == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Lineage.Seq(childComplexity), true
 
 	case "Lineage.truncated":
 		if e.ComplexityRoot.Lineage.Truncated == nil {
@@ -1025,6 +1346,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.CrawlRuns(childComplexity, args["source"].(*string), args["first"].(*int)), true
 
+	case "Query.impact":
+		if e.ComplexityRoot.Query.Impact == nil {
+			break
+		}
+
+		args, err := ec.field_Query_impact_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Impact(childComplexity, args["urn"].(catalog.URN), args["depth"].(*int), args["limit"].(*int)), true
+
 	case "Query.lineage":
 		if e.ComplexityRoot.Query.Lineage == nil {
 			break
@@ -1035,7 +1368,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Lineage(childComplexity, args["urn"].(catalog.URN), args["direction"].(catalog.Direction), args["depth"].(*int), args["at"].(*time.Time), args["edgeKinds"].([]catalog.EdgeKind), args["limit"].(*int)), true
+		return e.ComplexityRoot.Query.Lineage(childComplexity, args["urn"].(catalog.URN), args["direction"].(catalog.Direction), args["depth"].(*int), args["at"].(*time.Time), args["edgeKinds"].([]catalog.EdgeKind), args["limit"].(*int), args["level"].(*lineage.Level), args["kinds"].([]catalog.Kind)), true
+
+	case "Query.schemaChangeImpact":
+		if e.ComplexityRoot.Query.SchemaChangeImpact == nil {
+			break
+		}
+
+		args, err := ec.field_Query_schemaChangeImpact_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.SchemaChangeImpact(childComplexity, args["subject"].(string), args["schema"].(string), args["schemaType"].(*string), args["registry"].(*string)), true
 
 	case "Query.search":
 		if e.ComplexityRoot.Query.Search == nil {
@@ -1055,6 +1400,153 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Sources(childComplexity), true
+
+	case "SchemaChangeImpact.breaking":
+		if e.ComplexityRoot.SchemaChangeImpact.Breaking == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SchemaChangeImpact.Breaking(childComplexity), true
+
+	case "SchemaChangeImpact.changes":
+		if e.ComplexityRoot.SchemaChangeImpact.Changes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SchemaChangeImpact.Changes(childComplexity), true
+
+	case "SchemaChangeImpact.compatibility":
+		if e.ComplexityRoot.SchemaChangeImpact.Compatibility == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SchemaChangeImpact.Compatibility(childComplexity), true
+
+	case "SchemaChangeImpact.consumers":
+		if e.ComplexityRoot.SchemaChangeImpact.Consumers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SchemaChangeImpact.Consumers(childComplexity), true
+
+	case "SchemaChangeImpact.latestVersion":
+		if e.ComplexityRoot.SchemaChangeImpact.LatestVersion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SchemaChangeImpact.LatestVersion(childComplexity), true
+
+	case "SchemaChangeImpact.schemaType":
+		if e.ComplexityRoot.SchemaChangeImpact.SchemaType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SchemaChangeImpact.SchemaType(childComplexity), true
+
+	case "SchemaChangeImpact.seq":
+		if e.ComplexityRoot.SchemaChangeImpact.Seq == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SchemaChangeImpact.Seq(childComplexity), true
+
+	case "SchemaChangeImpact.subject":
+		if e.ComplexityRoot.SchemaChangeImpact.Subject == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SchemaChangeImpact.Subject(childComplexity), true
+
+	case "SchemaField.aliases":
+		if e.ComplexityRoot.SchemaField.Aliases == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SchemaField.Aliases(childComplexity), true
+
+	case "SchemaField.default":
+		if e.ComplexityRoot.SchemaField.Default == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SchemaField.Default(childComplexity), true
+
+	case "SchemaField.hasDefault":
+		if e.ComplexityRoot.SchemaField.HasDefault == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SchemaField.HasDefault(childComplexity), true
+
+	case "SchemaField.nullable":
+		if e.ComplexityRoot.SchemaField.Nullable == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SchemaField.Nullable(childComplexity), true
+
+	case "SchemaField.path":
+		if e.ComplexityRoot.SchemaField.Path == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SchemaField.Path(childComplexity), true
+
+	case "SchemaField.type":
+		if e.ComplexityRoot.SchemaField.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SchemaField.Type(childComplexity), true
+
+	case "SchemaFieldChange.after":
+		if e.ComplexityRoot.SchemaFieldChange.After == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SchemaFieldChange.After(childComplexity), true
+
+	case "SchemaFieldChange.before":
+		if e.ComplexityRoot.SchemaFieldChange.Before == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SchemaFieldChange.Before(childComplexity), true
+
+	case "SchemaFieldChange.breaking":
+		if e.ComplexityRoot.SchemaFieldChange.Breaking == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SchemaFieldChange.Breaking(childComplexity), true
+
+	case "SchemaFieldChange.field":
+		if e.ComplexityRoot.SchemaFieldChange.Field == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SchemaFieldChange.Field(childComplexity), true
+
+	case "SchemaFieldChange.kind":
+		if e.ComplexityRoot.SchemaFieldChange.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SchemaFieldChange.Kind(childComplexity), true
+
+	case "SchemaFieldChange.path":
+		if e.ComplexityRoot.SchemaFieldChange.Path == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SchemaFieldChange.Path(childComplexity), true
+
+	case "SchemaFieldChange.previousPath":
+		if e.ComplexityRoot.SchemaFieldChange.PreviousPath == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SchemaFieldChange.PreviousPath(childComplexity), true
 
 	case "Source.kind":
 		if e.ComplexityRoot.Source.Kind == nil {
@@ -1401,6 +1893,10 @@ type Lineage {
   edges: [Edge!]!
   "True when ` + "`" + `limit` + "`" + ` cut the walk short."
   truncated: Boolean!
+  "The level the walk used."
+  level: LineageLevel!
+  "The change-log position (a change id) the walk saw: every change up to it, none after."
+  seq: String!
 }
 
 type LineageNode {
@@ -1492,7 +1988,9 @@ type Query {
   ): AssetConnection!
   """
   Walks lineage from urn. ` + "`" + `depth` + "`" + ` bounds hops (default 3, at most 50; 0 means unbounded up to ` + "`" + `limit` + "`" + `),
-  ` + "`" + `at` + "`" + ` walks the graph as it was at that time, ` + "`" + `edgeKinds` + "`" + ` defaults to the flow edges.
+  ` + "`" + `at` + "`" + ` walks the graph as it was at that time, ` + "`" + `edgeKinds` + "`" + ` defaults to the flow edges. ` + "`" + `level` + "`" + ` says
+  which nodes the walk enters (default: FIELD from a field or column, DATASET otherwise; ALL with
+  explicit ` + "`" + `edgeKinds` + "`" + `); ` + "`" + `kinds` + "`" + ` reports only assets of these kinds, the walk still crossing others.
   """
   lineage(
     urn: URN!
@@ -1501,6 +1999,8 @@ type Query {
     at: Time
     edgeKinds: [EdgeKind!]
     limit: Int = 1000
+    level: LineageLevel
+    kinds: [AssetKind!]
   ): Lineage!
   "The change log after a cursor (a change id), oldest first."
   changes(after: String, first: Int = 100): ChangeConnection!
@@ -1558,6 +2058,175 @@ type Subscription {
   in ` + "`" + `*` + "`" + `). ` + "`" + `after` + "`" + ` resumes after a change id; without it the stream starts at the newest entry.
   """
   changes(types: [String!], subject: String, after: String): Change!
+}
+
+# ---------------------------------------------------------------------------
+# Lineage: walks, impact analysis and proposed-schema impact (package lineage)
+# ---------------------------------------------------------------------------
+
+"Which nodes a lineage walk enters."
+enum LineageLevel {
+  "Topics, tables, datasets and the connectors, jobs and groups between them; never fields."
+  DATASET
+  "Fields and columns only: field-level lineage."
+  FIELD
+  "Every node the followed edges lead to."
+  ALL
+}
+
+extend type Query {
+  """
+  Everything downstream of urn, grouped by kind, each with its hop count and one explaining path.
+  For a FIELD or COLUMN only what derives from that field: the field-level walk, the datasets holding
+  the fields it reaches and the connectors and jobs carrying those field edges (exact), then readers of
+  those datasets without field lineage and what lies beyond them (not exact). ` + "`" + `depth` + "`" + ` bounds the hops
+  (0: unbounded, at most 50), ` + "`" + `limit` + "`" + ` the assets reported, nearest first (at most 10000).
+  """
+  impact(urn: URN!, depth: Int = 0, limit: Int = 1000): Impact!
+  """
+  What registering ` + "`" + `schema` + "`" + ` under ` + "`" + `subject` + "`" + ` would do: the field diff against the latest version, the
+  verdict under the subject's compatibility level, and a verdict for every downstream consumer group,
+  connector, job and sink. ` + "`" + `subject` + "`" + ` is a subject name or URN; ` + "`" + `registry` + "`" + ` names the registry source
+  when the name exists in several; ` + "`" + `schemaType` + "`" + ` defaults to the subject's. An unparseable candidate is
+  INVALID_ARGUMENT naming the parse error.
+  """
+  schemaChangeImpact(subject: String!, schema: String!, schemaType: SchemaType, registry: String): SchemaChangeImpact!
+}
+
+"Everything downstream of an asset."
+type Impact {
+  root: Asset!
+  "FIELD when the root is a field or column (only what derives from it), DATASET otherwise."
+  level: LineageLevel!
+  consumerGroups: [ImpactedAsset!]!
+  connectors: [ImpactedAsset!]!
+  jobs: [ImpactedAsset!]!
+  "Tables, databases and other datasets: the sinks."
+  datasets: [ImpactedAsset!]!
+  topics: [ImpactedAsset!]!
+  "Fields and columns deriving from a field root."
+  fields: [ImpactedAsset!]!
+  "Impacted assets of any other kind."
+  other: [ImpactedAsset!]!
+  "True when ` + "`" + `limit` + "`" + ` left impacted assets out."
+  truncated: Boolean!
+  "The change-log position (a change id) the answer reflects."
+  seq: String!
+}
+
+"One asset downstream of the root. Its owners are on ` + "`" + `asset` + "`" + `."
+type ImpactedAsset {
+  asset: Asset!
+  "Lineage steps from the root."
+  hops: Int!
+  "One shortest explaining path, the root first and this asset last."
+  path: [URN!]!
+  """
+  Whether field lineage shows the asset derives from a field root. False for an asset that only reads
+  (or lies downstream of a reader of) a dataset holding such a field, when no field lineage says which
+  fields that reader uses. Always true for a dataset-level root.
+  """
+  exact: Boolean!
+  "Field-level answers: the asset's fields deriving from the root (datasets) or that it reads (processes)."
+  fields: [URN!]!
+  "Consumer groups: the state at the last crawl."
+  state: String
+  "Consumer groups: the total lag at the last crawl."
+  lag: Int
+}
+
+enum SchemaType {
+  AVRO
+  PROTOBUF
+  JSON
+}
+
+"The impact of registering a candidate schema."
+type SchemaChangeImpact {
+  subject: Asset!
+  schemaType: SchemaType!
+  "The registered version the candidate is compared with."
+  latestVersion: Int!
+  compatibility: CompatibilityVerdict!
+  "The field diff from the latest version to the candidate, by path."
+  changes: [SchemaFieldChange!]!
+  "Downstream consumer groups, connectors, jobs and sinks: BREAKING first, then UNKNOWN, then SAFE."
+  consumers: [ConsumerImpact!]!
+  "Whether any consumer is BREAKING."
+  breaking: Boolean!
+  "The change-log position (a change id) the answer reflects."
+  seq: String!
+}
+
+"The registry's verdict on the candidate."
+type CompatibilityVerdict {
+  "BACKWARD, FORWARD, FULL, their _TRANSITIVE forms, or NONE."
+  level: String!
+  "subject (its own setting), global (the registry's) or default (neither known: BACKWARD)."
+  levelSource: String!
+  "Whether the registry would accept the candidate."
+  compatible: Boolean!
+  messages: [String!]!
+  "The versions checked: the latest, or all of them for a _TRANSITIVE level."
+  checked: [Int!]!
+  "Whether a reader on the latest version can read data written with the candidate, whatever the level."
+  readersCompatible: Boolean!
+  readerMessages: [String!]!
+}
+
+enum FieldChangeKind {
+  ADDED
+  REMOVED
+  "Renamed through an Avro alias: ` + "`" + `previousPath` + "`" + ` is the old path."
+  RENAMED
+  TYPE_CHANGED
+  NULLABILITY_CHANGED
+  DEFAULT_CHANGED
+}
+
+type SchemaFieldChange {
+  "The path in the candidate (in the latest version for a removed field)."
+  path: String!
+  kind: FieldChangeKind!
+  previousPath: String
+  before: SchemaField
+  after: SchemaField
+  "The catalog's field asset of the latest version, when a bound topic carries it."
+  field: URN
+  "Whether the change can break a reader of the field: removed, renamed, type changed, or may now be null."
+  breaking: Boolean!
+}
+
+type SchemaField {
+  path: String!
+  type: String!
+  nullable: Boolean!
+  hasDefault: Boolean!
+  default: JSON
+  aliases: [String!]!
+}
+
+enum ConsumerVerdict {
+  "It reads, through field lineage, a field the change breaks; or it reads the topic without field lineage and a reader on the latest schema cannot read the candidate's data."
+  BREAKING
+  "It may depend on a field the change breaks, and no field lineage says whether it does."
+  UNKNOWN
+  "Nothing it depends on changes in a way that breaks readers."
+  SAFE
+}
+
+"One downstream consumer's verdict."
+type ConsumerImpact {
+  asset: Asset!
+  verdict: ConsumerVerdict!
+  "Subject field paths involved: the changed fields it depends on, or for SAFE the fields it reads."
+  fields: [String!]!
+  reason: String!
+  "Whether field lineage tells which subject fields it reads."
+  fieldLineage: Boolean!
+  hops: Int!
+  "How it depends on the subject's topic: from a field of it (or the topic) to the consumer."
+  path: [URN!]!
 }
 `, BuiltIn: false},
 }
@@ -1707,6 +2376,46 @@ func (ec *executionContext) childFields_ClassificationDefinition(ctx context.Con
 	return nil, fmt.Errorf("no field named %q was found under type ClassificationDefinition", field.Name)
 }
 
+func (ec *executionContext) childFields_CompatibilityVerdict(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "level":
+		return ec.fieldContext_CompatibilityVerdict_level(ctx, field)
+	case "levelSource":
+		return ec.fieldContext_CompatibilityVerdict_levelSource(ctx, field)
+	case "compatible":
+		return ec.fieldContext_CompatibilityVerdict_compatible(ctx, field)
+	case "messages":
+		return ec.fieldContext_CompatibilityVerdict_messages(ctx, field)
+	case "checked":
+		return ec.fieldContext_CompatibilityVerdict_checked(ctx, field)
+	case "readersCompatible":
+		return ec.fieldContext_CompatibilityVerdict_readersCompatible(ctx, field)
+	case "readerMessages":
+		return ec.fieldContext_CompatibilityVerdict_readerMessages(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CompatibilityVerdict", field.Name)
+}
+
+func (ec *executionContext) childFields_ConsumerImpact(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "asset":
+		return ec.fieldContext_ConsumerImpact_asset(ctx, field)
+	case "verdict":
+		return ec.fieldContext_ConsumerImpact_verdict(ctx, field)
+	case "fields":
+		return ec.fieldContext_ConsumerImpact_fields(ctx, field)
+	case "reason":
+		return ec.fieldContext_ConsumerImpact_reason(ctx, field)
+	case "fieldLineage":
+		return ec.fieldContext_ConsumerImpact_fieldLineage(ctx, field)
+	case "hops":
+		return ec.fieldContext_ConsumerImpact_hops(ctx, field)
+	case "path":
+		return ec.fieldContext_ConsumerImpact_path(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ConsumerImpact", field.Name)
+}
+
 func (ec *executionContext) childFields_CrawlRun(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "urn":
@@ -1787,6 +2496,54 @@ func (ec *executionContext) childFields_EdgeClaim(ctx context.Context, field gra
 	return nil, fmt.Errorf("no field named %q was found under type EdgeClaim", field.Name)
 }
 
+func (ec *executionContext) childFields_Impact(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "root":
+		return ec.fieldContext_Impact_root(ctx, field)
+	case "level":
+		return ec.fieldContext_Impact_level(ctx, field)
+	case "consumerGroups":
+		return ec.fieldContext_Impact_consumerGroups(ctx, field)
+	case "connectors":
+		return ec.fieldContext_Impact_connectors(ctx, field)
+	case "jobs":
+		return ec.fieldContext_Impact_jobs(ctx, field)
+	case "datasets":
+		return ec.fieldContext_Impact_datasets(ctx, field)
+	case "topics":
+		return ec.fieldContext_Impact_topics(ctx, field)
+	case "fields":
+		return ec.fieldContext_Impact_fields(ctx, field)
+	case "other":
+		return ec.fieldContext_Impact_other(ctx, field)
+	case "truncated":
+		return ec.fieldContext_Impact_truncated(ctx, field)
+	case "seq":
+		return ec.fieldContext_Impact_seq(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Impact", field.Name)
+}
+
+func (ec *executionContext) childFields_ImpactedAsset(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "asset":
+		return ec.fieldContext_ImpactedAsset_asset(ctx, field)
+	case "hops":
+		return ec.fieldContext_ImpactedAsset_hops(ctx, field)
+	case "path":
+		return ec.fieldContext_ImpactedAsset_path(ctx, field)
+	case "exact":
+		return ec.fieldContext_ImpactedAsset_exact(ctx, field)
+	case "fields":
+		return ec.fieldContext_ImpactedAsset_fields(ctx, field)
+	case "state":
+		return ec.fieldContext_ImpactedAsset_state(ctx, field)
+	case "lag":
+		return ec.fieldContext_ImpactedAsset_lag(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImpactedAsset", field.Name)
+}
+
 func (ec *executionContext) childFields_Lineage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "root":
@@ -1799,6 +2556,10 @@ func (ec *executionContext) childFields_Lineage(ctx context.Context, field graph
 		return ec.fieldContext_Lineage_edges(ctx, field)
 	case "truncated":
 		return ec.fieldContext_Lineage_truncated(ctx, field)
+	case "level":
+		return ec.fieldContext_Lineage_level(ctx, field)
+	case "seq":
+		return ec.fieldContext_Lineage_seq(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Lineage", field.Name)
 }
@@ -1837,6 +2598,66 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 		return ec.fieldContext_PageInfo_endCursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
+}
+
+func (ec *executionContext) childFields_SchemaChangeImpact(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "subject":
+		return ec.fieldContext_SchemaChangeImpact_subject(ctx, field)
+	case "schemaType":
+		return ec.fieldContext_SchemaChangeImpact_schemaType(ctx, field)
+	case "latestVersion":
+		return ec.fieldContext_SchemaChangeImpact_latestVersion(ctx, field)
+	case "compatibility":
+		return ec.fieldContext_SchemaChangeImpact_compatibility(ctx, field)
+	case "changes":
+		return ec.fieldContext_SchemaChangeImpact_changes(ctx, field)
+	case "consumers":
+		return ec.fieldContext_SchemaChangeImpact_consumers(ctx, field)
+	case "breaking":
+		return ec.fieldContext_SchemaChangeImpact_breaking(ctx, field)
+	case "seq":
+		return ec.fieldContext_SchemaChangeImpact_seq(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SchemaChangeImpact", field.Name)
+}
+
+func (ec *executionContext) childFields_SchemaField(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "path":
+		return ec.fieldContext_SchemaField_path(ctx, field)
+	case "type":
+		return ec.fieldContext_SchemaField_type(ctx, field)
+	case "nullable":
+		return ec.fieldContext_SchemaField_nullable(ctx, field)
+	case "hasDefault":
+		return ec.fieldContext_SchemaField_hasDefault(ctx, field)
+	case "default":
+		return ec.fieldContext_SchemaField_default(ctx, field)
+	case "aliases":
+		return ec.fieldContext_SchemaField_aliases(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SchemaField", field.Name)
+}
+
+func (ec *executionContext) childFields_SchemaFieldChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "path":
+		return ec.fieldContext_SchemaFieldChange_path(ctx, field)
+	case "kind":
+		return ec.fieldContext_SchemaFieldChange_kind(ctx, field)
+	case "previousPath":
+		return ec.fieldContext_SchemaFieldChange_previousPath(ctx, field)
+	case "before":
+		return ec.fieldContext_SchemaFieldChange_before(ctx, field)
+	case "after":
+		return ec.fieldContext_SchemaFieldChange_after(ctx, field)
+	case "field":
+		return ec.fieldContext_SchemaFieldChange_field(ctx, field)
+	case "breaking":
+		return ec.fieldContext_SchemaFieldChange_breaking(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SchemaFieldChange", field.Name)
 }
 
 func (ec *executionContext) childFields_Source(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

@@ -16,6 +16,7 @@ import (
 	"github.com/watershed-data/watershed/catalog"
 	"github.com/watershed-data/watershed/crawlers"
 	"github.com/watershed-data/watershed/graph/model"
+	"github.com/watershed-data/watershed/lineage"
 )
 
 // region    ************************** generated!.gotpl **************************
@@ -76,6 +77,12 @@ type EdgeClaimResolver interface {
 	FirstSeen(ctx context.Context, obj *catalog.Claim) (*time.Time, error)
 	LastSeen(ctx context.Context, obj *catalog.Claim) (*time.Time, error)
 }
+type ImpactResolver interface {
+	Seq(ctx context.Context, obj *lineage.ImpactReport) (string, error)
+}
+type LineageResolver interface {
+	Seq(ctx context.Context, obj *lineage.Result) (string, error)
+}
 type MutationResolver interface {
 	RegisterAsset(ctx context.Context, input model.RegisterAssetInput) (catalog.Entity, error)
 	AddLineage(ctx context.Context, input model.LineageInput) (catalog.Edge, error)
@@ -90,11 +97,21 @@ type MutationResolver interface {
 type QueryResolver interface {
 	Asset(ctx context.Context, urn catalog.URN) (catalog.Entity, error)
 	Search(ctx context.Context, query *string, kinds []catalog.Kind, classifications []string, includeDeleted *bool, first *int, after *string) (model.AssetConnection, error)
-	Lineage(ctx context.Context, urn catalog.URN, direction catalog.Direction, depth *int, at *time.Time, edgeKinds []catalog.EdgeKind, limit *int) (model.Lineage, error)
+	Lineage(ctx context.Context, urn catalog.URN, direction catalog.Direction, depth *int, at *time.Time, edgeKinds []catalog.EdgeKind, limit *int, level *lineage.Level, kinds []catalog.Kind) (lineage.Result, error)
 	Changes(ctx context.Context, after *string, first *int) (model.ChangeConnection, error)
 	Classifications(ctx context.Context) ([]catalog.ClassificationDef, error)
 	CrawlRuns(ctx context.Context, source *string, first *int) ([]catalog.CrawlRun, error)
 	Sources(ctx context.Context) ([]crawlers.SourceStatus, error)
+	Impact(ctx context.Context, urn catalog.URN, depth *int, limit *int) (lineage.ImpactReport, error)
+	SchemaChangeImpact(ctx context.Context, subject string, schema string, schemaType *string, registry *string) (lineage.SchemaChangeReport, error)
+}
+type SchemaChangeImpactResolver interface {
+	Seq(ctx context.Context, obj *lineage.SchemaChangeReport) (string, error)
+}
+type SchemaFieldChangeResolver interface {
+	PreviousPath(ctx context.Context, obj *lineage.FieldChange) (*string, error)
+
+	Field(ctx context.Context, obj *lineage.FieldChange) (*catalog.URN, error)
 }
 type SourceResolver interface {
 	NextRun(ctx context.Context, obj *crawlers.SourceStatus) (*time.Time, error)
@@ -405,6 +422,36 @@ func (ec *executionContext) field_Query_crawlRuns_args(ctx context.Context, rawA
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_impact_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "urn",
+		func(ctx context.Context, v any) (catalog.URN, error) {
+			return ec.unmarshalNURN2githubᚗcomᚋwatershedᚑdataᚋwatershedᚋcatalogᚐURN(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["urn"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "depth",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["depth"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "limit",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["limit"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_lineage_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -456,6 +503,60 @@ func (ec *executionContext) field_Query_lineage_args(ctx context.Context, rawArg
 		return nil, err
 	}
 	args["limit"] = arg5
+	arg6, err := graphql.ProcessArgField(ctx, rawArgs, "level",
+		func(ctx context.Context, v any) (*lineage.Level, error) {
+			return ec.unmarshalOLineageLevel2ᚖgithubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐLevel(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["level"] = arg6
+	arg7, err := graphql.ProcessArgField(ctx, rawArgs, "kinds",
+		func(ctx context.Context, v any) ([]catalog.Kind, error) {
+			return ec.unmarshalOAssetKind2ᚕgithubᚗcomᚋwatershedᚑdataᚋwatershedᚋcatalogᚐKindᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["kinds"] = arg7
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_schemaChangeImpact_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "subject",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["subject"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "schema",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["schema"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "schemaType",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOSchemaType2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["schemaType"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "registry",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["registry"] = arg3
 	return args, nil
 }
 
@@ -1714,6 +1815,337 @@ func (ec *executionContext) fieldContext_ClassificationDefinition_createdAt(_ co
 	return graphql.NewScalarFieldContext("ClassificationDefinition", field, false, false, errors.New("field of type Time does not have child fields"))
 }
 
+func (ec *executionContext) _CompatibilityVerdict_level(ctx context.Context, field graphql.CollectedField, obj *lineage.Compatibility) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CompatibilityVerdict_level(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Level, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CompatibilityVerdict_level(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CompatibilityVerdict", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _CompatibilityVerdict_levelSource(ctx context.Context, field graphql.CollectedField, obj *lineage.Compatibility) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CompatibilityVerdict_levelSource(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LevelSource, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CompatibilityVerdict_levelSource(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CompatibilityVerdict", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _CompatibilityVerdict_compatible(ctx context.Context, field graphql.CollectedField, obj *lineage.Compatibility) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CompatibilityVerdict_compatible(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Compatible, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CompatibilityVerdict_compatible(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CompatibilityVerdict", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _CompatibilityVerdict_messages(ctx context.Context, field graphql.CollectedField, obj *lineage.Compatibility) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CompatibilityVerdict_messages(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Messages, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CompatibilityVerdict_messages(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CompatibilityVerdict", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _CompatibilityVerdict_checked(ctx context.Context, field graphql.CollectedField, obj *lineage.Compatibility) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CompatibilityVerdict_checked(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Checked, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []int) graphql.Marshaler {
+			return ec.marshalNInt2ᚕintᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CompatibilityVerdict_checked(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CompatibilityVerdict", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _CompatibilityVerdict_readersCompatible(ctx context.Context, field graphql.CollectedField, obj *lineage.Compatibility) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CompatibilityVerdict_readersCompatible(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReadersCompatible, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CompatibilityVerdict_readersCompatible(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CompatibilityVerdict", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _CompatibilityVerdict_readerMessages(ctx context.Context, field graphql.CollectedField, obj *lineage.Compatibility) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CompatibilityVerdict_readerMessages(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReaderMessages, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CompatibilityVerdict_readerMessages(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CompatibilityVerdict", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ConsumerImpact_asset(ctx context.Context, field graphql.CollectedField, obj *lineage.ConsumerImpact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsumerImpact_asset(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Asset, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v catalog.Entity) graphql.Marshaler {
+			return ec.marshalNAsset2githubᚗcomᚋwatershedᚑdataᚋwatershedᚋcatalogᚐEntity(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConsumerImpact_asset(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ConsumerImpact",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Asset(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ConsumerImpact_verdict(ctx context.Context, field graphql.CollectedField, obj *lineage.ConsumerImpact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsumerImpact_verdict(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Verdict, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v lineage.Verdict) graphql.Marshaler {
+			return ec.marshalNConsumerVerdict2githubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐVerdict(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConsumerImpact_verdict(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConsumerImpact", field, false, false, errors.New("field of type ConsumerVerdict does not have child fields"))
+}
+
+func (ec *executionContext) _ConsumerImpact_fields(ctx context.Context, field graphql.CollectedField, obj *lineage.ConsumerImpact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsumerImpact_fields(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Fields, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConsumerImpact_fields(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConsumerImpact", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ConsumerImpact_reason(ctx context.Context, field graphql.CollectedField, obj *lineage.ConsumerImpact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsumerImpact_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConsumerImpact_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConsumerImpact", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ConsumerImpact_fieldLineage(ctx context.Context, field graphql.CollectedField, obj *lineage.ConsumerImpact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsumerImpact_fieldLineage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FieldLineage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConsumerImpact_fieldLineage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConsumerImpact", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _ConsumerImpact_hops(ctx context.Context, field graphql.CollectedField, obj *lineage.ConsumerImpact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsumerImpact_hops(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Hops, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConsumerImpact_hops(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConsumerImpact", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ConsumerImpact_path(ctx context.Context, field graphql.CollectedField, obj *lineage.ConsumerImpact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsumerImpact_path(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Path, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []catalog.URN) graphql.Marshaler {
+			return ec.marshalNURN2ᚕgithubᚗcomᚋwatershedᚑdataᚋwatershedᚋcatalogᚐURNᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConsumerImpact_path(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConsumerImpact", field, false, false, errors.New("field of type URN does not have child fields"))
+}
+
 func (ec *executionContext) _CrawlRun_urn(ctx context.Context, field graphql.CollectedField, obj *catalog.CrawlRun) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -2436,7 +2868,502 @@ func (ec *executionContext) fieldContext_EdgeClaim_lastSeen(_ context.Context, f
 	return graphql.NewScalarFieldContext("EdgeClaim", field, true, true, errors.New("field of type Time does not have child fields"))
 }
 
-func (ec *executionContext) _Lineage_root(ctx context.Context, field graphql.CollectedField, obj *model.Lineage) (ret graphql.Marshaler) {
+func (ec *executionContext) _Impact_root(ctx context.Context, field graphql.CollectedField, obj *lineage.ImpactReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Impact_root(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Root, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v catalog.Entity) graphql.Marshaler {
+			return ec.marshalNAsset2githubᚗcomᚋwatershedᚑdataᚋwatershedᚋcatalogᚐEntity(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Impact_root(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Impact",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Asset(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Impact_level(ctx context.Context, field graphql.CollectedField, obj *lineage.ImpactReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Impact_level(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Level, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v lineage.Level) graphql.Marshaler {
+			return ec.marshalNLineageLevel2githubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐLevel(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Impact_level(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Impact", field, false, false, errors.New("field of type LineageLevel does not have child fields"))
+}
+
+func (ec *executionContext) _Impact_consumerGroups(ctx context.Context, field graphql.CollectedField, obj *lineage.ImpactReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Impact_consumerGroups(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ConsumerGroups, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []lineage.Impacted) graphql.Marshaler {
+			return ec.marshalNImpactedAsset2ᚕgithubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐImpactedᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Impact_consumerGroups(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Impact",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImpactedAsset(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Impact_connectors(ctx context.Context, field graphql.CollectedField, obj *lineage.ImpactReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Impact_connectors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Connectors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []lineage.Impacted) graphql.Marshaler {
+			return ec.marshalNImpactedAsset2ᚕgithubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐImpactedᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Impact_connectors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Impact",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImpactedAsset(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Impact_jobs(ctx context.Context, field graphql.CollectedField, obj *lineage.ImpactReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Impact_jobs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Jobs, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []lineage.Impacted) graphql.Marshaler {
+			return ec.marshalNImpactedAsset2ᚕgithubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐImpactedᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Impact_jobs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Impact",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImpactedAsset(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Impact_datasets(ctx context.Context, field graphql.CollectedField, obj *lineage.ImpactReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Impact_datasets(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Datasets, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []lineage.Impacted) graphql.Marshaler {
+			return ec.marshalNImpactedAsset2ᚕgithubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐImpactedᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Impact_datasets(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Impact",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImpactedAsset(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Impact_topics(ctx context.Context, field graphql.CollectedField, obj *lineage.ImpactReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Impact_topics(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Topics, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []lineage.Impacted) graphql.Marshaler {
+			return ec.marshalNImpactedAsset2ᚕgithubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐImpactedᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Impact_topics(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Impact",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImpactedAsset(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Impact_fields(ctx context.Context, field graphql.CollectedField, obj *lineage.ImpactReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Impact_fields(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Fields, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []lineage.Impacted) graphql.Marshaler {
+			return ec.marshalNImpactedAsset2ᚕgithubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐImpactedᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Impact_fields(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Impact",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImpactedAsset(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Impact_other(ctx context.Context, field graphql.CollectedField, obj *lineage.ImpactReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Impact_other(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Other, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []lineage.Impacted) graphql.Marshaler {
+			return ec.marshalNImpactedAsset2ᚕgithubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐImpactedᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Impact_other(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Impact",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImpactedAsset(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Impact_truncated(ctx context.Context, field graphql.CollectedField, obj *lineage.ImpactReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Impact_truncated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Truncated, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Impact_truncated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Impact", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _Impact_seq(ctx context.Context, field graphql.CollectedField, obj *lineage.ImpactReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Impact_seq(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Impact().Seq(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Impact_seq(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Impact", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ImpactedAsset_asset(ctx context.Context, field graphql.CollectedField, obj *lineage.Impacted) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImpactedAsset_asset(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Asset, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v catalog.Entity) graphql.Marshaler {
+			return ec.marshalNAsset2githubᚗcomᚋwatershedᚑdataᚋwatershedᚋcatalogᚐEntity(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImpactedAsset_asset(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImpactedAsset",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Asset(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ImpactedAsset_hops(ctx context.Context, field graphql.CollectedField, obj *lineage.Impacted) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImpactedAsset_hops(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Hops, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImpactedAsset_hops(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImpactedAsset", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _ImpactedAsset_path(ctx context.Context, field graphql.CollectedField, obj *lineage.Impacted) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImpactedAsset_path(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Path, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []catalog.URN) graphql.Marshaler {
+			return ec.marshalNURN2ᚕgithubᚗcomᚋwatershedᚑdataᚋwatershedᚋcatalogᚐURNᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImpactedAsset_path(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImpactedAsset", field, false, false, errors.New("field of type URN does not have child fields"))
+}
+
+func (ec *executionContext) _ImpactedAsset_exact(ctx context.Context, field graphql.CollectedField, obj *lineage.Impacted) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImpactedAsset_exact(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Exact, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImpactedAsset_exact(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImpactedAsset", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _ImpactedAsset_fields(ctx context.Context, field graphql.CollectedField, obj *lineage.Impacted) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImpactedAsset_fields(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Fields, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []catalog.URN) graphql.Marshaler {
+			return ec.marshalNURN2ᚕgithubᚗcomᚋwatershedᚑdataᚋwatershedᚋcatalogᚐURNᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImpactedAsset_fields(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImpactedAsset", field, false, false, errors.New("field of type URN does not have child fields"))
+}
+
+func (ec *executionContext) _ImpactedAsset_state(ctx context.Context, field graphql.CollectedField, obj *lineage.Impacted) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImpactedAsset_state(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.State, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ImpactedAsset_state(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImpactedAsset", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _ImpactedAsset_lag(ctx context.Context, field graphql.CollectedField, obj *lineage.Impacted) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImpactedAsset_lag(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Lag, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ImpactedAsset_lag(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImpactedAsset", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _Lineage_root(ctx context.Context, field graphql.CollectedField, obj *lineage.Result) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2468,7 +3395,7 @@ func (ec *executionContext) fieldContext_Lineage_root(_ context.Context, field g
 	return fc, nil
 }
 
-func (ec *executionContext) _Lineage_direction(ctx context.Context, field graphql.CollectedField, obj *model.Lineage) (ret graphql.Marshaler) {
+func (ec *executionContext) _Lineage_direction(ctx context.Context, field graphql.CollectedField, obj *lineage.Result) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2491,7 +3418,7 @@ func (ec *executionContext) fieldContext_Lineage_direction(_ context.Context, fi
 	return graphql.NewScalarFieldContext("Lineage", field, false, false, errors.New("field of type Direction does not have child fields"))
 }
 
-func (ec *executionContext) _Lineage_nodes(ctx context.Context, field graphql.CollectedField, obj *model.Lineage) (ret graphql.Marshaler) {
+func (ec *executionContext) _Lineage_nodes(ctx context.Context, field graphql.CollectedField, obj *lineage.Result) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2503,8 +3430,8 @@ func (ec *executionContext) _Lineage_nodes(ctx context.Context, field graphql.Co
 			return obj.Nodes, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []model.LineageNode) graphql.Marshaler {
-			return ec.marshalNLineageNode2ᚕgithubᚗcomᚋwatershedᚑdataᚋwatershedᚋgraphᚋmodelᚐLineageNodeᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []lineage.Node) graphql.Marshaler {
+			return ec.marshalNLineageNode2ᚕgithubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐNodeᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -2523,7 +3450,7 @@ func (ec *executionContext) fieldContext_Lineage_nodes(_ context.Context, field 
 	return fc, nil
 }
 
-func (ec *executionContext) _Lineage_edges(ctx context.Context, field graphql.CollectedField, obj *model.Lineage) (ret graphql.Marshaler) {
+func (ec *executionContext) _Lineage_edges(ctx context.Context, field graphql.CollectedField, obj *lineage.Result) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2555,7 +3482,7 @@ func (ec *executionContext) fieldContext_Lineage_edges(_ context.Context, field 
 	return fc, nil
 }
 
-func (ec *executionContext) _Lineage_truncated(ctx context.Context, field graphql.CollectedField, obj *model.Lineage) (ret graphql.Marshaler) {
+func (ec *executionContext) _Lineage_truncated(ctx context.Context, field graphql.CollectedField, obj *lineage.Result) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2578,7 +3505,53 @@ func (ec *executionContext) fieldContext_Lineage_truncated(_ context.Context, fi
 	return graphql.NewScalarFieldContext("Lineage", field, false, false, errors.New("field of type Boolean does not have child fields"))
 }
 
-func (ec *executionContext) _LineageNode_asset(ctx context.Context, field graphql.CollectedField, obj *model.LineageNode) (ret graphql.Marshaler) {
+func (ec *executionContext) _Lineage_level(ctx context.Context, field graphql.CollectedField, obj *lineage.Result) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Lineage_level(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Level, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v lineage.Level) graphql.Marshaler {
+			return ec.marshalNLineageLevel2githubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐLevel(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Lineage_level(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Lineage", field, false, false, errors.New("field of type LineageLevel does not have child fields"))
+}
+
+func (ec *executionContext) _Lineage_seq(ctx context.Context, field graphql.CollectedField, obj *lineage.Result) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Lineage_seq(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Lineage().Seq(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Lineage_seq(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Lineage", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _LineageNode_asset(ctx context.Context, field graphql.CollectedField, obj *lineage.Node) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2610,7 +3583,7 @@ func (ec *executionContext) fieldContext_LineageNode_asset(_ context.Context, fi
 	return fc, nil
 }
 
-func (ec *executionContext) _LineageNode_depth(ctx context.Context, field graphql.CollectedField, obj *model.LineageNode) (ret graphql.Marshaler) {
+func (ec *executionContext) _LineageNode_depth(ctx context.Context, field graphql.CollectedField, obj *lineage.Node) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2633,7 +3606,7 @@ func (ec *executionContext) fieldContext_LineageNode_depth(_ context.Context, fi
 	return graphql.NewScalarFieldContext("LineageNode", field, false, false, errors.New("field of type Int does not have child fields"))
 }
 
-func (ec *executionContext) _LineageNode_path(ctx context.Context, field graphql.CollectedField, obj *model.LineageNode) (ret graphql.Marshaler) {
+func (ec *executionContext) _LineageNode_path(ctx context.Context, field graphql.CollectedField, obj *lineage.Node) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3306,11 +4279,11 @@ func (ec *executionContext) _Query_lineage(ctx context.Context, field graphql.Co
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Lineage(ctx, fc.Args["urn"].(catalog.URN), fc.Args["direction"].(catalog.Direction), fc.Args["depth"].(*int), fc.Args["at"].(*time.Time), fc.Args["edgeKinds"].([]catalog.EdgeKind), fc.Args["limit"].(*int))
+			return ec.Resolvers.Query().Lineage(ctx, fc.Args["urn"].(catalog.URN), fc.Args["direction"].(catalog.Direction), fc.Args["depth"].(*int), fc.Args["at"].(*time.Time), fc.Args["edgeKinds"].([]catalog.EdgeKind), fc.Args["limit"].(*int), fc.Args["level"].(*lineage.Level), fc.Args["kinds"].([]catalog.Kind))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.Lineage) graphql.Marshaler {
-			return ec.marshalNLineage2githubᚗcomᚋwatershedᚑdataᚋwatershedᚋgraphᚋmodelᚐLineage(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v lineage.Result) graphql.Marshaler {
+			return ec.marshalNLineage2githubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐResult(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3492,6 +4465,94 @@ func (ec *executionContext) fieldContext_Query_sources(_ context.Context, field 
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_impact(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_impact(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Impact(ctx, fc.Args["urn"].(catalog.URN), fc.Args["depth"].(*int), fc.Args["limit"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v lineage.ImpactReport) graphql.Marshaler {
+			return ec.marshalNImpact2githubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐImpactReport(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_impact(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Impact(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_impact_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_schemaChangeImpact(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_schemaChangeImpact(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().SchemaChangeImpact(ctx, fc.Args["subject"].(string), fc.Args["schema"].(string), fc.Args["schemaType"].(*string), fc.Args["registry"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v lineage.SchemaChangeReport) graphql.Marshaler {
+			return ec.marshalNSchemaChangeImpact2githubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐSchemaChangeReport(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_schemaChangeImpact(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SchemaChangeImpact(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_schemaChangeImpact_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3566,6 +4627,543 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _SchemaChangeImpact_subject(ctx context.Context, field graphql.CollectedField, obj *lineage.SchemaChangeReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SchemaChangeImpact_subject(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Subject, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v catalog.Entity) graphql.Marshaler {
+			return ec.marshalNAsset2githubᚗcomᚋwatershedᚑdataᚋwatershedᚋcatalogᚐEntity(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SchemaChangeImpact_subject(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SchemaChangeImpact",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Asset(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SchemaChangeImpact_schemaType(ctx context.Context, field graphql.CollectedField, obj *lineage.SchemaChangeReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SchemaChangeImpact_schemaType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SchemaType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNSchemaType2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SchemaChangeImpact_schemaType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SchemaChangeImpact", field, false, false, errors.New("field of type SchemaType does not have child fields"))
+}
+
+func (ec *executionContext) _SchemaChangeImpact_latestVersion(ctx context.Context, field graphql.CollectedField, obj *lineage.SchemaChangeReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SchemaChangeImpact_latestVersion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LatestVersion, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SchemaChangeImpact_latestVersion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SchemaChangeImpact", field, false, false, errors.New("field of type Int does not have child fields"))
+}
+
+func (ec *executionContext) _SchemaChangeImpact_compatibility(ctx context.Context, field graphql.CollectedField, obj *lineage.SchemaChangeReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SchemaChangeImpact_compatibility(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Compatibility, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v lineage.Compatibility) graphql.Marshaler {
+			return ec.marshalNCompatibilityVerdict2githubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐCompatibility(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SchemaChangeImpact_compatibility(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SchemaChangeImpact",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CompatibilityVerdict(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SchemaChangeImpact_changes(ctx context.Context, field graphql.CollectedField, obj *lineage.SchemaChangeReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SchemaChangeImpact_changes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Changes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []lineage.FieldChange) graphql.Marshaler {
+			return ec.marshalNSchemaFieldChange2ᚕgithubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐFieldChangeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SchemaChangeImpact_changes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SchemaChangeImpact",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SchemaFieldChange(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SchemaChangeImpact_consumers(ctx context.Context, field graphql.CollectedField, obj *lineage.SchemaChangeReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SchemaChangeImpact_consumers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Consumers, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []lineage.ConsumerImpact) graphql.Marshaler {
+			return ec.marshalNConsumerImpact2ᚕgithubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐConsumerImpactᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SchemaChangeImpact_consumers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SchemaChangeImpact",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ConsumerImpact(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SchemaChangeImpact_breaking(ctx context.Context, field graphql.CollectedField, obj *lineage.SchemaChangeReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SchemaChangeImpact_breaking(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Breaking, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SchemaChangeImpact_breaking(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SchemaChangeImpact", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _SchemaChangeImpact_seq(ctx context.Context, field graphql.CollectedField, obj *lineage.SchemaChangeReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SchemaChangeImpact_seq(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.SchemaChangeImpact().Seq(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SchemaChangeImpact_seq(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SchemaChangeImpact", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _SchemaField_path(ctx context.Context, field graphql.CollectedField, obj *lineage.SchemaField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SchemaField_path(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Path, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SchemaField_path(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SchemaField", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _SchemaField_type(ctx context.Context, field graphql.CollectedField, obj *lineage.SchemaField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SchemaField_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SchemaField_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SchemaField", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _SchemaField_nullable(ctx context.Context, field graphql.CollectedField, obj *lineage.SchemaField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SchemaField_nullable(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nullable, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SchemaField_nullable(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SchemaField", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _SchemaField_hasDefault(ctx context.Context, field graphql.CollectedField, obj *lineage.SchemaField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SchemaField_hasDefault(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HasDefault, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SchemaField_hasDefault(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SchemaField", field, false, false, errors.New("field of type Boolean does not have child fields"))
+}
+
+func (ec *executionContext) _SchemaField_default(ctx context.Context, field graphql.CollectedField, obj *lineage.SchemaField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SchemaField_default(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Default, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v any) graphql.Marshaler {
+			return ec.marshalOJSON2interface(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SchemaField_default(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SchemaField", field, false, false, errors.New("field of type JSON does not have child fields"))
+}
+
+func (ec *executionContext) _SchemaField_aliases(ctx context.Context, field graphql.CollectedField, obj *lineage.SchemaField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SchemaField_aliases(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Aliases, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SchemaField_aliases(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SchemaField", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _SchemaFieldChange_path(ctx context.Context, field graphql.CollectedField, obj *lineage.FieldChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SchemaFieldChange_path(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Path, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SchemaFieldChange_path(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SchemaFieldChange", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _SchemaFieldChange_kind(ctx context.Context, field graphql.CollectedField, obj *lineage.FieldChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SchemaFieldChange_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v lineage.ChangeKind) graphql.Marshaler {
+			return ec.marshalNFieldChangeKind2githubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐChangeKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SchemaFieldChange_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SchemaFieldChange", field, false, false, errors.New("field of type FieldChangeKind does not have child fields"))
+}
+
+func (ec *executionContext) _SchemaFieldChange_previousPath(ctx context.Context, field graphql.CollectedField, obj *lineage.FieldChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SchemaFieldChange_previousPath(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.SchemaFieldChange().PreviousPath(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SchemaFieldChange_previousPath(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SchemaFieldChange", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _SchemaFieldChange_before(ctx context.Context, field graphql.CollectedField, obj *lineage.FieldChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SchemaFieldChange_before(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Before, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *lineage.SchemaField) graphql.Marshaler {
+			return ec.marshalOSchemaField2ᚖgithubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐSchemaField(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SchemaFieldChange_before(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SchemaFieldChange",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SchemaField(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SchemaFieldChange_after(ctx context.Context, field graphql.CollectedField, obj *lineage.FieldChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SchemaFieldChange_after(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.After, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *lineage.SchemaField) graphql.Marshaler {
+			return ec.marshalOSchemaField2ᚖgithubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐSchemaField(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SchemaFieldChange_after(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SchemaFieldChange",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SchemaField(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SchemaFieldChange_field(ctx context.Context, field graphql.CollectedField, obj *lineage.FieldChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SchemaFieldChange_field(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.SchemaFieldChange().Field(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *catalog.URN) graphql.Marshaler {
+			return ec.marshalOURN2ᚖgithubᚗcomᚋwatershedᚑdataᚋwatershedᚋcatalogᚐURN(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SchemaFieldChange_field(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SchemaFieldChange", field, true, true, errors.New("field of type URN does not have child fields"))
+}
+
+func (ec *executionContext) _SchemaFieldChange_breaking(ctx context.Context, field graphql.CollectedField, obj *lineage.FieldChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SchemaFieldChange_breaking(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Breaking, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SchemaFieldChange_breaking(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SchemaFieldChange", field, false, false, errors.New("field of type Boolean does not have child fields"))
 }
 
 func (ec *executionContext) _Source_name(ctx context.Context, field graphql.CollectedField, obj *crawlers.SourceStatus) (ret graphql.Marshaler) {
@@ -4947,6 +6545,144 @@ func (ec *executionContext) _ClassificationDefinition(ctx context.Context, sel a
 	return out
 }
 
+var compatibilityVerdictImplementors = []string{"CompatibilityVerdict"}
+
+func (ec *executionContext) _CompatibilityVerdict(ctx context.Context, sel ast.SelectionSet, obj *lineage.Compatibility) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, compatibilityVerdictImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CompatibilityVerdict")
+		case "level":
+			out.Values[i] = ec._CompatibilityVerdict_level(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "levelSource":
+			out.Values[i] = ec._CompatibilityVerdict_levelSource(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "compatible":
+			out.Values[i] = ec._CompatibilityVerdict_compatible(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "messages":
+			out.Values[i] = ec._CompatibilityVerdict_messages(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "checked":
+			out.Values[i] = ec._CompatibilityVerdict_checked(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "readersCompatible":
+			out.Values[i] = ec._CompatibilityVerdict_readersCompatible(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "readerMessages":
+			out.Values[i] = ec._CompatibilityVerdict_readerMessages(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var consumerImpactImplementors = []string{"ConsumerImpact"}
+
+func (ec *executionContext) _ConsumerImpact(ctx context.Context, sel ast.SelectionSet, obj *lineage.ConsumerImpact) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, consumerImpactImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ConsumerImpact")
+		case "asset":
+			out.Values[i] = ec._ConsumerImpact_asset(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "verdict":
+			out.Values[i] = ec._ConsumerImpact_verdict(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "fields":
+			out.Values[i] = ec._ConsumerImpact_fields(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reason":
+			out.Values[i] = ec._ConsumerImpact_reason(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "fieldLineage":
+			out.Values[i] = ec._ConsumerImpact_fieldLineage(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "hops":
+			out.Values[i] = ec._ConsumerImpact_hops(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "path":
+			out.Values[i] = ec._ConsumerImpact_path(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
 var crawlRunImplementors = []string{"CrawlRun"}
 
 func (ec *executionContext) _CrawlRun(ctx context.Context, sel ast.SelectionSet, obj *catalog.CrawlRun) graphql.Marshaler {
@@ -5682,9 +7418,192 @@ func (ec *executionContext) _EdgeClaim(ctx context.Context, sel ast.SelectionSet
 	return out
 }
 
+var impactImplementors = []string{"Impact"}
+
+func (ec *executionContext) _Impact(ctx context.Context, sel ast.SelectionSet, obj *lineage.ImpactReport) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, impactImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Impact")
+		case "root":
+			out.Values[i] = ec._Impact_root(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "level":
+			out.Values[i] = ec._Impact_level(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "consumerGroups":
+			out.Values[i] = ec._Impact_consumerGroups(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "connectors":
+			out.Values[i] = ec._Impact_connectors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "jobs":
+			out.Values[i] = ec._Impact_jobs(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "datasets":
+			out.Values[i] = ec._Impact_datasets(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "topics":
+			out.Values[i] = ec._Impact_topics(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "fields":
+			out.Values[i] = ec._Impact_fields(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "other":
+			out.Values[i] = ec._Impact_other(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "truncated":
+			out.Values[i] = ec._Impact_truncated(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "seq":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Impact_seq(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.Deferrable != nil {
+				dfs, ok := deferred[field.Deferrable.Label]
+				di := 0
+				if ok {
+					dfs.AddField(field)
+					di = len(dfs.Values) - 1
+				} else {
+					dfs = graphql.NewFieldSet([]graphql.CollectedField{field})
+					deferred[field.Deferrable.Label] = dfs
+				}
+				dfs.Concurrently(di, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, dfs)
+				})
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var impactedAssetImplementors = []string{"ImpactedAsset"}
+
+func (ec *executionContext) _ImpactedAsset(ctx context.Context, sel ast.SelectionSet, obj *lineage.Impacted) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, impactedAssetImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ImpactedAsset")
+		case "asset":
+			out.Values[i] = ec._ImpactedAsset_asset(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "hops":
+			out.Values[i] = ec._ImpactedAsset_hops(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "path":
+			out.Values[i] = ec._ImpactedAsset_path(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "exact":
+			out.Values[i] = ec._ImpactedAsset_exact(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "fields":
+			out.Values[i] = ec._ImpactedAsset_fields(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "state":
+			out.Values[i] = ec._ImpactedAsset_state(ctx, field, obj)
+		case "lag":
+			out.Values[i] = ec._ImpactedAsset_lag(ctx, field, obj)
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
 var lineageImplementors = []string{"Lineage"}
 
-func (ec *executionContext) _Lineage(ctx context.Context, sel ast.SelectionSet, obj *model.Lineage) graphql.Marshaler {
+func (ec *executionContext) _Lineage(ctx context.Context, sel ast.SelectionSet, obj *lineage.Result) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, lineageImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -5696,28 +7615,69 @@ func (ec *executionContext) _Lineage(ctx context.Context, sel ast.SelectionSet, 
 		case "root":
 			out.Values[i] = ec._Lineage_root(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "direction":
 			out.Values[i] = ec._Lineage_direction(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "nodes":
 			out.Values[i] = ec._Lineage_nodes(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "edges":
 			out.Values[i] = ec._Lineage_edges(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "truncated":
 			out.Values[i] = ec._Lineage_truncated(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "level":
+			out.Values[i] = ec._Lineage_level(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "seq":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Lineage_seq(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.Deferrable != nil {
+				dfs, ok := deferred[field.Deferrable.Label]
+				di := 0
+				if ok {
+					dfs.AddField(field)
+					di = len(dfs.Values) - 1
+				} else {
+					dfs = graphql.NewFieldSet([]graphql.CollectedField{field})
+					deferred[field.Deferrable.Label] = dfs
+				}
+				dfs.Concurrently(di, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, dfs)
+				})
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -5743,7 +7703,7 @@ func (ec *executionContext) _Lineage(ctx context.Context, sel ast.SelectionSet, 
 
 var lineageNodeImplementors = []string{"LineageNode"}
 
-func (ec *executionContext) _LineageNode(ctx context.Context, sel ast.SelectionSet, obj *model.LineageNode) graphql.Marshaler {
+func (ec *executionContext) _LineageNode(ctx context.Context, sel ast.SelectionSet, obj *lineage.Node) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, lineageNodeImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -6160,6 +8120,50 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			}
 
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "impact":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_impact(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
+		case "schemaChangeImpact":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Query_schemaChangeImpact(ctx, field)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			rrm := func(ctx context.Context) graphql.Marshaler {
+				return ec.OperationContext.RootResolverMiddleware(ctx,
+					func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return rrm(innerCtx) })
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -6168,6 +8172,291 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___schema(ctx, field)
 			})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var schemaChangeImpactImplementors = []string{"SchemaChangeImpact"}
+
+func (ec *executionContext) _SchemaChangeImpact(ctx context.Context, sel ast.SelectionSet, obj *lineage.SchemaChangeReport) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, schemaChangeImpactImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SchemaChangeImpact")
+		case "subject":
+			out.Values[i] = ec._SchemaChangeImpact_subject(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "schemaType":
+			out.Values[i] = ec._SchemaChangeImpact_schemaType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "latestVersion":
+			out.Values[i] = ec._SchemaChangeImpact_latestVersion(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "compatibility":
+			out.Values[i] = ec._SchemaChangeImpact_compatibility(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "changes":
+			out.Values[i] = ec._SchemaChangeImpact_changes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "consumers":
+			out.Values[i] = ec._SchemaChangeImpact_consumers(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "breaking":
+			out.Values[i] = ec._SchemaChangeImpact_breaking(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "seq":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._SchemaChangeImpact_seq(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.Deferrable != nil {
+				dfs, ok := deferred[field.Deferrable.Label]
+				di := 0
+				if ok {
+					dfs.AddField(field)
+					di = len(dfs.Values) - 1
+				} else {
+					dfs = graphql.NewFieldSet([]graphql.CollectedField{field})
+					deferred[field.Deferrable.Label] = dfs
+				}
+				dfs.Concurrently(di, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, dfs)
+				})
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var schemaFieldImplementors = []string{"SchemaField"}
+
+func (ec *executionContext) _SchemaField(ctx context.Context, sel ast.SelectionSet, obj *lineage.SchemaField) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, schemaFieldImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SchemaField")
+		case "path":
+			out.Values[i] = ec._SchemaField_path(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "type":
+			out.Values[i] = ec._SchemaField_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nullable":
+			out.Values[i] = ec._SchemaField_nullable(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "hasDefault":
+			out.Values[i] = ec._SchemaField_hasDefault(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "default":
+			out.Values[i] = ec._SchemaField_default(ctx, field, obj)
+		case "aliases":
+			out.Values[i] = ec._SchemaField_aliases(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
+var schemaFieldChangeImplementors = []string{"SchemaFieldChange"}
+
+func (ec *executionContext) _SchemaFieldChange(ctx context.Context, sel ast.SelectionSet, obj *lineage.FieldChange) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, schemaFieldChangeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SchemaFieldChange")
+		case "path":
+			out.Values[i] = ec._SchemaFieldChange_path(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "kind":
+			out.Values[i] = ec._SchemaFieldChange_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "previousPath":
+			field := field
+
+			innerFunc := func(ctx context.Context, _ *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._SchemaFieldChange_previousPath(ctx, field, obj)
+				return res
+			}
+
+			if field.Deferrable != nil {
+				dfs, ok := deferred[field.Deferrable.Label]
+				di := 0
+				if ok {
+					dfs.AddField(field)
+					di = len(dfs.Values) - 1
+				} else {
+					dfs = graphql.NewFieldSet([]graphql.CollectedField{field})
+					deferred[field.Deferrable.Label] = dfs
+				}
+				dfs.Concurrently(di, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, dfs)
+				})
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "before":
+			out.Values[i] = ec._SchemaFieldChange_before(ctx, field, obj)
+		case "after":
+			out.Values[i] = ec._SchemaFieldChange_after(ctx, field, obj)
+		case "field":
+			field := field
+
+			innerFunc := func(ctx context.Context, _ *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._SchemaFieldChange_field(ctx, field, obj)
+				return res
+			}
+
+			if field.Deferrable != nil {
+				dfs, ok := deferred[field.Deferrable.Label]
+				di := 0
+				if ok {
+					dfs.AddField(field)
+					di = len(dfs.Values) - 1
+				} else {
+					dfs = graphql.NewFieldSet([]graphql.CollectedField{field})
+					deferred[field.Deferrable.Label] = dfs
+				}
+				dfs.Concurrently(di, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, dfs)
+				})
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "breaking":
+			out.Values[i] = ec._SchemaFieldChange_breaking(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -6432,6 +8721,46 @@ func (ec *executionContext) marshalNClassificationDefinition2ᚕgithubᚗcomᚋw
 	return ret
 }
 
+func (ec *executionContext) marshalNCompatibilityVerdict2githubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐCompatibility(ctx context.Context, sel ast.SelectionSet, v lineage.Compatibility) graphql.Marshaler {
+	return ec._CompatibilityVerdict(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNConsumerImpact2githubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐConsumerImpact(ctx context.Context, sel ast.SelectionSet, v lineage.ConsumerImpact) graphql.Marshaler {
+	return ec._ConsumerImpact(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNConsumerImpact2ᚕgithubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐConsumerImpactᚄ(ctx context.Context, sel ast.SelectionSet, v []lineage.ConsumerImpact) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNConsumerImpact2githubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐConsumerImpact(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNConsumerVerdict2githubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐVerdict(ctx context.Context, v any) (lineage.Verdict, error) {
+	res, err := model.UnmarshalConsumerVerdict(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNConsumerVerdict2githubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐVerdict(ctx context.Context, sel ast.SelectionSet, v lineage.Verdict) graphql.Marshaler {
+	_ = sel
+	res := model.MarshalConsumerVerdict(v)
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
 func (ec *executionContext) marshalNCrawlRun2githubᚗcomᚋwatershedᚑdataᚋwatershedᚋcatalogᚐCrawlRun(ctx context.Context, sel ast.SelectionSet, v catalog.CrawlRun) graphql.Marshaler {
 	return ec._CrawlRun(ctx, sel, &v)
 }
@@ -6540,7 +8869,47 @@ func (ec *executionContext) marshalNEdgeKind2githubᚗcomᚋwatershedᚑdataᚋw
 	return res
 }
 
-func (ec *executionContext) marshalNLineage2githubᚗcomᚋwatershedᚑdataᚋwatershedᚋgraphᚋmodelᚐLineage(ctx context.Context, sel ast.SelectionSet, v model.Lineage) graphql.Marshaler {
+func (ec *executionContext) unmarshalNFieldChangeKind2githubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐChangeKind(ctx context.Context, v any) (lineage.ChangeKind, error) {
+	res, err := model.UnmarshalFieldChangeKind(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNFieldChangeKind2githubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐChangeKind(ctx context.Context, sel ast.SelectionSet, v lineage.ChangeKind) graphql.Marshaler {
+	_ = sel
+	res := model.MarshalFieldChangeKind(v)
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
+func (ec *executionContext) marshalNImpact2githubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐImpactReport(ctx context.Context, sel ast.SelectionSet, v lineage.ImpactReport) graphql.Marshaler {
+	return ec._Impact(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNImpactedAsset2githubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐImpacted(ctx context.Context, sel ast.SelectionSet, v lineage.Impacted) graphql.Marshaler {
+	return ec._ImpactedAsset(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNImpactedAsset2ᚕgithubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐImpactedᚄ(ctx context.Context, sel ast.SelectionSet, v []lineage.Impacted) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNImpactedAsset2githubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐImpacted(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNLineage2githubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐResult(ctx context.Context, sel ast.SelectionSet, v lineage.Result) graphql.Marshaler {
 	return ec._Lineage(ctx, sel, &v)
 }
 
@@ -6549,15 +8918,31 @@ func (ec *executionContext) unmarshalNLineageInput2githubᚗcomᚋwatershedᚑda
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNLineageNode2githubᚗcomᚋwatershedᚑdataᚋwatershedᚋgraphᚋmodelᚐLineageNode(ctx context.Context, sel ast.SelectionSet, v model.LineageNode) graphql.Marshaler {
+func (ec *executionContext) unmarshalNLineageLevel2githubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐLevel(ctx context.Context, v any) (lineage.Level, error) {
+	res, err := model.UnmarshalLineageLevel(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNLineageLevel2githubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐLevel(ctx context.Context, sel ast.SelectionSet, v lineage.Level) graphql.Marshaler {
+	_ = sel
+	res := model.MarshalLineageLevel(v)
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
+}
+
+func (ec *executionContext) marshalNLineageNode2githubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐNode(ctx context.Context, sel ast.SelectionSet, v lineage.Node) graphql.Marshaler {
 	return ec._LineageNode(ctx, sel, &v)
 }
 
-func (ec *executionContext) marshalNLineageNode2ᚕgithubᚗcomᚋwatershedᚑdataᚋwatershedᚋgraphᚋmodelᚐLineageNodeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.LineageNode) graphql.Marshaler {
+func (ec *executionContext) marshalNLineageNode2ᚕgithubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐNodeᚄ(ctx context.Context, sel ast.SelectionSet, v []lineage.Node) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNLineageNode2githubᚗcomᚋwatershedᚑdataᚋwatershedᚋgraphᚋmodelᚐLineageNode(ctx, sel, v[i])
+		return ec.marshalNLineageNode2githubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐNode(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -6601,6 +8986,46 @@ func (ec *executionContext) unmarshalNRegisterAssetInput2githubᚗcomᚋwatershe
 func (ec *executionContext) unmarshalNRemoveLineageInput2githubᚗcomᚋwatershedᚑdataᚋwatershedᚋgraphᚋmodelᚐRemoveLineageInput(ctx context.Context, v any) (model.RemoveLineageInput, error) {
 	res, err := ec.unmarshalInputRemoveLineageInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSchemaChangeImpact2githubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐSchemaChangeReport(ctx context.Context, sel ast.SelectionSet, v lineage.SchemaChangeReport) graphql.Marshaler {
+	return ec._SchemaChangeImpact(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNSchemaFieldChange2githubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐFieldChange(ctx context.Context, sel ast.SelectionSet, v lineage.FieldChange) graphql.Marshaler {
+	return ec._SchemaFieldChange(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNSchemaFieldChange2ᚕgithubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐFieldChangeᚄ(ctx context.Context, sel ast.SelectionSet, v []lineage.FieldChange) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSchemaFieldChange2githubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐFieldChange(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNSchemaType2string(ctx context.Context, v any) (string, error) {
+	res, err := model.UnmarshalSchemaType(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSchemaType2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
+	_ = sel
+	res := model.MarshalSchemaType(v)
+	if res == graphql.Null {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+	}
+	return res
 }
 
 func (ec *executionContext) marshalNSource2githubᚗcomᚋwatershedᚑdataᚋwatershedᚋcrawlersᚐSourceStatus(ctx context.Context, sel ast.SelectionSet, v crawlers.SourceStatus) graphql.Marshaler {
@@ -6781,6 +9206,49 @@ func (ec *executionContext) marshalOJSON2interface(ctx context.Context, sel ast.
 	_ = sel
 	_ = ctx
 	res := model.MarshalJSON(v)
+	return res
+}
+
+func (ec *executionContext) unmarshalOLineageLevel2ᚖgithubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐLevel(ctx context.Context, v any) (*lineage.Level, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := model.UnmarshalLineageLevel(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOLineageLevel2ᚖgithubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐLevel(ctx context.Context, sel ast.SelectionSet, v *lineage.Level) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := model.MarshalLineageLevel(*v)
+	return res
+}
+
+func (ec *executionContext) marshalOSchemaField2ᚖgithubᚗcomᚋwatershedᚑdataᚋwatershedᚋlineageᚐSchemaField(ctx context.Context, sel ast.SelectionSet, v *lineage.SchemaField) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._SchemaField(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOSchemaType2ᚖstring(ctx context.Context, v any) (*string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := model.UnmarshalSchemaType(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOSchemaType2ᚖstring(ctx context.Context, sel ast.SelectionSet, v *string) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := model.MarshalSchemaType(*v)
 	return res
 }
 

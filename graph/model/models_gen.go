@@ -27,32 +27,12 @@ type ChangeEdge struct {
 	Node   catalog.Change `json:"node"`
 }
 
-// The result of a lineage walk.
-type Lineage struct {
-	Root      catalog.Entity    `json:"root"`
-	Direction catalog.Direction `json:"direction"`
-	// Reached assets in breadth-first order (the root excluded).
-	Nodes []LineageNode `json:"nodes"`
-	// Every followed edge between reached assets.
-	Edges []catalog.Edge `json:"edges"`
-	// True when `limit` cut the walk short.
-	Truncated bool `json:"truncated"`
-}
-
 type LineageInput struct {
 	From      catalog.URN      `json:"from"`
 	To        catalog.URN      `json:"to"`
 	Kind      catalog.EdgeKind `json:"kind"`
 	Transform *string          `json:"transform,omitempty"`
 	Masking   *bool            `json:"masking,omitempty"`
-}
-
-type LineageNode struct {
-	Asset catalog.Entity `json:"asset"`
-	// Hops from the root.
-	Depth int `json:"depth"`
-	// One shortest path from the root to this asset (root first).
-	Path []catalog.URN `json:"path"`
 }
 
 type Mutation struct {
