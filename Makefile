@@ -1,7 +1,7 @@
 # Watershed developer targets. `make run` and `make test` are the two commands in the README.
 GO ?= go
 
-.PHONY: run test check generate build bench
+.PHONY: run test check generate build bench bench-lineage bench-lineage-small
 
 run: ## run the server on the embedded store (./data)
 	$(GO) run ./cmd/watershed serve
@@ -23,3 +23,9 @@ check: ## formatting, vet, and generated code is current
 
 bench: ## store benchmarks at 1M entities (prints a table)
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./catalog/embedded/
+
+bench-lineage: ## lineage bars at 1M assets / 5M edges vs PostgreSQL (JSON=file writes the figures)
+	$(GO) run ./bench/lineage $(if $(JSON),-json $(JSON))
+
+bench-lineage-small: ## the same at 100,000 assets
+	$(GO) run ./bench/lineage -assets 100000 $(if $(JSON),-json $(JSON))

@@ -108,6 +108,7 @@ func Impact(ctx context.Context, g Graph, q ImpactQuery) (ImpactReport, error) {
 
 func impact(ctx context.Context, r *snapshot, q ImpactQuery) (ImpactReport, error) {
 	var items []*item
+	truncated := false
 	level := LevelDataset
 	if isFieldKind(q.URN.Kind()) {
 		level = LevelField
@@ -117,19 +118,26 @@ func impact(ctx context.Context, r *snapshot, q ImpactQuery) (ImpactReport, erro
 		}
 		items = fa.list()
 	} else {
-		tr, err := r.traverse(ctx, catalog.TraverseQuery{
-			Start: q.URN, Direction: catalog.Downstream, MaxDepth: q.Depth, NodeKinds: datasetKinds(),
-		})
+		// Breadth-first order is nearest first, so the store may stop at
+		// the limit; paths are built for what is reported only.
+		tr, err := r.traverse(ctx, catalog.TraverseQuery{Start: q.URN, Direction: catalog.Downstream, MaxDepth: q.Depth, Limit: q.Limit})
 		if err != nil {
 			return ImpactReport{}, err
 		}
-		paths := tr.Paths(q.URN, catalog.Downstream)
+		truncated = tr.Truncated
+		via := make(map[catalog.URN]catalog.EdgeKey, len(tr.Nodes))
 		for _, n := range tr.Nodes {
-			items = append(items, &item{urn: n.URN, hops: n.Depth, path: paths[n.URN], exact: true})
+			via[n.URN] = n.Via
+		}
+		for _, n := range tr.Nodes {
+			if isFieldKind(n.Kind) {
+				continue // dataset level (see Level.nodeKinds)
+			}
+			items = append(items, &item{urn: n.URN, hops: n.Depth, path: pathBack(q.URN, n.URN, n.Depth, via), exact: true})
 		}
 	}
-	out := ImpactReport{Level: level, Seq: r.seq}
-	sort.Slice(items, func(i, j int) bool { return itemLess(items[i], items[j]) })
+	out := ImpactReport{Level: level, Seq: r.seq, Truncated: truncated}
+	sort.SliceStable(items, func(i, j int) bool { return itemLess(items[i], items[j]) })
 	if q.Limit > 0 && len(items) > q.Limit {
 		items, out.Truncated = items[:q.Limit], true
 	}
@@ -163,6 +171,16 @@ func impact(ctx context.Context, r *snapshot, q ImpactQuery) (ImpactReport, erro
 		}
 	}
 	return out, nil
+}
+
+// pathBack follows the walk's Via edges from u back to the root.
+func pathBack(root, u catalog.URN, depth int, via map[catalog.URN]catalog.EdgeKey) []catalog.URN {
+	path := make([]catalog.URN, depth+1)
+	path[depth] = u
+	for i := depth; i > 0; i-- {
+		path[i-1] = via[path[i]].From
+	}
+	return path
 }
 
 func sortImpacted(s []Impacted) {
@@ -661,12 +679,15 @@ func (fa *fieldAnalysis) downstream(ctx context.Context, r *snapshot, outs []cat
 			return nil
 		}
 	}
-	tr, err := r.traverse(ctx, catalog.TraverseQuery{Starts: outs, Direction: catalog.Downstream, MaxDepth: max, NodeKinds: datasetKinds()})
+	tr, err := r.traverse(ctx, catalog.TraverseQuery{Starts: outs, Direction: catalog.Downstream, MaxDepth: max})
 	if err != nil {
 		return err
 	}
 	paths := tr.Paths(outs[0], catalog.Downstream)
 	for _, n := range tr.Nodes {
+		if isFieldKind(n.Kind) {
+			continue // dataset level (see Level.nodeKinds)
+		}
 		p := paths[n.URN]
 		if len(p) == 0 {
 			continue

@@ -742,7 +742,7 @@ func consumerVerdicts(ctx context.Context, r *snapshot, topics []catalog.URN, fi
 		for _, c := range changes {
 			all[catalog.URN(c.Path)] = true
 		}
-		tr, err := r.traverse(ctx, catalog.TraverseQuery{Starts: topics, Direction: catalog.Downstream, NodeKinds: datasetKinds()})
+		tr, err := r.traverse(ctx, catalog.TraverseQuery{Starts: topics, Direction: catalog.Downstream})
 		if err != nil {
 			return nil, err
 		}

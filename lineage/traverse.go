@@ -105,10 +105,10 @@ type Node struct {
 	// Path is one shortest path from a start to the node, start first
 	// (when Query.Paths).
 	Path []catalog.URN
-	// Asset is the node's entity (when Query.Assets). It is the entity as
-	// it is now, also for a walk into the past: a tombstone says since
-	// when the asset is gone.
-	Asset catalog.Entity
+	// Asset is the node's entity (when Query.Assets, else nil). It is the
+	// entity as it is now, also for a walk into the past: a tombstone says
+	// since when the asset is gone.
+	Asset *catalog.Entity
 }
 
 // fieldKinds are the nodes of field-level lineage.
@@ -142,15 +142,25 @@ func resolveLevel(l Level, start catalog.URN, explicitEdges bool) Level {
 	return LevelDataset
 }
 
-// nodeKinds returns the TraverseQuery.NodeKinds of level l.
-func (l Level) nodeKinds() []catalog.Kind {
-	switch l {
-	case LevelField:
+// nodeKinds returns the TraverseQuery.NodeKinds of level l. A dataset-level
+// walk over the flow edges needs none: the only flow edges that touch
+// fields are field-level DERIVES edges, which no dataset has, so it never
+// reaches a field; fields reached otherwise are left out of the answer
+// (see report). Leaving the filter out spares the store a kind test per
+// edge on the walks that matter most, impact closures of hubs.
+func (l Level) nodeKinds(explicitEdges bool) []catalog.Kind {
+	switch {
+	case l == LevelField:
 		return fieldKinds
-	case LevelDataset:
+	case l == LevelDataset && explicitEdges:
 		return datasetKinds()
 	}
 	return nil
+}
+
+// reports says whether a walk at level l reports a node of kind k.
+func (l Level) reports(k catalog.Kind) bool {
+	return l != LevelDataset || !isFieldKind(k)
 }
 
 // Traverse walks lineage from q.Starts on one consistent snapshot of the
@@ -188,9 +198,11 @@ func traverse(ctx context.Context, r *snapshot, q Query) (Result, error) {
 	level := resolveLevel(q.Level, q.Starts[0], len(q.EdgeKinds) > 0)
 	tq := catalog.TraverseQuery{
 		Starts: q.Starts, Direction: q.Direction, MaxDepth: q.Depth, EdgeKinds: q.EdgeKinds,
-		At: q.At, Edges: q.Edges, NodeKinds: level.nodeKinds(),
+		At: q.At, Edges: q.Edges, NodeKinds: level.nodeKinds(len(q.EdgeKinds) > 0),
 	}
 	if len(q.Kinds) == 0 {
+		// Every node the store returns is reported (a dataset-level walk
+		// reaches no field), so the store may stop at the limit.
 		tq.Limit = q.Limit
 	}
 	tr, err := r.traverse(ctx, tq)
@@ -205,7 +217,7 @@ func traverse(ctx context.Context, r *snapshot, q Query) (Result, error) {
 	report := kindSet(q.Kinds)
 	out.Nodes = make([]Node, 0, len(tr.Nodes))
 	for _, n := range tr.Nodes {
-		if report != nil && !report[n.Kind] {
+		if (report != nil && !report[n.Kind]) || !level.reports(n.Kind) {
 			continue
 		}
 		if q.Limit > 0 && len(out.Nodes) == q.Limit {
@@ -235,7 +247,7 @@ func traverse(ctx context.Context, r *snapshot, q Query) (Result, error) {
 		}
 		out.Root = ents[0]
 		for i := range out.Nodes {
-			out.Nodes[i].Asset = ents[i+1]
+			out.Nodes[i].Asset = &ents[i+1]
 		}
 	}
 	return out, nil

@@ -3563,8 +3563,8 @@ func (ec *executionContext) _LineageNode_asset(ctx context.Context, field graphq
 			return obj.Asset, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v catalog.Entity) graphql.Marshaler {
-			return ec.marshalNAsset2githubᚗcomᚋwatershedᚑdataᚋwatershedᚋcatalogᚐEntity(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *catalog.Entity) graphql.Marshaler {
+			return ec.marshalNAsset2ᚖgithubᚗcomᚋwatershedᚑdataᚋwatershedᚋcatalogᚐEntity(ctx, selections, v)
 		},
 		true,
 		true,
@@ -8595,6 +8595,16 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 
 func (ec *executionContext) marshalNAsset2githubᚗcomᚋwatershedᚑdataᚋwatershedᚋcatalogᚐEntity(ctx context.Context, sel ast.SelectionSet, v catalog.Entity) graphql.Marshaler {
 	return ec._Asset(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNAsset2ᚖgithubᚗcomᚋwatershedᚑdataᚋwatershedᚋcatalogᚐEntity(ctx context.Context, sel ast.SelectionSet, v *catalog.Entity) graphql.Marshaler {
+	if v == nil {
+		if !graphql.HasFieldError(ctx, graphql.GetFieldContext(ctx)) {
+			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
+		}
+		return graphql.Null
+	}
+	return ec._Asset(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNAssetConnection2githubᚗcomᚋwatershedᚑdataᚋwatershedᚋgraphᚋmodelᚐAssetConnection(ctx context.Context, sel ast.SelectionSet, v model.AssetConnection) graphql.Marshaler {
