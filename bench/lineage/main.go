@@ -47,14 +47,14 @@ type options struct {
 	Postgres string
 	// Neo4j is the HTTP URL of a Neo4j 5 server (user:password@ in it), or
 	// empty to skip it.
-	Neo4j   string
-	Dir     string
-	JSON    string
+	Neo4j       string
+	Dir         string
+	JSON        string
 	Profile     string
 	LoadProfile string
 	// ReopenProfile profiles reopening the store.
 	ReopenProfile string
-	Logger      *slog.Logger
+	Logger        *slog.Logger
 }
 
 func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
