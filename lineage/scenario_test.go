@@ -26,7 +26,7 @@ import (
 //	load [at=2026-01-01T00:00:00Z]              a complete snapshot of the graph:
 //	  $a -CONSUMES-> $b [via=$x] [masking]      an edge (Link.Via makes $x pass-through)
 //	  asset $g [state=Stable] [lag=42] [owners=alice,bob]
-//	downstream|upstream $a [depth=N] [limit=N] [kinds=TOPIC,JOB] [level=FIELD] [at=TIME]
+//	downstream|upstream $a [depth=N] [limit=N] [kinds=TOPIC,JOB] [level=FIELD] [at=TIME] [edges=CONTAINS]
 //	  $b 1 [path=$a>$b]                         every reported node with its depth
 //	  truncated                                 the limit cut the answer
 //	impact $a [depth=N] [limit=N]

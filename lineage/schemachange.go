@@ -481,6 +481,12 @@ func checkCompatibility(subject, registry catalog.Entity, versions []registered,
 		}
 	}
 	c.Level = strings.ToUpper(strings.TrimSpace(c.Level))
+	switch c.Level {
+	case schemaparse.LevelBackward, schemaparse.LevelBackwardTransitive, schemaparse.LevelForward, schemaparse.LevelForwardTransitive,
+		schemaparse.LevelFull, schemaparse.LevelFullTransitive, schemaparse.LevelNone:
+	default:
+		return c, catalog.Errorf(catalog.Unavailable, "the %s compatibility level %q is not one Watershed can apply", c.LevelSource, c.Level)
+	}
 	transitive := strings.HasSuffix(c.Level, "_TRANSITIVE")
 	var texts []string
 	for i, v := range versions {

@@ -125,6 +125,9 @@ func runSchemaScript(t *testing.T, name, text string) {
 				sc.registryProps["compatibility"] = c
 			}
 		case "subject":
+			if loaded {
+				t.Fatalf("%s: subjects must come before the first expect", s.where)
+			}
 			cur = &testSubject{name: rest[0], typ: opts["type"], compat: opts["compatibility"],
 				topic: catalog.URN(opts["topic"]), part: opts["part"], versions: map[int]string{}}
 			if cur.typ == "" {
