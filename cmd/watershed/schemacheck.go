@@ -341,15 +341,15 @@ func changeDetail(kind string, prev *string, before, after *checkType) string {
 	return ""
 }
 
-// gqlError is the first error of a GraphQL answer.
-type gqlError struct {
+// graphqlError is the first error of a GraphQL answer.
+type graphqlError struct {
 	Message string
 	Code    string
 }
 
 // postGraphQL runs one query. A transport failure or an answer that is not
 // GraphQL is err; a GraphQL error is gerr.
-func postGraphQL(ctx context.Context, endpoint, token, query string, vars map[string]any) (data json.RawMessage, gerr *gqlError, err error) {
+func postGraphQL(ctx context.Context, endpoint, token, query string, vars map[string]any) (data json.RawMessage, gerr *graphqlError, err error) {
 	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
 	if err != nil {
 		return nil, nil, fmt.Errorf("encode the request: %w", err)
@@ -387,7 +387,7 @@ func postGraphQL(ctx context.Context, endpoint, token, query string, vars map[st
 		if code == "" {
 			code = resp.Status
 		}
-		return nil, &gqlError{Message: e.Message, Code: code}, nil
+		return nil, &graphqlError{Message: e.Message, Code: code}, nil
 	}
 	if resp.StatusCode != http.StatusOK || len(out.Data) == 0 || string(out.Data) == "null" {
 		return nil, nil, fmt.Errorf("%s answered %s without data", endpoint, resp.Status)
