@@ -139,6 +139,9 @@ type Result struct {
 	LoadS          float64     `json:"load_s"`
 	HeapMiB        float64     `json:"heap_mib"`
 	ImpactAPIP99ms float64     `json:"impact_api_p99_ms"`
+	// ImpactCPUms is the CPU time (all threads, GC included) per embedded
+	// closure: what a walk costs whatever else the machine runs.
+	ImpactCPUms float64 `json:"impact_cpu_ms"`
 	// StoreWalkP50ms is the top hub's closure as the store's Traverse
 	// alone answers it (lineage.Traverse adds its result building).
 	StoreWalkP50ms float64 `json:"store_walk_p50_ms"`
@@ -183,6 +186,7 @@ func (r *Result) print(w io.Writer) error {
 		return "MISSES the bar"
 	}
 	fmt.Fprintf(tw, "impact closure\tp50 %.1f ms, p99 %.1f ms (bar: p99 ≤ 50 ms: %s)\t\n", r.ImpactP50ms, r.ImpactP99ms, bar(r.ImpactP99ms <= 50))
+	fmt.Fprintf(tw, "closure cpu\t%.1f ms of CPU per closure (all threads, GC included)\t\n", r.ImpactCPUms)
 	fmt.Fprintf(tw, "store walk\tcatalog Traverse alone, top hub: p50 %.1f ms\t\n", r.StoreWalkP50ms)
 	fmt.Fprintf(tw, "impact API\tlineage.Impact of the top hub, 1000 assets with entities: p99 %.1f ms\t\n", r.ImpactAPIP99ms)
 	if r.PostgresP99ms > 0 {

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/watershed-data/watershed/catalog"
@@ -140,6 +141,8 @@ func measureEmbedded(ctx context.Context, store *embedded.Store, g *graph, hubs 
 		return err
 	}
 	defer stopProfile()
+	cpu0 := cpuTime()
+	walks := 0
 	for _, h := range hubs {
 		want := g.closure(h)
 		q := lineage.Query{Starts: []catalog.URN{g.urn(h)}, Direction: catalog.Downstream}
@@ -157,6 +160,7 @@ func measureEmbedded(ctx context.Context, store *embedded.Store, g *graph, hubs 
 			if i >= 2 { // two warm-up walks
 				lat = append(lat, d)
 			}
+			walks++
 		}
 		all = append(all, lat...)
 		res.Hubs = append(res.Hubs, HubFigure{URN: string(q.Starts[0]), Degree: int(g.outDeg[h]), Closure: want,
@@ -164,6 +168,7 @@ func measureEmbedded(ctx context.Context, store *embedded.Store, g *graph, hubs 
 		o.Logger.Info("embedded closure", "hub", q.Starts[0], "degree", g.outDeg[h], "closure", want, "p50", percentile(lat, 50), "p99", percentile(lat, 99))
 	}
 	res.ImpactP50ms, res.ImpactP99ms = ms(percentile(all, 50)), ms(percentile(all, 99))
+	res.ImpactCPUms = ms((cpuTime() - cpu0) / time.Duration(walks))
 
 	// The store's walk alone, to tell its time from lineage's.
 	var walk []time.Duration
@@ -231,4 +236,14 @@ func startProfile(path string) (func(), error) {
 		pprof.StopCPUProfile()
 		f.Close()
 	}, nil
+}
+
+// cpuTime is the CPU time this process has used (user + system, all
+// threads: the garbage collector's too).
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
