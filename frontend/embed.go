@@ -35,10 +35,10 @@ func Handler() http.Handler {
 // NewHandler serves a built single-page app from files:
 //   - a path naming a file serves it; hashed files under /assets/ are
 //     cacheable forever, everything else is revalidated;
-//   - any other GET or HEAD of a page (no file extension, outside /assets/)
-//     serves index.html, so deep links such as /asset/urn:topic:prod/orders
-//     reach the app's router;
-//   - a missing asset (/assets/x.js, /favicon.ico) is a 404, never HTML;
+//   - a missing file under /assets/ or at the root with an extension
+//     (/assets/x.js, /favicon.ico) is a 404, never HTML;
+//   - any other GET or HEAD serves index.html, so deep links such as
+//     /asset/urn:topic:prod/cdc.shop.orders reach the app's router;
 //   - other methods get 405.
 //
 // Text responses are gzip-compressed when the client accepts it (computed
@@ -82,7 +82,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	data, err := fs.ReadFile(h.files, name)
 	switch {
 	case err == nil:
-	case strings.HasPrefix(name, "assets/") || path.Ext(name) != "":
+	case strings.HasPrefix(name, "assets/") || (!strings.Contains(name, "/") && path.Ext(name) != ""):
+		// A missing build file or root file (/favicon.ico, /robots.txt). Deep
+		// links have dots too (/asset/urn:topic:prod/cdc.shop.orders): they
+		// fall through to the app.
 		http.NotFound(w, r)
 		return
 	default:

@@ -38,6 +38,7 @@ func TestHandlerServesFilesAndDeepLinks(t *testing.T) {
 		{"/", "text/html", "<div id=root>", "no-cache", 200},
 		{"/asset/urn:topic:prod/orders", "text/html", "<div id=root>", "no-cache", 200},
 		{"/lineage/urn:column:postgres://db:5432/shop.public.customers/email?level=field", "text/html", "<div id=root>", "no-cache", 200},
+		{"/asset/urn:topic:prod/cdc.shop.customers", "text/html", "<div id=root>", "no-cache", 200},
 		{"/search", "text/html", "<div id=root>", "no-cache", 200},
 		{"/assets/index-1.css", "text/css", "body{}", "immutable", 200},
 		{"/assets/missing.js", "text/plain", "404", "", 404},

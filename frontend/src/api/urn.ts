@@ -12,9 +12,26 @@ export function lineagePath(urn: string, params?: Record<string, string>): strin
   return '/lineage/' + encodeURN(urn) + (q ? '?' + q : '')
 }
 
-/** encodeURN percent-encodes a URN for a path, keeping ':' and '/' readable. */
+/**
+ * encodeURN percent-encodes a URN for a path, keeping ':' and '/' readable
+ * except where a server would clean the path: the second slash of '//'
+ * (postgres://…) and '.' or '..' segments are escaped.
+ */
 export function encodeURN(urn: string): string {
-  return encodeURIComponent(urn).replace(/%2F/g, '/').replace(/%3A/g, ':')
+  return encodeURIComponent(urn)
+    .replace(/%3A/g, ':')
+    .replace(/%2F/g, '/')
+    .replace(/\/\//g, '/%2F')
+    .replace(/\/(\.{1,2})(?=\/|$)/g, (_, d: string) => '/' + d.replace(/\./g, '%2E'))
+}
+
+/**
+ * urnFromPath reads the URN of a deep link from the raw (still encoded)
+ * path after prefix; the router's own decoding would turn a URN's escaped
+ * '%20' into a space.
+ */
+export function urnFromPath(pathname: string, prefix: string): string {
+  return decodeURN(pathname.startsWith(prefix) ? pathname.slice(prefix.length) : pathname)
 }
 
 /** decodeURN reverses encodeURN; a malformed escape is returned as written. */

@@ -99,7 +99,7 @@ export function GlobalSearch() {
               }}
               onMouseEnter={() => setActive(i)}
             >
-              <KindIcon kind={a.kind} />
+              <KindIcon kind={a.kind} decorative />
               <span className="s-name">{a.name}</span>
               <span className="s-kind">{kindLabels[a.kind]}</span>
               <Badges asset={a} />

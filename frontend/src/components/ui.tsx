@@ -49,7 +49,14 @@ const kindGlyphs: Record<AssetKind, string> = {
 }
 
 /** KindIcon is a compact, colour-coded kind marker with the kind's name for screen readers. */
-export function KindIcon({ kind }: { kind: AssetKind }) {
+export function KindIcon({ kind, decorative = false }: { kind: AssetKind; decorative?: boolean }) {
+  if (decorative) {
+    return (
+      <span className={'kind kind-' + kind.toLowerCase()} aria-hidden="true">
+        {kindGlyphs[kind]}
+      </span>
+    )
+  }
   return (
     <span className={'kind kind-' + kind.toLowerCase()} title={kindLabels[kind]} aria-label={kindLabels[kind]} role="img">
       {kindGlyphs[kind]}

@@ -7,7 +7,7 @@ import { ReactFlow, ReactFlowProvider, Background, Controls, useReactFlow, type 
 import { useClient, type CombinedError } from 'urql'
 import { Link, useLocation, useSearch } from 'wouter'
 import { ChildrenQuery } from '../api/operations'
-import { assetPath, containerOf, decodeURN, lineagePath } from '../api/urn'
+import { assetPath, containerOf, lineagePath, urnFromPath } from '../api/urn'
 import { kindOf, nameFromURN } from '../api/names'
 import { useChanges } from '../api/live'
 import { ErrorMessage, KindIcon, Loading, Time, ClassificationBadge, kindLabels } from '../components/ui'
@@ -20,10 +20,11 @@ import { ActionsContext, GROUP_HEAD, NODE_H, NODE_W, ROW_H, nodeTypes, type Grap
 type Level = 'dataset' | 'field'
 type Dir = 'both' | 'up' | 'down'
 
-export default function LineagePage({ params }: { params: Record<string, string | undefined> }) {
+export default function LineagePage() {
+  useLocation() // re-render on navigation; the URN is read from the raw path
   return (
     <ReactFlowProvider>
-      <Lineage urn={decodeURN(params['*'] ?? '')} />
+      <Lineage urn={urnFromPath(window.location.pathname, '/lineage/')} />
     </ReactFlowProvider>
   )
 }
@@ -56,6 +57,7 @@ function Lineage({ urn }: { urn: string }) {
   const [positions, setPositions] = useState<Positions>(new Map())
   const [layoutMs, setLayoutMs] = useState<number | null>(null)
   const [reload, setReload] = useState(0)
+  const [notice, setNotice] = useState('')
   const elk = useMemo(() => workerELK(), [])
   useEffect(() => () => elk.terminateWorker(), [elk])
   const flow = useReactFlow()
@@ -235,14 +237,21 @@ function Lineage({ urn }: { urn: string }) {
           const roots = field ? (groups?.get(u)?.fields.filter((f) => !f.expanded[d]).map((f) => f.asset.urn) ?? [u]) : [u]
           const { walks, error } = await walkMany(client, roots, { depth: 1, at, directions: [d], edgeKinds: field ? ['DERIVES'] : null, limit: 2500 })
           if (error) throw error
+          let added = 0
           setGraph((g) => {
             let next = g!
+            added = 0
             for (const w of walks) {
               const walk = d === 'down' ? w.down : w.up
-              if (walk) next = expand(next, w.urn, walk, d).graph
+              if (!walk) continue
+              const r = expand(next, w.urn, walk, d)
+              next = r.graph
+              added += r.added
             }
             return next
           })
+          const name = graph.nodes.get(u)?.asset.name ?? nameFromURN(u)
+          setTimeout(() => setNotice(added ? `${added} more ${d === 'down' ? 'downstream' : 'upstream'} of ${name}` : `Nothing further ${d === 'down' ? 'downstream' : 'upstream'} of ${name}`), 0)
         } catch (e) {
           setError(e as Error)
         } finally {
@@ -315,6 +324,7 @@ function Lineage({ urn }: { urn: string }) {
           {loading ? 'Loading…' : graph ? `${graph.nodes.size} nodes · ${flowEdgesBase.length} edges` : ''}
           {layoutMs !== null && !loading ? ` · layout ${layoutMs} ms` : ''}
           {graph?.truncated ? ' · truncated by the limit' : ''}
+          {notice ? ' · ' + notice : ''}
         </span>
       </div>
       {at && (

@@ -4,9 +4,9 @@
 // neighbours, and polls live readings (lag, state) while open.
 import { useEffect, useMemo, useRef } from 'react'
 import { useQuery } from 'urql'
-import { Link } from 'wouter'
+import { Link, useLocation } from 'wouter'
 import { AssetQuery, LiveQuery } from '../api/operations'
-import { decodeURN, lineagePath } from '../api/urn'
+import { lineagePath, urnFromPath } from '../api/urn'
 import { useChanges, useLive } from '../api/live'
 import type { AssetQuery as AssetResult } from '../gql/graphql'
 import { ErrorMessage, KindIcon, kindLabels, Loading, Section, Time } from '../components/ui'
@@ -19,8 +19,9 @@ export type Neighbor = Asset['upstream'][number]
 
 const livePollMs = 10_000
 
-export function AssetPage({ params }: { params: Record<string, string | undefined> }) {
-  const urn = decodeURN(params['*'] ?? '')
+export function AssetPage() {
+  useLocation() // re-render on navigation; the URN is read from the raw path
+  const urn = urnFromPath(window.location.pathname, '/asset/')
   const [{ data, error, fetching, stale }, refetch] = useQuery({ query: AssetQuery, variables: { urn } })
   const [live, refetchLive] = useQuery({ query: LiveQuery, variables: { urn }, requestPolicy: 'network-only', pause: !data || !hasLive(data.asset.kind) })
   const { history } = useLive()

@@ -86,7 +86,7 @@ export function SearchPage() {
               return (
                 <label key={k} className="facet">
                   <input type="checkbox" checked={kinds.includes(k)} onChange={() => toggle('kind', k)} />
-                  <KindIcon kind={k} /> {kindLabels[k]}
+                  <KindIcon kind={k} decorative /> {kindLabels[k]}
                   <span className="count">{n ?? ''}</span>
                 </label>
               )
@@ -164,7 +164,7 @@ function ResultPage({
                 navigate(assetPath(a.urn))
               }}
             >
-              <KindIcon kind={a.kind} />
+              <KindIcon kind={a.kind} decorative />
               <span className="r-name">{a.name}</span>
               <span className="r-kind">{kindLabels[a.kind]}</span>
               {a.deleted && <span className="tag">deleted</span>}
