@@ -129,6 +129,7 @@ export const tests = [
       await page.waitForURL(/level=field/)
       await page.locator('.ggroup .grow').first().waitFor({ timeout: 20_000 })
       await page.waitForFunction(() => document.querySelectorAll('.react-flow__edge').length > 0)
+      await page.locator('.lineage-page[data-layout-ms]:not([data-layout-ms=""])').waitFor()
       await shot('lineage-fields')
     },
   },

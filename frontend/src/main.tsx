@@ -5,7 +5,6 @@ import { createApi, localTokenStore } from './api/client'
 import { LiveProvider } from './api/live'
 import { App } from './App'
 import './styles.css'
-import '@xyflow/react/dist/style.css'
 
 const api = createApi(localTokenStore)
 createRoot(document.getElementById('root')!).render(

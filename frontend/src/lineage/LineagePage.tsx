@@ -3,6 +3,7 @@
 // and collapse, a click highlights the node's path from the root, hovering
 // an edge shows its provenance, masking edges are dashed amber.
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react'
+import '@xyflow/react/dist/style.css'
 import { ReactFlow, ReactFlowProvider, Background, Controls, useReactFlow, type Edge as FlowEdge, type Node as FlowNode } from '@xyflow/react'
 import { useClient, type CombinedError } from 'urql'
 import { Link, useLocation, useSearch } from 'wouter'
@@ -74,6 +75,7 @@ function Lineage({ urn }: { urn: string }) {
     let cancelled = false
     setLoading(true)
     setError(null)
+    setNotice('')
     ;(async () => {
       const directions = directionsOf(dir)
       let g: Graph
@@ -104,6 +106,15 @@ function Lineage({ urn }: { urn: string }) {
       cancelled = true
     }
   }, [client, urn, level, depth, dir, at, reload])
+  // A new root or level starts from an empty canvas (a reload keeps the old graph until the new one is in).
+  const shape = urn + '|' + level
+  const lastShape = useRef(shape)
+  if (lastShape.current !== shape) {
+    lastShape.current = shape
+    setGraph(null)
+    setPositions(new Map())
+    setLayoutMs(null)
+  }
 
   // Reload when lineage or classifications change (not while time travelling).
   const pending = useRef<ReturnType<typeof setTimeout>>(undefined)
@@ -171,7 +182,7 @@ function Lineage({ urn }: { urn: string }) {
         const self = grp.fields.length === 1 && first.asset.urn === grp.urn
         return {
           id: grp.urn,
-          type: 'group',
+          type: 'dataset',
           position: positions.get(grp.urn) ?? { x: 0, y: 0 },
           className: cls(onPath),
           data: {
@@ -350,7 +361,7 @@ function Lineage({ urn }: { urn: string }) {
               onlyRenderVisibleElements={nodes.length > 150}
               minZoom={0.03}
               maxZoom={2}
-              onNodeClick={(_, n) => actions.select(n.type === 'group' && groups?.get(n.id)?.fields.length === 1 ? groups.get(n.id)!.fields[0].asset.urn : n.id)}
+              onNodeClick={(_, n) => actions.select(n.type === 'dataset' && groups?.get(n.id)?.fields.length === 1 ? groups.get(n.id)!.fields[0].asset.urn : n.id)}
               onPaneClick={() => setSelected(null)}
               onEdgeMouseEnter={(ev, e) => setHover({ edge: (e.data as { edge: LEdge }).edge, x: ev.clientX, y: ev.clientY })}
               onEdgeMouseMove={(ev) => setHover((h) => (h ? { ...h, x: ev.clientX, y: ev.clientY } : h))}

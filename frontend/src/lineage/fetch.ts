@@ -1,6 +1,7 @@
 // Lineage walks from many roots in one request: aliased `lineage` fields
 // over the typed LineageFields fragment (the schema has no multi-root walk).
-import { gql, type Client, type CombinedError } from '@urql/core'
+import type { Client, CombinedError } from '@urql/core'
+import { parse, print } from '@0no-co/graphql.web'
 import { LineageFieldsFragmentDoc, type EdgeKind, type LineageFieldsFragment } from '../gql/graphql'
 
 export interface Walk {
@@ -28,12 +29,9 @@ export function walkDocument(urns: string[], directions: ('up' | 'down')[]) {
       ),
     )
     .join('\n')
-  return gql`
-    query Walks(${vars}, $depth: Int, $at: Time, $edgeKinds: [EdgeKind!], $limit: Int) {
-      ${fields}
-    }
-    ${LineageFieldsFragmentDoc}
-  `
+  // Built at run time (not a tagged template, which codegen would try to read).
+  const op = 'query Walks(' + vars + ', $depth: Int, $at: Time, $edgeKinds: [EdgeKind!], $limit: Int) {\n' + fields + '\n}\n'
+  return parse(op + print(LineageFieldsFragmentDoc))
 }
 
 /**

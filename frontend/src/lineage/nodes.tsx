@@ -87,7 +87,7 @@ export type GroupNodeData = {
   canCollapse: boolean
   busy: boolean
 }
-export type GroupFlowNode = Node<GroupNodeData, 'group'>
+export type GroupFlowNode = Node<GroupNodeData, 'dataset'>
 
 /** GroupNode is a dataset with the fields of it that the field-level graph reaches, one handle pair per field. */
 export const GroupNode = memo(function GroupNode({ data }: NodeProps<GroupFlowNode>) {
@@ -135,4 +135,4 @@ export const GroupNode = memo(function GroupNode({ data }: NodeProps<GroupFlowNo
   )
 })
 
-export const nodeTypes = { asset: AssetNode, group: GroupNode }
+export const nodeTypes = { asset: AssetNode, dataset: GroupNode }

@@ -107,9 +107,6 @@ function TopicView({ asset }: { asset: Asset }) {
         <Stat label="Offline" value={live.offlinePartitions} warn={num(live.offlinePartitions)! > 0} />
         <Stat label="Value schema" value={p.valueSchemaType ? `${p.valueSchemaType} v${p.valueSchemaVersion ?? '?'}` : '—'} />
       </div>
-      <Section title="Schema">
-        <FieldTree urn={asset.urn} label="Fields" />
-      </Section>
       <Section title={`Consumer groups (${consumers.length})`} id="sec-consumers">
         {consumers.length === 0 ? (
           <p className="muted">No consumers known.</p>
@@ -131,6 +128,9 @@ function TopicView({ asset }: { asset: Asset }) {
             </tbody>
           </table>
         )}
+      </Section>
+      <Section title="Schema">
+        <FieldTree urn={asset.urn} label="Fields" />
       </Section>
       <Section title="Producers">
         <NeighbourList ns={producers} empty="No producers known (producers are seen through Connect, OpenLineage, topologies and write ACLs)." />
