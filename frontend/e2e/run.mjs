@@ -6,60 +6,18 @@
 //   CHROMIUM=/path node e2e/run.mjs    another Chromium
 //
 // Screenshots go to test-results/ (a CI artefact). Prints "N passed, N failed".
-import { spawn, execFileSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
-import { tmpdir } from 'node:os'
+import { mkdirSync } from 'node:fs'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createRequire } from 'node:module'
-import { chromium } from 'playwright-core'
 import { tests } from './tests.mjs'
+import { freePort, buildBinary, startDemo, launch } from './harness.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const out = join(here, '..', 'test-results')
 mkdirSync(out, { recursive: true })
 const require = createRequire(import.meta.url)
 const axePath = require.resolve('axe-core/axe.min.js')
-
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address()
-      s.close(() => resolve(port))
-    })
-  })
-}
-
-function buildBinary() {
-  if (process.env.WATERSHED_BIN) return { bin: process.env.WATERSHED_BIN, cleanup: () => {} }
-  const dir = mkdtempSync(join(tmpdir(), 'watershed-e2e-'))
-  const bin = join(dir, 'watershed')
-  execFileSync('go', ['build', '-o', bin, './cmd/watershed'], { cwd: join(here, '..', '..'), stdio: 'inherit' })
-  return { bin, cleanup: () => rmSync(dir, { recursive: true, force: true }) }
-}
-
-async function startDemo(bin, port) {
-  const proc = spawn(bin, ['demo', '--listen', `127.0.0.1:${port}`, '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let log = ''
-  proc.stderr.on('data', (d) => (log += d))
-  await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('demo not ready in 60 s:\n' + log)), 60_000)
-    proc.stdout.on('data', (d) => {
-      if (String(d).includes('Watershed demo is ready')) {
-        clearTimeout(timer)
-        resolve()
-      }
-    })
-    proc.once('exit', (code) => {
-      clearTimeout(timer)
-      reject(new Error(`demo exited with ${code}:\n${log}`))
-    })
-  })
-  return { proc, log: () => log }
-}
 
 /** axe checks the page for WCAG 2 A/AA violations (labels, contrast, roles…). */
 async function axe(page, name) {
@@ -76,10 +34,7 @@ const { bin, cleanup } = buildBinary()
 const port = await freePort()
 const base = `http://127.0.0.1:${port}`
 const demo = await startDemo(bin, port)
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-})
+const browser = await launch()
 const only = process.argv[2]
 let passed = 0
 let failed = 0

@@ -1,12 +1,9 @@
 // The steward's jobs, in a real browser, against the demo estate.
 import assert from 'node:assert/strict'
+import { enc } from './harness.mjs'
 
 const topic = 'urn:topic:prod/cdc.shop.customers'
 const column = 'urn:column:postgres://shop-db.acme.internal:5432/shop.public.customers/email'
-
-// The app's deep-link encoding (src/api/urn.ts encodeURN): '//' and dot segments escaped.
-const enc = (urn) =>
-  encodeURIComponent(urn).replace(/%3A/g, ':').replace(/%2F/g, '/').replace(/\/\//g, '/%2F')
 
 export const tests = [
   {

@@ -31,3 +31,22 @@ describe('ELK layout', () => {
       }
   })
 })
+
+describe('column layout (large graphs)', () => {
+  it('puts each hop in its own column and untangles a crossing', async () => {
+    const { columnLayout } = await import('../src/lineage/layout')
+    const n = (id: string, layer: number) => ({ id, width: 200, height: 50, layer })
+    // a→y and b→x cross when both columns are sorted by name; barycentres untangle them.
+    const pos = columnLayout([n('a', 0), n('b', 0), n('x', 1), n('y', 1), n('u', -1)], [
+      { id: '1', source: 'a', target: 'y' },
+      { id: '2', source: 'b', target: 'x' },
+      { id: '3', source: 'u', target: 'a' },
+    ])
+    const p = (id: string) => pos.get(id)!
+    expect(p('u').x).toBeLessThan(p('a').x)
+    expect(p('a').x).toBe(p('b').x)
+    expect(p('x').x).toBeGreaterThan(p('a').x)
+    expect(Math.sign(p('a').y - p('b').y)).toBe(Math.sign(p('y').y - p('x').y))
+    expect(Math.abs(p('a').y - p('b').y)).toBeGreaterThanOrEqual(50)
+  })
+})

@@ -12,9 +12,9 @@ import { assetPath, containerOf, lineagePath, urnFromPath } from '../api/urn'
 import { kindOf, nameFromURN } from '../api/names'
 import { useChanges } from '../api/live'
 import { ErrorMessage, KindIcon, Loading, Time, ClassificationBadge, kindLabels } from '../components/ui'
-import { collapse, collapsible, edgeKey, expand, fromRoots, groupFields, pathOf, type Graph, type LEdge } from './model'
+import { collapse, edgeKey, expand, fromRoots, groupFields, pathOf, type Graph, type LEdge } from './model'
 import { walkMany } from './fetch'
-import { layout, type Positions } from './layout'
+import { columnLayout, elkLimit, layout, type Positions } from './layout'
 import { workerELK } from './elkClient'
 import { ActionsContext, GROUP_HEAD, NODE_H, NODE_W, ROW_H, nodeTypes, type GraphActions } from './nodes'
 
@@ -59,6 +59,7 @@ function Lineage({ urn }: { urn: string }) {
   const [layoutMs, setLayoutMs] = useState<number | null>(null)
   const [reload, setReload] = useState(0)
   const [notice, setNotice] = useState('')
+  const [walkMs, setWalkMs] = useState<number | null>(null)
   const elk = useMemo(() => workerELK(), [])
   useEffect(() => () => elk.terminateWorker(), [elk])
   const flow = useReactFlow()
@@ -76,6 +77,7 @@ function Lineage({ urn }: { urn: string }) {
     setLoading(true)
     setError(null)
     setNotice('')
+    const t0 = performance.now()
     ;(async () => {
       const directions = directionsOf(dir)
       let g: Graph
@@ -96,6 +98,7 @@ function Lineage({ urn }: { urn: string }) {
         g = fromRoots(urn, undefined, walks, depth, !anyEdges)
       }
       if (!cancelled) {
+        setWalkMs(Math.round(performance.now() - t0))
         setGraph(g)
         setSelected(null)
       }
@@ -142,11 +145,8 @@ function Lineage({ urn }: { urn: string }) {
     if (boxes.length === 0) return
     let cancelled = false
     const t0 = performance.now()
-    layout(
-      elk,
-      boxes,
-      flowEdgesBase.map((e) => ({ id: edgeKey(e), source: boxOf(e.from), target: boxOf(e.to) })),
-    )
+    const ledges = flowEdgesBase.map((e) => ({ id: edgeKey(e), source: boxOf(e.from), target: boxOf(e.to) }))
+    ;(boxes.length <= elkLimit ? layout(elk, boxes, ledges) : Promise.resolve(columnLayout(boxes, ledges)))
       .then((pos) => {
         if (cancelled) return
         setPositions(pos)
@@ -170,19 +170,25 @@ function Lineage({ urn }: { urn: string }) {
 
   const hl = useMemo(() => (graph && selected ? pathOf(graph, selected) : null), [graph, selected])
 
+  // Nodes whose expansion added others (collapsible), in one pass.
+  const expanders = useMemo(() => new Set(graph ? [...graph.nodes.values()].map((n) => n.addedBy ?? '') : []), [graph])
+  const sizes = useMemo(() => new Map(boxes.map((b) => [b.id, b])), [boxes])
+  const laidOut = positions.size > 0 && boxes.every((b) => positions.has(b.id))
   const nodes: FlowNode[] = useMemo(() => {
-    if (!graph) return []
+    if (!graph || !laidOut) return []
     const cls = (onPath: boolean) => (hl ? (onPath ? 'hl' : 'dim') : '')
     if (groups) {
       return [...groups.values()].map((grp) => {
         const root = grp.urn === graph.root
-        const fieldsCollapsible = grp.fields.some((f) => collapsible(graph, f.asset.urn))
+        const fieldsCollapsible = grp.fields.some((f) => expanders.has(f.asset.urn))
         const onPath = grp.fields.some((f) => hl?.nodes.has(f.asset.urn))
         const first = grp.fields[0]
         const self = grp.fields.length === 1 && first.asset.urn === grp.urn
         return {
           id: grp.urn,
           type: 'dataset',
+          width: sizes.get(grp.urn)?.width,
+          height: sizes.get(grp.urn)?.height,
           position: positions.get(grp.urn) ?? { x: 0, y: 0 },
           className: cls(onPath),
           data: {
@@ -202,6 +208,8 @@ function Lineage({ urn }: { urn: string }) {
     return [...graph.nodes.values()].map((n) => ({
       id: n.asset.urn,
       type: 'asset',
+      width: sizes.get(n.asset.urn)?.width,
+      height: sizes.get(n.asset.urn)?.height,
       position: positions.get(n.asset.urn) ?? { x: 0, y: 0 },
       className: cls(!!hl?.nodes.has(n.asset.urn)) + (selected === n.asset.urn ? ' selected-node' : ''),
       data: {
@@ -209,20 +217,22 @@ function Lineage({ urn }: { urn: string }) {
         root: n.asset.urn === graph.root,
         canUp: !n.expanded.up && dir !== 'down',
         canDown: !n.expanded.down && dir !== 'up',
-        canCollapse: collapsible(graph, n.asset.urn),
+        canCollapse: expanders.has(n.asset.urn),
         busy: busy.has(n.asset.urn),
       },
     }))
-  }, [graph, groups, positions, hl, busy, selected, dir])
+  }, [graph, groups, positions, hl, busy, selected, dir, laidOut, expanders, sizes])
 
+  const big = boxes.length > elkLimit
   const edges: FlowEdge[] = useMemo(
     () =>
-      flowEdgesBase.map((e) => {
+      !laidOut ? [] : flowEdgesBase.map((e) => {
         const k = edgeKey(e)
         const on = hl?.edges.has(k)
         const f = !!groups
         return {
           id: k,
+          type: big ? 'straight' : 'default',
           source: boxOf(e.from),
           target: boxOf(e.to),
           sourceHandle: f && isField(kindOf(e.from)) ? e.from + '#out' : undefined,
@@ -234,7 +244,7 @@ function Lineage({ urn }: { urn: string }) {
           ariaLabel: `${e.kind.toLowerCase()} edge from ${e.from} to ${e.to}${e.masking ? ', masking' : ''}`,
         }
       }),
-    [flowEdgesBase, hl, groups, boxOf],
+    [flowEdgesBase, hl, groups, boxOf, laidOut, big],
   )
 
   const actions: GraphActions = useMemo(
@@ -290,7 +300,7 @@ function Lineage({ urn }: { urn: string }) {
   const rootKind = rootNode?.asset.kind ?? kindOf(urn)
 
   return (
-    <div className="lineage-page" data-nodes={graph?.nodes.size ?? 0} data-layout-ms={layoutMs ?? ''}>
+    <div className="lineage-page" data-nodes={graph?.nodes.size ?? 0} data-layout-ms={layoutMs ?? ''} data-walk-ms={walkMs ?? ''}>
       <div className="lineage-bar">
         <h1>
           {rootKind && <KindIcon kind={rootKind} />} Lineage of <Link href={assetPath(urn)}>{rootName}</Link>
