@@ -3,6 +3,7 @@ package catalog
 import (
 	"encoding/json"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -88,6 +89,7 @@ type ClaimData struct {
 	Confidence float64 `json:"confidence"`
 	Transform  string  `json:"transform,omitempty"`
 	Masking    bool    `json:"masking,omitempty"`
+	Via        []URN   `json:"via,omitempty"`
 }
 
 // ClassificationData is the payload of classification.* changes.
@@ -98,4 +100,40 @@ type ClassificationData struct {
 	Origin         URN              `json:"origin,omitempty"`
 	Path           []URN            `json:"path,omitempty"`
 	Description    string           `json:"description,omitempty"`
+	PassesMasking  bool             `json:"passesMasking,omitempty"`
+}
+
+// AssetData decodes the payload of an asset.* or schema.version.added change.
+func (c Change) AssetData() (AssetData, error) {
+	var d AssetData
+	return d, c.decode(&d)
+}
+
+// EdgeData decodes the payload of a lineage.edge.* change.
+func (c Change) EdgeData() (EdgeData, error) {
+	var d EdgeData
+	return d, c.decode(&d)
+}
+
+// ClassificationData decodes the payload of a classification.* change.
+func (c Change) ClassificationData() (ClassificationData, error) {
+	var d ClassificationData
+	return d, c.decode(&d)
+}
+
+func (c Change) decode(v any) error {
+	if len(c.Data) == 0 {
+		return Errorf(Invalid, "change %d (%s) has no data", c.Seq, c.Type)
+	}
+	if err := json.Unmarshal(c.Data, v); err != nil {
+		return Errorf(Invalid, "decode %s data of change %d: %w", c.Type, c.Seq, err)
+	}
+	return nil
+}
+
+// Family reports whether t is name or lies below it: "policy.violation.opened"
+// is in the families "policy.violation" and "policy".
+func (t ChangeType) Family(name string) bool {
+	s := string(t)
+	return s == name || strings.HasPrefix(s, name+".")
 }

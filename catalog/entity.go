@@ -126,7 +126,10 @@ type Claim struct {
 	// Transform names the SMT or job step that maps data along the edge.
 	Transform string
 	// Masking marks an edge whose transform masks the data (MaskField).
-	Masking   bool
+	Masking bool
+	// Via lists the connectors or jobs the data flows through on this pair
+	// edge (see Link.Via), sorted.
+	Via       []URN
 	FirstSeen time.Time
 	LastSeen  time.Time
 }
@@ -168,6 +171,43 @@ func (e Edge) Masking() bool {
 	return false
 }
 
+// Via returns the connectors or jobs that any claim says the edge flows
+// through, sorted and without duplicates.
+func (e Edge) Via() []URN {
+	var out []URN
+	for _, c := range e.Claims {
+		for _, v := range c.Via {
+			if !containsURN(out, v) {
+				out = append(out, v)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+// Blocks reports whether the edge stops classification c: c (or an ancestor
+// of it) is on the block list, or the edge masks the data and def does not
+// let c through masking. A nil def counts as a classification that does not
+// pass masking.
+func (e Edge) Blocks(c string, def *ClassificationDef) bool {
+	for _, b := range e.Block {
+		if ClassificationWithin(c, b) {
+			return true
+		}
+	}
+	return e.Masking() && (def == nil || !def.PassesMasking)
+}
+
+func containsURN(list []URN, u URN) bool {
+	for _, x := range list {
+		if x == u {
+			return true
+		}
+	}
+	return false
+}
+
 // Confidence returns the highest confidence among the claims.
 func (e Edge) Confidence() float64 {
 	var best float64
@@ -196,7 +236,11 @@ type ClassificationDef struct {
 	Description string
 	// Propagates is the default for attachments that do not say.
 	Propagates bool
-	CreatedAt  time.Time
+	// PassesMasking lets the classification propagate across masking edges
+	// (a masked e-mail is still "customer data"); by default masking stops
+	// it.
+	PassesMasking bool
+	CreatedAt     time.Time
 }
 
 // Parent returns the name of the parent classification, or "".

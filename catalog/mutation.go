@@ -38,6 +38,8 @@ type AddLineage struct {
 	Kind      EdgeKind
 	Transform string
 	Masking   bool
+	// Via names the connector or job a pair edge flows through (Link.Via).
+	Via URN
 }
 
 // RemoveLineage removes the manual claim from an edge. It is NotFound when
@@ -90,6 +92,35 @@ type SetPropagated struct {
 	Attachments []Attachment
 }
 
+// Propagate sets one propagated attachment, keyed by (URN, Classification,
+// Origin), with Path explaining it (Origin first, URN last). Setting the same
+// Path again changes nothing; a different Path replaces it. Propagate and
+// Retract of different keys commute, so concurrent handlers never overwrite
+// each other's attachments. A tombstoned URN is skipped, not an error: a
+// deleted asset carries nothing until it is recreated.
+type Propagate struct {
+	URN, Origin    URN
+	Classification string
+	Path           []URN
+}
+
+// Retract removes the propagated attachment keyed by (URN, Classification,
+// Origin). Retracting what is absent changes nothing; a tombstone or an
+// unknown URN is not an error.
+type Retract struct {
+	URN, Origin    URN
+	Classification string
+}
+
+// Emit commits an event of a stage-owned type (policy.*, webhook.*) with the
+// batch. Types the store derives itself (asset.*, lineage.*,
+// classification.*, schema.*, crawl.*) are refused. Data is encoded as JSON.
+type Emit struct {
+	Type    ChangeType
+	Subject URN
+	Data    any
+}
+
 // SetEdgeBlock replaces the list of classifications an edge blocks.
 type SetEdgeBlock struct {
 	Edge  EdgeKey
@@ -107,3 +138,6 @@ func (SetOwners) mutation()            {}
 func (DefineClassification) mutation() {}
 func (SetPropagated) mutation()        {}
 func (SetEdgeBlock) mutation()         {}
+func (Propagate) mutation()            {}
+func (Retract) mutation()              {}
+func (Emit) mutation()                 {}

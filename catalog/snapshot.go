@@ -10,6 +10,21 @@ import (
 // No crawler source may use it.
 const ManualSource = "manual"
 
+// PolicySource is the reserved source that owns violations: the policy
+// engine reconciles them as snapshots scoped per policy and subject, so the
+// store's diffing deduplicates them and resolves those that disappear. No
+// crawler source may use it.
+const PolicySource = "policy"
+
+// Actors of the stages that write back into the catalog. A handler ignores
+// the entries whose Actor is its own, so it never loops on its own writes.
+const (
+	ActorPropagation = "system:propagation"
+	ActorPolicy      = "system:policy"
+	ActorWebhooks    = "system:webhooks"
+	ActorRules       = "system:rules"
+)
+
 // Snapshot is everything one source asserts, as a crawler saw it. The store
 // diffs it against what the source asserted before: assets and links that are
 // absent are removed from that source (and tombstoned once no source asserts
@@ -29,6 +44,12 @@ type Snapshot struct {
 	// assets and links the source asserted under any other scope are kept.
 	// Push sources use it (one OpenLineage job, one Streams application).
 	Scopes []string
+	// Actor is who the changes are attributed to; empty means
+	// "crawler:<Source>".
+	Actor string
+	// Cause is the ID of the change that caused this snapshot, when a
+	// changelog handler reconciles one (the policy engine).
+	Cause string
 }
 
 // Asset is one entity as a source asserts it.
@@ -66,6 +87,11 @@ type Link struct {
 	Transform  string
 	Masking    bool
 	Scope      string
+	// Via names the connector or job the data flows through on a pair edge
+	// (topic → table through a sink connector). Such a node is pass-through
+	// for traversal: a walk crosses it along its pair edges only, so a
+	// multi-topic connector never links one topic to another topic's table.
+	Via URN
 }
 
 // Key returns the identity of the edge l asserts.
@@ -100,6 +126,9 @@ func ValidateSource(name string) error {
 	if name == ManualSource {
 		return Errorf(Invalid, "source name %q is reserved for the API", name)
 	}
+	if name == PolicySource {
+		return Errorf(Invalid, "source name %q is reserved for the policy engine", name)
+	}
 	for _, r := range name {
 		ok := r == '_' || r == '-' || r == '.' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9')
 		if !ok {
@@ -107,6 +136,15 @@ func ValidateSource(name string) error {
 		}
 	}
 	return nil
+}
+
+// ValidateSnapshotSource is ValidateSource, except that it admits the
+// reserved PolicySource (stores accept the policy engine's snapshots).
+func ValidateSnapshotSource(name string) error {
+	if name == PolicySource {
+		return nil
+	}
+	return ValidateSource(name)
 }
 
 // Validate reports the first reason s cannot be reconciled, including
@@ -129,7 +167,7 @@ func (s *Snapshot) Validate() error {
 // ValidateStructure is Validate without encoding the property values, for
 // callers that encode them anyway (stores).
 func (s *Snapshot) ValidateStructure() error {
-	if err := ValidateSource(s.Source); err != nil {
+	if err := ValidateSnapshotSource(s.Source); err != nil {
 		return err
 	}
 	for i, a := range s.Assets {
@@ -151,6 +189,11 @@ func (s *Snapshot) ValidateStructure() error {
 		}
 		if math.IsNaN(l.Confidence) || l.Confidence < 0 || l.Confidence > 1 {
 			return Errorf(Invalid, "link %s: confidence %v is outside [0,1]", l.Key(), l.Confidence)
+		}
+		if l.Via != "" {
+			if err := l.Via.Validate(); err != nil {
+				return fmt.Errorf("link %s via: %w", l.Key(), err)
+			}
 		}
 	}
 	return nil

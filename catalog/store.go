@@ -18,8 +18,17 @@ type Reader interface {
 	Edges(ctx context.Context, q EdgeQuery) ([]Edge, error)
 	// Search finds entities by name tokens, kinds and classifications.
 	Search(ctx context.Context, q SearchQuery) (SearchResult, error)
-	// Traverse walks edges breadth-first from q.Start.
+	// Traverse walks edges breadth-first from q.Start and q.Starts.
 	Traverse(ctx context.Context, q TraverseQuery) (Traversal, error)
+	// EdgesByKey returns the edges of keys in the same order, tombstones
+	// included; an unknown key yields a zero Edge (empty From) at its
+	// position.
+	EdgesByKey(ctx context.Context, keys []EdgeKey) ([]Edge, error)
+	// Scan pages through the live entities of one kind in URN order: up to
+	// limit entities with URN > after, and the URN to pass as after for the
+	// next page ("" when there is none). Pages stay stable while the catalog
+	// changes: an entity is never returned twice in one pass.
+	Scan(ctx context.Context, kind Kind, after URN, limit int) ([]Entity, URN, error)
 	// Changes returns up to limit changes with Seq > after, in order.
 	Changes(ctx context.Context, after uint64, limit int) ([]Change, error)
 	// LastSeq returns the sequence number of the newest change (0 if none).
@@ -108,8 +117,19 @@ type SearchResult struct {
 }
 
 // TraverseQuery describes a breadth-first walk.
+//
+// Pass-through nodes: a node that is the Via of an alive pair edge (a sink
+// connector mapping topic → table) is reached like any other node, but a walk
+// that did not start at it does not continue through its flow edges; the
+// data crosses it along the pair edges. So a walk from one topic of a
+// four-topic sink reaches the connector and that topic's own table, never
+// another topic's table. A walk started at the connector follows all of its
+// edges.
 type TraverseQuery struct {
+	// Start and Starts are where the walk begins (all of them at depth 0);
+	// at least one is required. Unknown starts are NotFound.
 	Start     URN
+	Starts    []URN
 	Direction Direction
 	// MaxDepth bounds the hops from Start; zero or less means unbounded.
 	MaxDepth int
@@ -122,6 +142,27 @@ type TraverseQuery struct {
 	Limit int
 	// Edges asks for every traversed edge between reached nodes.
 	Edges bool
+	// Carrying, when set, follows only edges that let this classification
+	// through: not on the edge's block list (nor an ancestor of it), and not
+	// a masking edge unless the classification's definition PassesMasking.
+	Carrying string
+	// NodeKinds, when set, enters only nodes of these kinds: a field-level
+	// walk stays on FIELD and COLUMN nodes.
+	NodeKinds []Kind
+}
+
+// StartURNs returns Start and Starts as one list without duplicates.
+func (q TraverseQuery) StartURNs() []URN {
+	out := make([]URN, 0, len(q.Starts)+1)
+	if q.Start != "" {
+		out = append(out, q.Start)
+	}
+	for _, u := range q.Starts {
+		if !containsURN(out, u) {
+			out = append(out, u)
+		}
+	}
+	return out
 }
 
 // Traversal is the result of a walk.
@@ -132,6 +173,9 @@ type Traversal struct {
 	Edges []EdgeKey
 	// Truncated says the walk stopped at Limit with nodes left to visit.
 	Truncated bool
+	// Seq is the change-log position the walk saw: every change up to Seq
+	// is reflected, none after it.
+	Seq uint64
 }
 
 // Reached is a node found by a walk.
@@ -140,7 +184,7 @@ type Reached struct {
 	Kind  Kind
 	Depth int
 	// Via is the edge by which the node was first reached; following Via
-	// back to Start gives one shortest explaining path.
+	// back to a start gives one shortest explaining path.
 	Via EdgeKey
 }
 
@@ -151,8 +195,9 @@ func (t Traversal) PathTo(start, urn URN, dir Direction) []URN {
 	return t.Paths(start, dir)[urn]
 }
 
-// Paths returns, for every reached node, one shortest path from start to
-// it (start first), in O(nodes × depth).
+// Paths returns, for every reached node, one shortest path from a start to
+// it (that start first), in O(nodes × depth). A path ends at start or, for a
+// walk with several starts, at whichever start reached the node first.
 func (t Traversal) Paths(start URN, dir Direction) map[URN][]URN {
 	via := make(map[URN]EdgeKey, len(t.Nodes))
 	for _, n := range t.Nodes {
@@ -163,8 +208,11 @@ func (t Traversal) Paths(start URN, dir Direction) map[URN][]URN {
 		path := []URN{n.URN}
 		for cur := n.URN; cur != start; {
 			e, ok := via[cur]
-			if !ok || len(path) > n.Depth+1 {
-				path = nil // a Via chain that does not lead back: a store bug
+			if !ok {
+				break // cur is a start
+			}
+			if len(path) > n.Depth {
+				path = nil // a Via chain longer than the depth: a store bug
 				break
 			}
 			if dir == Upstream {

@@ -13,6 +13,20 @@
 // the log at its own pace. A slow handler only makes its own cursor lag; it
 // never blocks writers or other subscriptions, and nothing is buffered in
 // memory on its behalf.
+//
+// Ordering: the embedded log delivers in Seq order. A log partitioned by
+// subject (the Kafka change log of the distributed mode) delivers in order
+// per Subject only. Handlers should therefore treat entries as
+// invalidations — "recheck this subject" — and re-read current state from
+// the catalog, which makes redelivery, reordering across subjects and
+// skipped entries harmless.
+//
+// A Subscription (see Run) starts from its saved cursor; the first time, its
+// Start function decides where: at the head (the default), at the beginning
+// (StartAtBeginning), or after a bootstrap that computes the handler's state
+// from the catalog as it is and returns the log position that state covers.
+// Handlers receive batches of consecutive entries, so they can coalesce the
+// work of a large crawl into one pass.
 package changelog
 
 import (
@@ -89,18 +103,111 @@ type Changelog struct {
 	batch   int
 	maxWait time.Duration
 
-	mu   sync.Mutex
-	subs map[string]*SubscriptionStatus
+	mu      sync.Mutex
+	subs    map[string]*SubscriptionStatus
+	changed chan struct{} // closed and replaced whenever a status changes
 }
 
 // SubscriptionStatus describes a running subscription.
 type SubscriptionStatus struct {
 	Name     string
-	Position uint64 // last entry handled
+	Position uint64 // last entry handled (or skipped)
 	Retries  uint64 // failed attempts so far
-	Skipped  uint64 // entries skipped after a permanent error
+	Skipped  uint64 // entries skipped after a permanent error or MaxAttempts
 	LastErr  string
+	// Bootstrapping is set while the Start function runs.
+	Bootstrapping bool
 }
+
+// Subscription is a named, durable reader of the log.
+type Subscription struct {
+	// Name names the cursor. Version it ("propagation/v1") so that a change
+	// in what the handler computes re-runs Start under a new name.
+	Name string
+	// Start runs when no cursor is saved yet and returns the position to
+	// follow from. nil starts at the head: only entries written after the
+	// subscription was first created are handled. StartAtBeginning replays
+	// the whole log. A bootstrap function computes the handler's state from
+	// the catalog as it is and returns the log position that state covers
+	// (for the embedded store, Traversal.Seq or LastSeq read before it
+	// started). head is the log's newest entry when Start is called.
+	Start func(ctx context.Context, head uint64) (uint64, error)
+	// Types, when set, keeps only entries whose type equals one of these
+	// or lies in one of these families ("policy" keeps policy.violation.*);
+	// the cursor still advances past the others.
+	Types []catalog.ChangeType
+	// Handle gets up to BatchSize consecutive entries, in order. The cursor
+	// is saved after it returns nil, so a crash redelivers at most one
+	// batch. Per-entry handlers use Each.
+	Handle func(ctx context.Context, batch []Entry) error
+	// BatchSize bounds a batch; zero takes the Changelog's.
+	BatchSize int
+	// Cursors, when set, stores this subscription's position instead of
+	// Options.Cursors, so a stage can keep it beside its own state and
+	// commit both together.
+	Cursors Cursors
+	// MaxAttempts bounds the attempts at one batch; zero retries forever.
+	// Past it, or on a Permanent error, the batch is skipped, counted and
+	// logged. A handler that would rather not lose a whole batch returns
+	// Permanent only for the entry it cannot handle, after handling the
+	// others (see Each).
+	MaxAttempts int
+}
+
+// StartAtBeginning is a Subscription.Start that replays the whole log.
+func StartAtBeginning(context.Context, uint64) (uint64, error) { return 0, nil }
+
+// Each adapts a per-entry handler to a batch handler. An entry that fails
+// permanently is logged by the caller's subscription and skipped on its own;
+// the others of its batch are still handled. Any other error stops the
+// batch; the entries before it are handled again on retry, so h must be
+// idempotent (as every handler must).
+func Each(h Handler) func(ctx context.Context, batch []Entry) error {
+	return func(ctx context.Context, batch []Entry) error {
+		var skipped []error
+		for i, e := range batch {
+			err := h(ctx, e)
+			if err == nil {
+				continue
+			}
+			if IsPermanent(err) {
+				skipped = append(skipped, fmt.Errorf("entry %d (%s %s): %w", e.Seq, e.Type, e.Subject, err))
+				continue
+			}
+			if i > 0 && len(skipped) == 0 {
+				return Partial(batch[i-1].Seq, err)
+			}
+			return err
+		}
+		if len(skipped) > 0 {
+			return entrySkips{errors.Join(skipped...), len(skipped)}
+		}
+		return nil
+	}
+}
+
+// PartialError reports that a batch handler handled the entries up to
+// Handled before it failed with Err: the subscription saves its cursor
+// there and retries only the rest.
+type PartialError struct {
+	Handled uint64
+	Err     error
+}
+
+func (p *PartialError) Error() string { return p.Err.Error() }
+func (p *PartialError) Unwrap() error { return p.Err }
+
+// Partial wraps err to say the entries up to handled were handled.
+func Partial(handled uint64, err error) error { return &PartialError{Handled: handled, Err: err} }
+
+// entrySkips reports entries Each skipped after handling the rest.
+type entrySkips struct {
+	err error
+	n   int
+}
+
+func (e entrySkips) Error() string { return e.err.Error() }
+func (e entrySkips) Unwrap() error { return e.err }
 
 // New returns a Changelog. It does no I/O.
 func New(o Options) *Changelog {
@@ -114,67 +221,86 @@ func New(o Options) *Changelog {
 	if o.MaxBackoff <= 0 {
 		o.MaxBackoff = 30 * time.Second
 	}
-	return &Changelog{log: o.Log, cursors: o.Cursors, logger: logger.With("component", "changelog"), batch: o.BatchSize, maxWait: o.MaxBackoff, subs: map[string]*SubscriptionStatus{}}
+	return &Changelog{log: o.Log, cursors: o.Cursors, logger: logger.With("component", "changelog"), batch: o.BatchSize, maxWait: o.MaxBackoff, subs: map[string]*SubscriptionStatus{}, changed: make(chan struct{})}
 }
 
 // Subscribe runs handler over the log under the durable cursor name until
 // ctx ends, then returns ctx's error. A new subscription starts after the
 // entry that is newest when it is first created, unless fromStart is set, in
-// which case it starts at the beginning of the log. Entries are handed to
-// handler one at a time, in order; the cursor is saved after each batch, so
-// at most one batch is redelivered after a crash. Two concurrent
-// subscriptions with the same name are a programming error.
+// which case it starts at the beginning of the log. It is Run with a
+// per-entry handler (Each).
 func (c *Changelog) Subscribe(ctx context.Context, name string, fromStart bool, handler Handler) error {
-	if c.cursors == nil {
-		return catalog.Errorf(catalog.Invalid, "subscribe %s: no cursor store", name)
+	s := Subscription{Name: name, Handle: Each(handler)}
+	if fromStart {
+		s.Start = StartAtBeginning
 	}
-	pos, found, err := c.cursors.LoadCursor(ctx, name)
-	if err != nil {
-		return fmt.Errorf("load cursor %s: %w", name, err)
+	return c.Run(ctx, s)
+}
+
+// Run follows s until ctx ends, then returns ctx's error; it returns earlier
+// only when the log is closed for good, the cursor store fails, or s.Start
+// fails. Entries are handed to s.Handle in batches of consecutive entries,
+// in order, at least once; the cursor is saved after each handled batch.
+// Two concurrent runs with the same name are a programming error
+// (Conflict).
+func (c *Changelog) Run(ctx context.Context, s Subscription) error {
+	cursors := s.Cursors
+	if cursors == nil {
+		cursors = c.cursors
 	}
-	if !found && !fromStart {
-		if pos, err = c.log.LastSeq(ctx); err != nil {
-			return fmt.Errorf("read log head: %w", err)
-		}
-		if err := c.cursors.SaveCursor(ctx, name, pos); err != nil {
-			return fmt.Errorf("save cursor %s: %w", name, err)
-		}
+	if cursors == nil {
+		return catalog.Errorf(catalog.Invalid, "run subscription %s: no cursor store", s.Name)
 	}
-	st := &SubscriptionStatus{Name: name, Position: pos}
+	if s.Name == "" || s.Handle == nil {
+		return catalog.Errorf(catalog.Invalid, "run subscription: a name and a handler are required")
+	}
+	st := &SubscriptionStatus{Name: s.Name}
 	c.mu.Lock()
-	if _, dup := c.subs[name]; dup {
+	if _, dup := c.subs[s.Name]; dup {
 		c.mu.Unlock()
-		return catalog.Errorf(catalog.Conflict, "subscribe %s: already running", name)
+		return catalog.Errorf(catalog.Conflict, "run subscription %s: already running", s.Name)
 	}
-	c.subs[name] = st
+	c.subs[s.Name] = st
+	c.signalLocked()
 	c.mu.Unlock()
 	defer func() {
 		c.mu.Lock()
-		delete(c.subs, name)
+		delete(c.subs, s.Name)
+		c.signalLocked()
 		c.mu.Unlock()
 	}()
-	logger := c.logger.With("subscription", name)
-	logger.Info("subscription started", "position", pos)
-	return c.follow(ctx, pos, st, logger, handler, func(ctx context.Context, seq uint64) error {
-		if err := c.cursors.SaveCursor(ctx, name, seq); err != nil {
-			return fmt.Errorf("save cursor %s: %w", name, err)
+	logger := c.logger.With("subscription", s.Name)
+
+	pos, found, err := cursors.LoadCursor(ctx, s.Name)
+	if err != nil {
+		return fmt.Errorf("load cursor %s: %w", s.Name, err)
+	}
+	if !found {
+		head, err := c.log.LastSeq(ctx)
+		if err != nil {
+			return fmt.Errorf("read log head: %w", err)
 		}
-		return nil
-	})
-}
-
-// Follow calls handler for every entry after position after, in order, until
-// ctx ends. It keeps no durable state: GraphQL subscriptions use it to tail
-// the log from where a client asked.
-func (c *Changelog) Follow(ctx context.Context, after uint64, handler Handler) error {
-	st := &SubscriptionStatus{Position: after}
-	return c.follow(ctx, after, st, c.logger, handler, nil)
-}
-
-func (c *Changelog) follow(ctx context.Context, pos uint64, st *SubscriptionStatus, logger *slog.Logger, handler Handler, save func(context.Context, uint64) error) error {
-	saved := pos
+		pos = head
+		if s.Start != nil {
+			c.update(st, func() { st.Bootstrapping = true })
+			pos, err = s.Start(ctx, head)
+			c.update(st, func() { st.Bootstrapping = false })
+			if err != nil {
+				return fmt.Errorf("start subscription %s: %w", s.Name, err)
+			}
+		}
+		if err := cursors.SaveCursor(ctx, s.Name, pos); err != nil {
+			return fmt.Errorf("save cursor %s: %w", s.Name, err)
+		}
+	}
+	c.update(st, func() { st.Position = pos })
+	logger.Info("subscription started", "position", pos, "bootstrapped", !found && s.Start != nil)
+	size := s.BatchSize
+	if size <= 0 {
+		size = c.batch
+	}
 	for {
-		batch, err := c.log.Changes(ctx, pos, c.batch)
+		batch, err := c.log.Changes(ctx, pos, size)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -194,34 +320,167 @@ func (c *Changelog) follow(ctx context.Context, pos uint64, st *SubscriptionStat
 			}
 			continue
 		}
-		for _, e := range batch {
-			if err := c.deliver(ctx, e, st, logger, handler); err != nil {
-				if save != nil && pos > saved {
-					// Keep the progress made in this batch; ctx is done, so
-					// save under a context that is not.
-					if serr := save(context.WithoutCancel(ctx), pos); serr != nil {
-						logger.Warn("save cursor on shutdown", "err", serr)
-					}
+		last := batch[len(batch)-1].Seq
+		if kept := filterTypes(batch, s.Types); len(kept) > 0 {
+			save := func(seq uint64) {
+				// Keep the progress a failing or interrupted batch made,
+				// under a context that survives the cancellation.
+				if err := cursors.SaveCursor(context.WithoutCancel(ctx), s.Name, seq); err != nil {
+					logger.Warn("save partial progress", "err", err)
+					return
 				}
+				pos = seq
+				c.update(st, func() { st.Position = seq })
+			}
+			if err := c.handle(ctx, s, kept, st, logger, save); err != nil {
+				return err
+			}
+		}
+		if err := cursors.SaveCursor(ctx, s.Name, last); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("save cursor %s: %w", s.Name, err)
+		}
+		pos = last
+		c.update(st, func() { st.Position = pos })
+	}
+}
+
+// handle runs s.Handle on batch with exponential backoff until it succeeds,
+// fails permanently, runs out of attempts, or ctx ends.
+func (c *Changelog) handle(ctx context.Context, s Subscription, batch []Entry, st *SubscriptionStatus, logger *slog.Logger, save func(uint64)) error {
+	wait := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		first, last := batch[0].Seq, batch[len(batch)-1].Seq
+		err := s.Handle(ctx, batch)
+		if err == nil {
+			return nil
+		}
+		var part *PartialError
+		if errors.As(err, &part) && part.Handled >= first && part.Handled < last {
+			save(part.Handled)
+			i := 0
+			for i < len(batch) && batch[i].Seq <= part.Handled {
+				i++
+			}
+			batch = batch[i:]
+			err = part.Err
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var some entrySkips
+		switch {
+		case errors.As(err, &some):
+			c.update(st, func() { st.Skipped += uint64(some.n); st.LastErr = err.Error() })
+			logger.Error("skip entries after permanent errors", "first", first, "last", last, "skipped", some.n, "err", err)
+			return nil
+		case IsPermanent(err), s.MaxAttempts > 0 && attempt >= s.MaxAttempts:
+			c.update(st, func() { st.Skipped += uint64(len(batch)); st.LastErr = err.Error() })
+			logger.Error("skip batch", "first", first, "last", last, "entries", len(batch), "attempts", attempt, "err", err)
+			return nil
+		}
+		c.update(st, func() { st.Retries++; st.LastErr = err.Error() })
+		logger.Warn("handler failed; retrying", "first", first, "last", last, "attempt", attempt, "err", err, "in", wait)
+		if err := sleep(ctx, wait); err != nil {
+			return err
+		}
+		wait *= 2
+		if wait > c.maxWait {
+			wait = c.maxWait
+		}
+	}
+}
+
+func filterTypes(batch []Entry, types []catalog.ChangeType) []Entry {
+	if len(types) == 0 {
+		return batch
+	}
+	var out []Entry
+	for _, e := range batch {
+		for _, t := range types {
+			if e.Type.Family(string(t)) {
+				out = append(out, e)
+				break
+			}
+		}
+	}
+	return out
+}
+
+func (c *Changelog) update(st *SubscriptionStatus, fn func()) {
+	c.mu.Lock()
+	fn()
+	c.signalLocked()
+	c.mu.Unlock()
+}
+
+func (c *Changelog) signalLocked() {
+	close(c.changed)
+	c.changed = make(chan struct{})
+}
+
+// WaitHandled returns once the running subscription name has handled (or
+// skipped) every entry up to seq, or with ctx's error. It waits for a
+// subscription that has not started yet.
+func (c *Changelog) WaitHandled(ctx context.Context, name string, seq uint64) error {
+	for {
+		c.mu.Lock()
+		st, ok := c.subs[name]
+		done := ok && !st.Bootstrapping && st.Position >= seq
+		ch := c.changed
+		c.mu.Unlock()
+		if done {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("wait for %s to handle %d: %w", name, seq, ctx.Err())
+		}
+	}
+}
+
+// Follow calls handler for every entry after position after, in order, until
+// ctx ends. It keeps no durable state: GraphQL subscriptions use it to tail
+// the log from where a client asked. A failing entry is retried with backoff
+// (a Permanent error skips it).
+func (c *Changelog) Follow(ctx context.Context, after uint64, handler Handler) error {
+	pos := after
+	for {
+		batch, err := c.log.Changes(ctx, pos, c.batch)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if errors.Is(err, catalog.ErrClosed) {
+				return err
+			}
+			c.logger.Warn("read change log", "err", err)
+			if err := sleep(ctx, time.Second); err != nil {
+				return err
+			}
+			continue
+		}
+		if len(batch) == 0 {
+			if err := c.log.WaitChanges(ctx, pos); err != nil {
+				return fmt.Errorf("wait for changes: %w", err)
+			}
+			continue
+		}
+		for _, e := range batch {
+			if err := c.deliver(ctx, e, handler); err != nil {
 				return err
 			}
 			pos = e.Seq
-			c.mu.Lock()
-			st.Position = pos
-			c.mu.Unlock()
-		}
-		if save != nil {
-			if err := save(ctx, pos); err != nil {
-				return err
-			}
-			saved = pos
 		}
 	}
 }
 
 // deliver hands e to handler, retrying with exponential backoff until it
 // succeeds, fails permanently, or ctx ends.
-func (c *Changelog) deliver(ctx context.Context, e Entry, st *SubscriptionStatus, logger *slog.Logger, handler Handler) error {
+func (c *Changelog) deliver(ctx context.Context, e Entry, handler Handler) error {
 	wait := 100 * time.Millisecond
 	for {
 		err := handler(ctx, e)
@@ -231,17 +490,11 @@ func (c *Changelog) deliver(ctx context.Context, e Entry, st *SubscriptionStatus
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		c.mu.Lock()
-		st.LastErr = err.Error()
 		if IsPermanent(err) {
-			st.Skipped++
-			c.mu.Unlock()
-			logger.Error("skip change after permanent error", "seq", e.Seq, "type", e.Type, "subject", e.Subject, "err", err)
+			c.logger.Error("skip change after permanent error", "seq", e.Seq, "type", e.Type, "subject", e.Subject, "err", err)
 			return nil
 		}
-		st.Retries++
-		c.mu.Unlock()
-		logger.Warn("handler failed; retrying", "seq", e.Seq, "type", e.Type, "err", err, "in", wait)
+		c.logger.Warn("follower failed; retrying", "seq", e.Seq, "type", e.Type, "err", err, "in", wait)
 		if err := sleep(ctx, wait); err != nil {
 			return err
 		}

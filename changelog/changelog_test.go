@@ -14,6 +14,7 @@ import (
 	"github.com/watershed-data/watershed/catalog"
 	"github.com/watershed-data/watershed/catalog/embedded"
 	"github.com/watershed-data/watershed/changelog"
+	"github.com/watershed-data/watershed/changelog/changelogtest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -225,4 +226,34 @@ func TestEnvelope(t *testing.T) {
 			t.Errorf("%s = %v, want %v", k, m[k], v)
 		}
 	}
+}
+
+func TestConformance(t *testing.T) {
+	changelogtest.Run(t, changelogtest.Harness{New: func(t *testing.T) *changelogtest.Env {
+		dir := t.TempDir()
+		s := openStore(t, dir)
+		t.Cleanup(func() { s.Close() })
+		newRunner := func() *changelog.Changelog {
+			return changelog.New(changelog.Options{Log: s, Cursors: s, MaxBackoff: 50 * time.Millisecond})
+		}
+		return &changelogtest.Env{
+			Runner:  newRunner(),
+			Restart: func(t *testing.T) changelogtest.Runner { return newRunner() },
+			Append: func(t *testing.T, typ catalog.ChangeType, subjects ...catalog.URN) []uint64 {
+				t.Helper()
+				if typ == "" {
+					typ = "test.entry"
+				}
+				var out []uint64
+				for _, u := range subjects {
+					ch, err := s.Apply(context.Background(), catalog.Batch{Mutations: []catalog.Mutation{catalog.Emit{Type: typ, Subject: u}}})
+					if err != nil {
+						t.Fatal(err)
+					}
+					out = append(out, ch[0].Seq)
+				}
+				return out
+			},
+		}
+	}})
 }

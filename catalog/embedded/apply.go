@@ -119,6 +119,12 @@ func (s *Store) applyOne(t *txn, m catalog.Mutation) error {
 		return s.defineClassification(t, m.Def)
 	case catalog.SetPropagated:
 		return setPropagated(t, m)
+	case catalog.Propagate:
+		return propagate(t, m)
+	case catalog.Retract:
+		return retract(t, m)
+	case catalog.Emit:
+		return emitStage(t, m)
 	case catalog.SetEdgeBlock:
 		if err := m.Edge.Validate(); err != nil {
 			return err
@@ -218,9 +224,17 @@ func (s *Store) addLineage(t *txn, m catalog.AddLineage) error {
 	if r.Claims == nil {
 		r.Claims = map[string]*claimRecord{}
 	}
+	if m.Via != "" {
+		if err := m.Via.Validate(); err != nil {
+			return fmt.Errorf("lineage via: %w", err)
+		}
+	}
 	c := &claimRecord{Origin: "manual", Confidence: 1, Transform: m.Transform, Masking: m.Masking, FirstSeen: t.at, LastSeen: t.at}
+	if m.Via != "" {
+		c.Via = []catalog.URN{m.Via}
+	}
 	if old := r.Claims[catalog.ManualSource]; old != nil {
-		if old.Transform == c.Transform && old.Masking == c.Masking {
+		if old.Transform == c.Transform && old.Masking == c.Masking && samePath(old.Via, c.Via) {
 			return nil // adding the same manual lineage twice changes nothing
 		}
 		c.FirstSeen = old.FirstSeen
@@ -311,13 +325,13 @@ func (s *Store) defineClassification(t *txn, d catalog.ClassificationDef) error 
 	}
 	created := t.at
 	if old, ok := defs[d.Name]; ok {
-		if old.Description == d.Description && old.Propagates == d.Propagates {
+		if old.Description == d.Description && old.Propagates == d.Propagates && old.PassesMasking == d.PassesMasking {
 			return nil
 		}
 		created = old.CreatedAt
 	}
-	t.defs[d.Name] = &classDefRecord{Name: d.Name, Description: d.Description, Propagates: d.Propagates, CreatedAt: created}
-	return t.emit(catalog.ClassificationDefined, "", catalog.ClassificationData{Classification: d.Name, Propagate: d.Propagates, Description: d.Description})
+	t.defs[d.Name] = &classDefRecord{Name: d.Name, Description: d.Description, Propagates: d.Propagates, PassesMasking: d.PassesMasking, CreatedAt: created}
+	return t.emit(catalog.ClassificationDefined, "", catalog.ClassificationData{Classification: d.Name, Propagate: d.Propagates, Description: d.Description, PassesMasking: d.PassesMasking})
 }
 
 func setPropagated(t *txn, m catalog.SetPropagated) error {
@@ -372,6 +386,129 @@ func setPropagated(t *txn, m catalog.SetPropagated) error {
 	}
 	r.Propagated = as
 	return nil
+}
+
+// maxPathLen bounds the explaining path of a propagated attachment.
+const maxPathLen = 10000
+
+func propagate(t *txn, m catalog.Propagate) error {
+	if err := m.URN.Validate(); err != nil {
+		return err
+	}
+	if err := m.Origin.Validate(); err != nil {
+		return fmt.Errorf("propagate %s origin: %w", m.Classification, err)
+	}
+	if err := catalog.ValidClassificationName(m.Classification); err != nil {
+		return err
+	}
+	if len(m.Path) > maxPathLen {
+		return catalog.Errorf(catalog.Invalid, "propagate %s to %s: path of %d hops; the limit is %d", m.Classification, m.URN, len(m.Path), maxPathLen)
+	}
+	for _, u := range m.Path {
+		if err := u.Validate(); err != nil {
+			return fmt.Errorf("propagate %s path: %w", m.Classification, err)
+		}
+	}
+	if !t.s.idx.hasRecord(m.URN) {
+		if r, ok := t.entities[m.URN]; !ok || !r.alive() {
+			return nil // nothing to attach to: not an error (see catalog.Propagate)
+		}
+	}
+	r, _, err := t.entity(m.URN)
+	if err != nil {
+		return err
+	}
+	if !r.alive() {
+		return nil
+	}
+	a := attach{Classification: m.Classification, Source: catalog.AttachPropagated, Origin: m.Origin, Path: append([]catalog.URN(nil), m.Path...), Actor: t.actor, At: t.at}
+	for i, o := range r.Propagated {
+		if o.Classification == m.Classification && o.Origin == m.Origin {
+			if samePath(o.Path, a.Path) {
+				return nil
+			}
+			r.Propagated[i] = a
+			return nil
+		}
+	}
+	r.Propagated = append(r.Propagated, a)
+	sort.Slice(r.Propagated, func(i, j int) bool {
+		if r.Propagated[i].Classification != r.Propagated[j].Classification {
+			return r.Propagated[i].Classification < r.Propagated[j].Classification
+		}
+		return r.Propagated[i].Origin < r.Propagated[j].Origin
+	})
+	return nil
+}
+
+func retract(t *txn, m catalog.Retract) error {
+	if err := m.URN.Validate(); err != nil {
+		return err
+	}
+	if err := m.Origin.Validate(); err != nil {
+		return fmt.Errorf("retract %s origin: %w", m.Classification, err)
+	}
+	if err := catalog.ValidClassificationName(m.Classification); err != nil {
+		return err
+	}
+	if _, pending := t.entities[m.URN]; !pending && !t.s.idx.hasRecord(m.URN) {
+		return nil
+	}
+	r, _, err := t.entity(m.URN)
+	if err != nil {
+		return err
+	}
+	if !r.alive() {
+		return nil // a tombstone carries no propagated attachments
+	}
+	for i, o := range r.Propagated {
+		if o.Classification == m.Classification && o.Origin == m.Origin {
+			r.Propagated = append(r.Propagated[:i], r.Propagated[i+1:]...)
+			if len(r.Propagated) == 0 {
+				r.Propagated = nil
+			}
+			return nil
+		}
+	}
+	return nil
+}
+
+// derivedFamilies are the change-type families only the store writes.
+var derivedFamilies = []string{"asset", "lineage", "classification", "schema", "crawl"}
+
+func emitStage(t *txn, m catalog.Emit) error {
+	typ := string(m.Type)
+	if !validEventType(typ) {
+		return catalog.Errorf(catalog.Invalid, "emit: %q is not an event type (dotted lower-case words, at least two)", typ)
+	}
+	for _, f := range derivedFamilies {
+		if m.Type.Family(f) {
+			return catalog.Errorf(catalog.Invalid, "emit: %s events are written by the store itself", f)
+		}
+	}
+	if m.Subject != "" {
+		if err := m.Subject.Validate(); err != nil {
+			return fmt.Errorf("emit %s subject: %w", typ, err)
+		}
+	}
+	return t.emit(m.Type, m.Subject, m.Data)
+}
+
+func validEventType(s string) bool {
+	if len(s) == 0 || len(s) > 200 || !strings.Contains(s, ".") {
+		return false
+	}
+	for _, part := range strings.Split(s, ".") {
+		if part == "" {
+			return false
+		}
+		for _, r := range part {
+			if !(r >= 'a' && r <= 'z') && !(r >= '0' && r <= '9') && r != '_' && r != '-' {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func samePath(a, b []catalog.URN) bool {

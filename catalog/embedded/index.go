@@ -37,6 +37,10 @@ type node struct {
 	in      []uint32
 	tokens  []string
 	classes []string
+	// viaEdges are the edges whose claims name this node as Via (pair
+	// edges through a connector or job); while one of them is alive the
+	// node is pass-through for walks that did not start at it.
+	viaEdges []uint32
 }
 
 type edgeIdent struct {
@@ -47,9 +51,45 @@ type edgeIdent struct {
 type edge struct {
 	from, to uint32
 	kind     catalog.EdgeKind
+	kbit     uint32 // 1 << the kind's position in catalog.EdgeKinds()
 	alive    bool
+	masking  bool     // some claim masks the data
+	block    []string // classifications the edge blocks
+	via      []uint32 // node ids the claims name as Via
 	// intervals during which the edge lived, oldest first (mirrors the record)
 	intervals []interval
+}
+
+// edgeKindBit returns the bit of k in a kind mask, 0 for an unknown kind.
+func edgeKindBit(k catalog.EdgeKind) uint32 {
+	for i, ek := range catalog.EdgeKinds() {
+		if ek == k {
+			return 1 << uint(i)
+		}
+	}
+	return 0
+}
+
+// edgeKindMask returns the mask of kinds; empty kinds give the flow kinds.
+func edgeKindMask(kinds []catalog.EdgeKind) uint32 {
+	if len(kinds) == 0 {
+		kinds = catalog.FlowEdgeKinds()
+	}
+	var m uint32
+	for _, k := range kinds {
+		m |= edgeKindBit(k)
+	}
+	return m
+}
+
+// passThrough reports whether node id is the Via of an edge alive at t.
+func (x *index) passThrough(id uint32, t time.Time) bool {
+	for _, eid := range x.nodes[id].viaEdges {
+		if x.edges[eid].aliveAt(t) {
+			return true
+		}
+	}
+	return false
 }
 
 // sourceIndex fingerprints what one source asserts, so that a re-crawl can
@@ -133,13 +173,41 @@ func (x *index) putEdge(r *edgeRecord) {
 	if !ok {
 		id = uint32(len(x.edges))
 		x.edgeIDs[ident] = id
-		x.edges = append(x.edges, edge{from: from, to: to, kind: r.Kind})
+		x.edges = append(x.edges, edge{from: from, to: to, kind: r.Kind, kbit: edgeKindBit(r.Kind)})
 		x.nodes[from].out = append(x.nodes[from].out, id)
 		x.nodes[to].in = append(x.nodes[to].in, id)
 	}
 	e := &x.edges[id]
 	e.alive = r.alive()
 	e.intervals = append(e.intervals[:0], r.Alive...)
+	e.block = append(e.block[:0], r.Block...)
+	e.masking = false
+	var via []uint32
+	for _, c := range r.Claims {
+		e.masking = e.masking || c.Masking
+		for _, v := range c.Via {
+			vid := x.nodeID(v)
+			if !containsID(via, vid) {
+				via = append(via, vid)
+			}
+		}
+	}
+	// A dead edge has no claims; it keeps naming its last Via nodes, which
+	// time travel needs. Keep the nodes' back references in step.
+	if !e.alive && len(via) == 0 {
+		via = e.via
+	}
+	for _, old := range e.via {
+		if !containsID(via, old) {
+			x.nodes[old].viaEdges = removeID(x.nodes[old].viaEdges, id)
+		}
+	}
+	for _, v := range via {
+		if !containsID(e.via, v) {
+			x.nodes[v].viaEdges = append(x.nodes[v].viaEdges, id)
+		}
+	}
+	e.via = via
 	for src, s := range x.sources {
 		if _, ok := r.Claims[src]; !ok {
 			delete(s.claims, id)
@@ -301,6 +369,24 @@ func removeSorted(list []uint32, id uint32) []uint32 {
 	i := sort.Search(len(list), func(i int) bool { return list[i] >= id })
 	if i < len(list) && list[i] == id {
 		return append(list[:i], list[i+1:]...)
+	}
+	return list
+}
+
+func containsID(list []uint32, id uint32) bool {
+	for _, x := range list {
+		if x == id {
+			return true
+		}
+	}
+	return false
+}
+
+func removeID(list []uint32, id uint32) []uint32 {
+	for i, x := range list {
+		if x == id {
+			return append(list[:i], list[i+1:]...)
+		}
 	}
 	return list
 }

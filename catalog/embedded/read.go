@@ -325,48 +325,100 @@ func (s *Store) Search(ctx context.Context, q catalog.SearchQuery) (catalog.Sear
 }
 
 // Traverse walks the in-memory adjacency breadth-first under a read lock,
-// so the walk sees one consistent graph.
+// so the walk sees one consistent graph, and reports the log position it
+// saw. Edges are tested by kind bit, flags and integer ids; visited nodes are
+// marked in a pooled array, so a hop allocates nothing.
 func (s *Store) Traverse(ctx context.Context, q catalog.TraverseQuery) (catalog.Traversal, error) {
 	var out catalog.Traversal
-	if err := q.Start.Validate(); err != nil {
-		return out, err
+	starts := q.StartURNs()
+	if len(starts) == 0 {
+		return out, catalog.Errorf(catalog.Invalid, "traverse: no start")
+	}
+	for _, u := range starts {
+		if err := u.Validate(); err != nil {
+			return out, err
+		}
 	}
 	if q.Direction != catalog.Downstream && q.Direction != catalog.Upstream {
 		return out, catalog.Errorf(catalog.Invalid, "traverse: direction must be downstream or upstream")
 	}
-	kinds := edgeKindSet(q.EdgeKinds)
-	if kinds == nil {
-		kinds = edgeKindSet(catalog.FlowEdgeKinds())
+	for _, k := range q.EdgeKinds {
+		if !k.Valid() {
+			return out, catalog.Errorf(catalog.Invalid, "traverse: unknown edge kind %q", k)
+		}
 	}
+	var nodeKinds map[catalog.Kind]bool
+	if len(q.NodeKinds) > 0 {
+		nodeKinds = make(map[catalog.Kind]bool, len(q.NodeKinds))
+		for _, k := range q.NodeKinds {
+			nodeKinds[k] = true
+		}
+	}
+	mask := edgeKindMask(q.EdgeKinds)
+	flow := edgeKindMask(nil)
+	if err := s.enter(); err != nil {
+		return out, err
+	}
+	defer s.leave()
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	x := s.idx
-	start, ok := x.ids[q.Start]
-	if !ok {
-		return out, catalog.Errorf(catalog.NotFound, "no asset %s", q.Start)
+	passesMasking := false
+	if q.Carrying != "" {
+		if err := catalog.ValidClassificationName(q.Carrying); err != nil {
+			return out, err
+		}
+		passesMasking = s.defs[q.Carrying].PassesMasking
 	}
-	depth := map[uint32]int{start: 0}
-	frontier := []uint32{start}
+	out.Seq = s.head
+	v := s.visits.get(len(x.nodes))
+	defer s.visits.put(v)
+	frontier := make([]uint32, 0, len(starts))
+	for _, u := range starts {
+		id, ok := x.ids[u]
+		if !ok {
+			return catalog.Traversal{}, catalog.Errorf(catalog.NotFound, "no asset %s", u)
+		}
+		if v.visit(id) {
+			frontier = append(frontier, id)
+		}
+	}
+	isStart := len(frontier)
+	var next []uint32
 	for d := 1; len(frontier) > 0 && (q.MaxDepth <= 0 || d <= q.MaxDepth); d++ {
 		if err := ctx.Err(); err != nil {
 			return catalog.Traversal{}, err
 		}
-		var next []uint32
-		for _, id := range frontier {
-			adj := x.nodes[id].out
+		next = next[:0]
+		for i, id := range frontier {
+			n := &x.nodes[id]
+			adj := n.out
 			if q.Direction == catalog.Upstream {
-				adj = x.nodes[id].in
+				adj = n.in
 			}
+			// A pass-through node reached by the walk stops the flow: its
+			// pair edges carry the data across it.
+			through := d > 1 || i >= isStart
+			pass := through && len(n.viaEdges) > 0 && x.passThrough(id, q.At)
 			for _, eid := range adj {
 				e := &x.edges[eid]
-				if !kinds[e.kind] || !e.aliveAt(q.At) {
+				if e.kbit&mask == 0 || !e.aliveAt(q.At) {
+					continue
+				}
+				if pass && e.kbit&flow != 0 {
+					continue
+				}
+				if q.Carrying != "" && blocks(e, q.Carrying, passesMasking) {
 					continue
 				}
 				other := e.to
 				if q.Direction == catalog.Upstream {
 					other = e.from
 				}
-				if _, seen := depth[other]; seen {
+				if nodeKinds != nil && !nodeKinds[x.nodes[other].kind] {
+					continue
+				}
+				if v.seen(other) {
 					if q.Edges {
 						out.Edges = append(out.Edges, x.edgeKeyOf(eid))
 					}
@@ -376,18 +428,127 @@ func (s *Store) Traverse(ctx context.Context, q catalog.TraverseQuery) (catalog.
 					out.Truncated = true
 					return out, nil
 				}
-				depth[other] = d
-				n := &x.nodes[other]
-				out.Nodes = append(out.Nodes, catalog.Reached{URN: n.urn, Kind: n.kind, Depth: d, Via: x.edgeKeyOf(eid)})
+				v.visit(other)
+				on := &x.nodes[other]
+				out.Nodes = append(out.Nodes, catalog.Reached{URN: on.urn, Kind: on.kind, Depth: d, Via: x.edgeKeyOf(eid)})
 				if q.Edges {
 					out.Edges = append(out.Edges, x.edgeKeyOf(eid))
 				}
 				next = append(next, other)
 			}
 		}
-		frontier = next
+		frontier, next = next, frontier
+		isStart = 0
 	}
 	return out, nil
+}
+
+// blocks reports whether e stops classification c (see catalog.Edge.Blocks).
+func blocks(e *edge, c string, passesMasking bool) bool {
+	if e.masking && !passesMasking {
+		return true
+	}
+	for _, b := range e.block {
+		if catalog.ClassificationWithin(c, b) {
+			return true
+		}
+	}
+	return false
+}
+
+// EdgesByKey returns the edges of keys in order; unknown keys yield zero
+// edges.
+func (s *Store) EdgesByKey(ctx context.Context, keys []catalog.EdgeKey) ([]catalog.Edge, error) {
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	defer s.leave()
+	lastSeen := map[string]time.Time{}
+	s.mu.RLock()
+	for name, si := range s.idx.sources {
+		lastSeen[name] = si.lastReconciled
+	}
+	s.mu.RUnlock()
+	out := make([]catalog.Edge, len(keys))
+	for i, k := range keys {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if k.Validate() != nil {
+			continue
+		}
+		var r edgeRecord
+		found, err := s.get(edgeKey(k), &r)
+		if err != nil {
+			return nil, err
+		}
+		if !found {
+			continue
+		}
+		out[i] = r.view(func(src string) time.Time {
+			if r.Claims[src] == nil {
+				return time.Time{}
+			}
+			return lastSeen[src]
+		})
+	}
+	return out, nil
+}
+
+// Scan pages through the live entities of kind in URN order, reading the
+// entity keyspace from after onwards; see catalog.Reader.
+func (s *Store) Scan(ctx context.Context, kind catalog.Kind, after catalog.URN, limit int) ([]catalog.Entity, catalog.URN, error) {
+	if !kind.Valid() {
+		return nil, "", catalog.Errorf(catalog.Invalid, "scan: unknown kind %q", kind)
+	}
+	if limit <= 0 {
+		return nil, "", catalog.Errorf(catalog.Invalid, "scan: limit must be positive")
+	}
+	if err := s.enter(); err != nil {
+		return nil, "", err
+	}
+	defer s.leave()
+	prefix := entityKey(catalog.URN("urn:" + kind.Scheme() + ":"))
+	lower := prefix
+	if after != "" {
+		if !strings.HasPrefix(string(after), "urn:"+kind.Scheme()+":") {
+			return nil, "", catalog.Errorf(catalog.Invalid, "scan: cursor %s is not a %s URN", after, kind)
+		}
+		lower = append(entityKey(after), 0) // the smallest key after it
+	}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		return nil, "", fmt.Errorf("open iterator: %w", err)
+	}
+	defer it.Close()
+	defs := s.defsSnapshot(nil)
+	var out []catalog.Entity
+	var last catalog.URN
+	for it.First(); it.Valid(); it.Next() {
+		if err := ctx.Err(); err != nil {
+			return nil, "", err
+		}
+		if len(out) == limit {
+			return out, last, nil
+		}
+		var r entityRecord
+		if err := json.Unmarshal(it.Value(), &r); err != nil {
+			return nil, "", fmt.Errorf("decode entity %q: %w", it.Key(), err)
+		}
+		if !r.alive() || r.URN.Kind() != kind {
+			continue
+		}
+		live, err := s.liveOf(r.URN)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, r.view(live, defs))
+		last = r.URN
+	}
+	if err := it.Error(); err != nil {
+		return nil, "", fmt.Errorf("scan %s: %w", kind, err)
+	}
+	return out, "", nil
 }
 
 // Changes returns up to limit changes after the given sequence number.

@@ -111,6 +111,9 @@ func prepare(s *catalog.Snapshot) (map[catalog.URN]*preparedAsset, []catalog.URN
 		p := links[k]
 		if p == nil {
 			p = &preparedLink{claim: &claimRecord{Origin: l.Origin, Confidence: l.Confidence, Transform: l.Transform, Masking: l.Masking, Scopes: []string{l.Scope}}}
+			if l.Via != "" {
+				p.claim.Via = []catalog.URN{l.Via}
+			}
 			links[k] = p
 			lorder = append(lorder, k)
 			continue
@@ -127,9 +130,13 @@ func prepare(s *catalog.Snapshot) (map[catalog.URN]*preparedAsset, []catalog.URN
 		}
 		c.Masking = c.Masking || l.Masking
 		c.Scopes = append(c.Scopes, l.Scope)
+		if l.Via != "" {
+			c.Via = append(c.Via, l.Via)
+		}
 	}
 	for _, p := range links {
 		p.claim.Scopes = dedupeStrings(p.claim.Scopes)
+		p.claim.Via = dedupeURNs(p.claim.Via)
 		p.hash = claimHash(p.claim)
 	}
 	return assets, order, links, lorder, nil
@@ -188,6 +195,20 @@ func dedupeClasses(cs []catalog.SourceClassification) []catalog.SourceClassifica
 	return out
 }
 
+func dedupeURNs(us []catalog.URN) []catalog.URN {
+	if len(us) == 0 {
+		return nil
+	}
+	sort.Slice(us, func(i, j int) bool { return us[i] < us[j] })
+	out := us[:0]
+	for i, u := range us {
+		if i == 0 || u != us[i-1] {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
 func dedupeStrings(ss []string) []string {
 	sort.Strings(ss)
 	out := ss[:0]
@@ -220,7 +241,11 @@ func (s *Store) Reconcile(ctx context.Context, snap catalog.Snapshot, run *catal
 		return res, err
 	}
 	src := snap.Source
-	t := s.newTxn(snap.At, "/watershed/sources/"+src, "crawler:"+src, "")
+	actor := snap.Actor
+	if actor == "" {
+		actor = "crawler:" + src
+	}
+	t := s.newTxn(snap.At, "/watershed/sources/"+src, actor, snap.Cause)
 	// The index is only mutated by writers, and we hold wmu: read it freely.
 	x := s.idx
 	si := x.sources[src]

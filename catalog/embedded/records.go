@@ -326,13 +326,14 @@ type edgeRecord struct {
 }
 
 type claimRecord struct {
-	Origin     string    `json:"origin,omitempty"`
-	Confidence float64   `json:"confidence"`
-	Transform  string    `json:"transform,omitempty"`
-	Masking    bool      `json:"masking,omitempty"`
-	Scopes     []string  `json:"scopes,omitempty"`
-	FirstSeen  time.Time `json:"firstSeen"`
-	LastSeen   time.Time `json:"lastSeen"`
+	Origin     string        `json:"origin,omitempty"`
+	Confidence float64       `json:"confidence"`
+	Transform  string        `json:"transform,omitempty"`
+	Masking    bool          `json:"masking,omitempty"`
+	Via        []catalog.URN `json:"via,omitempty"`
+	Scopes     []string      `json:"scopes,omitempty"`
+	FirstSeen  time.Time     `json:"firstSeen"`
+	LastSeen   time.Time     `json:"lastSeen"`
 }
 
 type interval struct {
@@ -348,7 +349,11 @@ func (r *edgeRecord) alive() bool { return len(r.Claims) > 0 }
 
 // claimHash fingerprints a claim's content (not its timestamps).
 func claimHash(c *claimRecord) uint64 {
-	return bytesHash([]byte(fmt.Sprintf("%s\x00%v\x00%s\x00%v\x00%s", c.Origin, c.Confidence, c.Transform, c.Masking, strings.Join(c.Scopes, "\x01"))))
+	via := make([]string, len(c.Via))
+	for i, v := range c.Via {
+		via[i] = string(v)
+	}
+	return bytesHash([]byte(fmt.Sprintf("%s\x00%v\x00%s\x00%v\x00%s\x00%s", c.Origin, c.Confidence, c.Transform, c.Masking, strings.Join(c.Scopes, "\x01"), strings.Join(via, "\x01"))))
 }
 
 // view builds the public edge. lastSeen gives each crawler source's last
@@ -368,7 +373,7 @@ func (r *edgeRecord) view(lastSeen func(source string) time.Time) catalog.Edge {
 		}
 		e.Claims = append(e.Claims, catalog.Claim{
 			Source: s, Origin: c.Origin, Confidence: c.Confidence, Transform: c.Transform,
-			Masking: c.Masking, FirstSeen: c.FirstSeen, LastSeen: seen,
+			Masking: c.Masking, Via: append([]catalog.URN(nil), c.Via...), FirstSeen: c.FirstSeen, LastSeen: seen,
 		})
 	}
 	for _, iv := range r.Alive {
@@ -387,7 +392,7 @@ func (r *edgeRecord) data() catalog.EdgeData {
 	d.Sources = srcs
 	for _, s := range srcs {
 		c := r.Claims[s]
-		d.Claims = append(d.Claims, catalog.ClaimData{Source: s, Origin: c.Origin, Confidence: c.Confidence, Transform: c.Transform, Masking: c.Masking})
+		d.Claims = append(d.Claims, catalog.ClaimData{Source: s, Origin: c.Origin, Confidence: c.Confidence, Transform: c.Transform, Masking: c.Masking, Via: c.Via})
 	}
 	return d
 }
@@ -427,8 +432,13 @@ type runRecord struct {
 }
 
 type classDefRecord struct {
-	Name        string    `json:"name"`
-	Description string    `json:"description,omitempty"`
-	Propagates  bool      `json:"propagates"`
-	CreatedAt   time.Time `json:"createdAt"`
+	Name          string    `json:"name"`
+	Description   string    `json:"description,omitempty"`
+	Propagates    bool      `json:"propagates"`
+	PassesMasking bool      `json:"passesMasking,omitempty"`
+	CreatedAt     time.Time `json:"createdAt"`
+}
+
+func (d *classDefRecord) public() catalog.ClassificationDef {
+	return catalog.ClassificationDef{Name: d.Name, Description: d.Description, Propagates: d.Propagates, PassesMasking: d.PassesMasking, CreatedAt: d.CreatedAt}
 }

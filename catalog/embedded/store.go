@@ -68,6 +68,8 @@ type Store struct {
 	head   uint64
 	notify chan struct{} // closed and replaced on every commit
 	closed bool
+
+	visits visitPool // scratch space for walks
 }
 
 var _ catalog.Store = (*Store)(nil)
@@ -222,7 +224,7 @@ func (s *Store) load() error {
 		if err := json.Unmarshal(v, &r); err != nil {
 			return fmt.Errorf("decode classification %q: %w", k[1:], err)
 		}
-		defs[r.Name] = catalog.ClassificationDef{Name: r.Name, Description: r.Description, Propagates: r.Propagates, CreatedAt: r.CreatedAt}
+		defs[r.Name] = r.public()
 		return nil
 	})
 	if err != nil {

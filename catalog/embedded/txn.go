@@ -194,6 +194,10 @@ func (t *txn) derive() (ents []*entityRecord, edges []*edgeRecord, err error) {
 			work.DeletedAt = time.Time{}
 		case wasAlive && !isAlive:
 			work.DeletedAt = t.at
+			// A tombstone carries no propagated attachments: what flowed
+			// through it is the propagation handler's to recompute, and the
+			// deletion event subsumes their retraction.
+			work.Propagated = nil
 		}
 		if orig != nil && recordsEqual(orig, work) {
 			continue
@@ -218,15 +222,22 @@ func (t *txn) derive() (ents []*entityRecord, edges []*edgeRecord, err error) {
 		switch {
 		case !wasAlive && isAlive:
 			typ := catalog.AssetCreated
-			if kind == catalog.KindSchemaVersion {
+			switch kind {
+			case catalog.KindSchemaVersion:
 				typ = catalog.SchemaVersionAdded
+			case catalog.KindViolation:
+				typ = catalog.PolicyViolationOpened
 			}
 			if err := add(&created, typ, u, data); err != nil {
 				return nil, nil, err
 			}
 		case wasAlive && !isAlive:
 			data.Name, data.Sources = before.Name, before.Sources
-			if err := add(&deleted, catalog.AssetDeleted, u, data); err != nil {
+			typ := catalog.AssetDeleted
+			if kind == catalog.KindViolation {
+				typ = catalog.PolicyViolationResolved
+			}
+			if err := add(&deleted, typ, u, data); err != nil {
 				return nil, nil, err
 			}
 			continue // a deletion subsumes its classification changes
@@ -387,7 +398,7 @@ func (s *Store) defsSnapshot(pending map[string]*classDefRecord) map[string]cata
 		out[k] = v
 	}
 	for k, v := range pending {
-		out[k] = catalog.ClassificationDef{Name: v.Name, Description: v.Description, Propagates: v.Propagates, CreatedAt: v.CreatedAt}
+		out[k] = v.public()
 	}
 	return out
 }
@@ -512,7 +523,7 @@ func (s *Store) commit(t *txn) ([]catalog.Change, error) {
 		}
 	}
 	for name, d := range t.defs {
-		s.defs[name] = catalog.ClassificationDef{Name: d.Name, Description: d.Description, Propagates: d.Propagates, CreatedAt: d.CreatedAt}
+		s.defs[name] = d.public()
 	}
 	s.lastAt = t.at
 	if len(out) > 0 {
