@@ -1,6 +1,30 @@
 // The steward's jobs, in a real browser, against the demo estate.
 import assert from 'node:assert/strict'
 import { enc } from './harness.mjs'
+import { createServer } from 'node:http'
+import { createHmac } from 'node:crypto'
+
+/** receiver is a local webhook endpoint that records what it gets. */
+async function receiver() {
+  const got = []
+  const srv = createServer((req, res) => {
+    let body = ''
+    req.on('data', (d) => (body += d))
+    req.on('end', () => {
+      got.push({ headers: req.headers, body })
+      res.writeHead(204).end()
+    })
+  })
+  await new Promise((r) => srv.listen(0, '127.0.0.1', r))
+  return { url: `http://127.0.0.1:${srv.address().port}/hook`, got, close: () => new Promise((r) => srv.close(r)) }
+}
+
+/** verify checks a Standard Webhooks signature with the whsec_ secret. */
+function verify(secret, { headers, body }) {
+  const key = Buffer.from(secret.replace(/^whsec_/, ''), 'base64')
+  const want = createHmac('sha256', key).update(`${headers['webhook-id']}.${headers['webhook-timestamp']}.${body}`).digest('base64')
+  return String(headers['webhook-signature']).split(' ').some((s) => s === 'v1,' + want)
+}
 
 const topic = 'urn:topic:prod/cdc.shop.customers'
 const column = 'urn:column:postgres://shop-db.acme.internal:5432/shop.public.customers/email'
@@ -189,6 +213,44 @@ export const tests = [
       assert.ok((await page.getByRole('table', { name: 'Crawl runs' }).getByText('manual').count()) > 0, 'a manual run is listed')
       await shot('sources')
       await axe('sources')
+    },
+  },
+  {
+    name: 'webhooks: create, secret once, delivery log',
+    async run({ page, base, shot, axe }) {
+      const rcv = await receiver()
+      try {
+        await page.goto('/webhooks')
+        await page.getByRole('button', { name: 'New webhook' }).click()
+        const form = page.getByRole('form', { name: 'New webhook' })
+        await form.getByLabel('Receiver URL').fill(rcv.url)
+        await form.getByLabel('Name', { exact: true }).fill('e2e receiver')
+        await form.getByLabel('Event types').fill('classification.attached')
+        await form.getByRole('button', { name: 'Create webhook' }).click()
+        const secretEl = page.getByTestId('webhook-secret')
+        await secretEl.waitFor()
+        const secret = (await secretEl.textContent()).trim()
+        assert.match(secret, /^whsec_/)
+        await shot('webhook-created')
+        await axe('webhooks')
+        // Once: the list and the webhook's page never show it again.
+        await page.getByRole('table', { name: 'Webhooks' }).getByRole('link', { name: 'e2e receiver' }).click()
+        await page.getByRole('heading', { level: 1, name: 'e2e receiver' }).waitFor()
+        assert.equal(await page.getByText(secret).count(), 0, 'secret shown again')
+        // A classification is delivered, signed with that secret, and logged.
+        const res = await fetch(base + '/graphql', {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify({ query: 'mutation { classify(urn: "urn:topic:prod/payments", classification: "Financial") { urn } }' }),
+        })
+        assert.equal(res.status, 200)
+        await page.getByRole('table', { name: 'Delivery log' }).getByText('delivered').first().waitFor({ timeout: 20_000 })
+        assert.ok(rcv.got.length > 0, 'receiver got a delivery')
+        assert.ok(verify(secret, rcv.got[0]), 'signature verifies with the secret shown once')
+        await shot('webhook-log')
+      } finally {
+        await rcv.close()
+      }
     },
   },
   {

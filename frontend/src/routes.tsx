@@ -1,7 +1,7 @@
 // The page registry: every route and nav entry in one place. Pages that need
 // API the server does not have yet (impact, schema check, violations,
-// webhooks) are added here when it lands — each is one entry and one page
-// module; nothing else changes.
+// propagation preview and explain) are added here when it lands — each is
+// one entry and one page module; nothing else changes.
 import { lazy, type ComponentType } from 'react'
 import { Home } from './pages/Home'
 import { SearchPage } from './pages/SearchPage'
@@ -9,6 +9,7 @@ import { AssetPage } from './pages/AssetPage'
 import { SourcesPage } from './pages/SourcesPage'
 import { ChangesPage } from './pages/ChangesPage'
 import { ClassificationsPage } from './pages/ClassificationsPage'
+import { WebhookPage, WebhooksPage } from './pages/WebhooksPage'
 
 // The graph (React Flow + ELK) is the heaviest part of the UI: load it on first use.
 const LineagePage = lazy(() => import('./lineage/LineagePage'))
@@ -30,5 +31,7 @@ export const routes: RouteEntry[] = [
   { path: '/lineage/*', component: LineagePage },
   { path: '/classifications', component: ClassificationsPage, nav: 'Classifications' },
   { path: '/sources', component: SourcesPage, nav: 'Sources' },
+  { path: '/webhooks', component: WebhooksPage, nav: 'Webhooks' },
+  { path: '/webhooks/:id', component: WebhookPage },
   { path: '/changes', component: ChangesPage, nav: 'Activity' },
 ]

@@ -352,3 +352,107 @@ export const SetOwnersMutation = graphql(`
     }
   }
 `)
+
+export const WebhookFields = graphql(`
+  fragment WebhookFields on Webhook {
+    id
+    name
+    url
+    description
+    types
+    filter {
+      classification
+      urn
+      downstreamOf
+      hops
+      ownedBy
+    }
+    format
+    enabled
+    disabledReason
+    disabledAt
+    activeSecrets
+    rotatingUntil
+    failingSince
+    lastSuccessAt
+    createdAt
+    updatedAt
+    pending
+  }
+`)
+
+export const WebhooksQuery = graphql(`
+  query Webhooks {
+    webhooks {
+      ...WebhookFields
+    }
+  }
+`)
+
+export const WebhookQuery = graphql(`
+  query Webhook($id: ID!) {
+    webhook(id: $id) {
+      ...WebhookFields
+      attempts(first: 100) {
+        webhookId
+        change
+        type
+        number
+        at
+        status
+        latencyMs
+        error
+        response
+        outcome
+      }
+      deadLetters(first: 100) {
+        webhookId
+        change
+        type
+        subject
+        attempts
+        createdAt
+        lastError
+        lastStatus
+        deadAt
+      }
+    }
+  }
+`)
+
+export const CreateWebhookMutation = graphql(`
+  mutation CreateWebhook($input: CreateWebhookInput!) {
+    createWebhook(input: $input) {
+      secret
+      webhook {
+        ...WebhookFields
+      }
+    }
+  }
+`)
+
+export const UpdateWebhookMutation = graphql(`
+  mutation UpdateWebhook($id: ID!, $input: UpdateWebhookInput!) {
+    updateWebhook(id: $id, input: $input) {
+      ...WebhookFields
+    }
+  }
+`)
+
+export const DeleteWebhookMutation = graphql(`
+  mutation DeleteWebhook($id: ID!) {
+    deleteWebhook(id: $id)
+  }
+`)
+
+export const RotateWebhookSecretMutation = graphql(`
+  mutation RotateWebhookSecret($id: ID!, $overlapSeconds: Int) {
+    rotateWebhookSecret(id: $id, overlapSeconds: $overlapSeconds)
+  }
+`)
+
+export const ReplayDeadLettersMutation = graphql(`
+  mutation ReplayDeadLetters($webhook: ID!) {
+    replayDeadLetters(webhook: $webhook)
+  }
+`)

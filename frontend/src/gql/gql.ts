@@ -35,6 +35,14 @@ type Documents = {
     "\n  mutation Declassify($urn: URN!, $classification: String!) {\n    declassify(urn: $urn, classification: $classification) {\n      urn\n      classifications {\n        name\n        direct\n        source\n        propagate\n        origin\n        path\n        actor\n        at\n      }\n    }\n  }\n": typeof types.DeclassifyDocument,
     "\n  mutation SetDescription($urn: URN!, $description: String!) {\n    setDescription(urn: $urn, description: $description) {\n      urn\n      description\n    }\n  }\n": typeof types.SetDescriptionDocument,
     "\n  mutation SetOwners($urn: URN!, $owners: [String!]!) {\n    setOwners(urn: $urn, owners: $owners) {\n      urn\n      owners\n    }\n  }\n": typeof types.SetOwnersDocument,
+    "\n  fragment WebhookFields on Webhook {\n    id\n    name\n    url\n    description\n    types\n    filter {\n      classification\n      urn\n      downstreamOf\n      hops\n      ownedBy\n    }\n    format\n    enabled\n    disabledReason\n    disabledAt\n    activeSecrets\n    rotatingUntil\n    failingSince\n    lastSuccessAt\n    createdAt\n    updatedAt\n    pending\n  }\n": typeof types.WebhookFieldsFragmentDoc,
+    "\n  query Webhooks {\n    webhooks {\n      ...WebhookFields\n    }\n  }\n": typeof types.WebhooksDocument,
+    "\n  query Webhook($id: ID!) {\n    webhook(id: $id) {\n      ...WebhookFields\n      attempts(first: 100) {\n        webhookId\n        change\n        type\n        number\n        at\n        status\n        latencyMs\n        error\n        response\n        outcome\n      }\n      deadLetters(first: 100) {\n        webhookId\n        change\n        type\n        subject\n        attempts\n        createdAt\n        lastError\n        lastStatus\n        deadAt\n      }\n    }\n  }\n": typeof types.WebhookDocument,
+    "\n  mutation CreateWebhook($input: CreateWebhookInput!) {\n    createWebhook(input: $input) {\n      secret\n      webhook {\n        ...WebhookFields\n      }\n    }\n  }\n": typeof types.CreateWebhookDocument,
+    "\n  mutation UpdateWebhook($id: ID!, $input: UpdateWebhookInput!) {\n    updateWebhook(id: $id, input: $input) {\n      ...WebhookFields\n    }\n  }\n": typeof types.UpdateWebhookDocument,
+    "\n  mutation DeleteWebhook($id: ID!) {\n    deleteWebhook(id: $id)\n  }\n": typeof types.DeleteWebhookDocument,
+    "\n  mutation RotateWebhookSecret($id: ID!, $overlapSeconds: Int) {\n    rotateWebhookSecret(id: $id, overlapSeconds: $overlapSeconds)\n  }\n": typeof types.RotateWebhookSecretDocument,
+    "\n  mutation ReplayDeadLetters($webhook: ID!) {\n    replayDeadLetters(webhook: $webhook)\n  }\n": typeof types.ReplayDeadLettersDocument,
 };
 const documents: Documents = {
     "\n  fragment AssetSummary on Asset {\n    urn\n    kind\n    name\n    description\n    deleted\n    classifications {\n      name\n      direct\n      source\n      origin\n    }\n  }\n": types.AssetSummaryFragmentDoc,
@@ -58,6 +66,14 @@ const documents: Documents = {
     "\n  mutation Declassify($urn: URN!, $classification: String!) {\n    declassify(urn: $urn, classification: $classification) {\n      urn\n      classifications {\n        name\n        direct\n        source\n        propagate\n        origin\n        path\n        actor\n        at\n      }\n    }\n  }\n": types.DeclassifyDocument,
     "\n  mutation SetDescription($urn: URN!, $description: String!) {\n    setDescription(urn: $urn, description: $description) {\n      urn\n      description\n    }\n  }\n": types.SetDescriptionDocument,
     "\n  mutation SetOwners($urn: URN!, $owners: [String!]!) {\n    setOwners(urn: $urn, owners: $owners) {\n      urn\n      owners\n    }\n  }\n": types.SetOwnersDocument,
+    "\n  fragment WebhookFields on Webhook {\n    id\n    name\n    url\n    description\n    types\n    filter {\n      classification\n      urn\n      downstreamOf\n      hops\n      ownedBy\n    }\n    format\n    enabled\n    disabledReason\n    disabledAt\n    activeSecrets\n    rotatingUntil\n    failingSince\n    lastSuccessAt\n    createdAt\n    updatedAt\n    pending\n  }\n": types.WebhookFieldsFragmentDoc,
+    "\n  query Webhooks {\n    webhooks {\n      ...WebhookFields\n    }\n  }\n": types.WebhooksDocument,
+    "\n  query Webhook($id: ID!) {\n    webhook(id: $id) {\n      ...WebhookFields\n      attempts(first: 100) {\n        webhookId\n        change\n        type\n        number\n        at\n        status\n        latencyMs\n        error\n        response\n        outcome\n      }\n      deadLetters(first: 100) {\n        webhookId\n        change\n        type\n        subject\n        attempts\n        createdAt\n        lastError\n        lastStatus\n        deadAt\n      }\n    }\n  }\n": types.WebhookDocument,
+    "\n  mutation CreateWebhook($input: CreateWebhookInput!) {\n    createWebhook(input: $input) {\n      secret\n      webhook {\n        ...WebhookFields\n      }\n    }\n  }\n": types.CreateWebhookDocument,
+    "\n  mutation UpdateWebhook($id: ID!, $input: UpdateWebhookInput!) {\n    updateWebhook(id: $id, input: $input) {\n      ...WebhookFields\n    }\n  }\n": types.UpdateWebhookDocument,
+    "\n  mutation DeleteWebhook($id: ID!) {\n    deleteWebhook(id: $id)\n  }\n": types.DeleteWebhookDocument,
+    "\n  mutation RotateWebhookSecret($id: ID!, $overlapSeconds: Int) {\n    rotateWebhookSecret(id: $id, overlapSeconds: $overlapSeconds)\n  }\n": types.RotateWebhookSecretDocument,
+    "\n  mutation ReplayDeadLetters($webhook: ID!) {\n    replayDeadLetters(webhook: $webhook)\n  }\n": types.ReplayDeadLettersDocument,
 };
 
 /**
@@ -158,6 +174,38 @@ export function graphql(source: "\n  mutation SetDescription($urn: URN!, $descri
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  mutation SetOwners($urn: URN!, $owners: [String!]!) {\n    setOwners(urn: $urn, owners: $owners) {\n      urn\n      owners\n    }\n  }\n"): (typeof documents)["\n  mutation SetOwners($urn: URN!, $owners: [String!]!) {\n    setOwners(urn: $urn, owners: $owners) {\n      urn\n      owners\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  fragment WebhookFields on Webhook {\n    id\n    name\n    url\n    description\n    types\n    filter {\n      classification\n      urn\n      downstreamOf\n      hops\n      ownedBy\n    }\n    format\n    enabled\n    disabledReason\n    disabledAt\n    activeSecrets\n    rotatingUntil\n    failingSince\n    lastSuccessAt\n    createdAt\n    updatedAt\n    pending\n  }\n"): (typeof documents)["\n  fragment WebhookFields on Webhook {\n    id\n    name\n    url\n    description\n    types\n    filter {\n      classification\n      urn\n      downstreamOf\n      hops\n      ownedBy\n    }\n    format\n    enabled\n    disabledReason\n    disabledAt\n    activeSecrets\n    rotatingUntil\n    failingSince\n    lastSuccessAt\n    createdAt\n    updatedAt\n    pending\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query Webhooks {\n    webhooks {\n      ...WebhookFields\n    }\n  }\n"): (typeof documents)["\n  query Webhooks {\n    webhooks {\n      ...WebhookFields\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query Webhook($id: ID!) {\n    webhook(id: $id) {\n      ...WebhookFields\n      attempts(first: 100) {\n        webhookId\n        change\n        type\n        number\n        at\n        status\n        latencyMs\n        error\n        response\n        outcome\n      }\n      deadLetters(first: 100) {\n        webhookId\n        change\n        type\n        subject\n        attempts\n        createdAt\n        lastError\n        lastStatus\n        deadAt\n      }\n    }\n  }\n"): (typeof documents)["\n  query Webhook($id: ID!) {\n    webhook(id: $id) {\n      ...WebhookFields\n      attempts(first: 100) {\n        webhookId\n        change\n        type\n        number\n        at\n        status\n        latencyMs\n        error\n        response\n        outcome\n      }\n      deadLetters(first: 100) {\n        webhookId\n        change\n        type\n        subject\n        attempts\n        createdAt\n        lastError\n        lastStatus\n        deadAt\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation CreateWebhook($input: CreateWebhookInput!) {\n    createWebhook(input: $input) {\n      secret\n      webhook {\n        ...WebhookFields\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation CreateWebhook($input: CreateWebhookInput!) {\n    createWebhook(input: $input) {\n      secret\n      webhook {\n        ...WebhookFields\n      }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation UpdateWebhook($id: ID!, $input: UpdateWebhookInput!) {\n    updateWebhook(id: $id, input: $input) {\n      ...WebhookFields\n    }\n  }\n"): (typeof documents)["\n  mutation UpdateWebhook($id: ID!, $input: UpdateWebhookInput!) {\n    updateWebhook(id: $id, input: $input) {\n      ...WebhookFields\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation DeleteWebhook($id: ID!) {\n    deleteWebhook(id: $id)\n  }\n"): (typeof documents)["\n  mutation DeleteWebhook($id: ID!) {\n    deleteWebhook(id: $id)\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation RotateWebhookSecret($id: ID!, $overlapSeconds: Int) {\n    rotateWebhookSecret(id: $id, overlapSeconds: $overlapSeconds)\n  }\n"): (typeof documents)["\n  mutation RotateWebhookSecret($id: ID!, $overlapSeconds: Int) {\n    rotateWebhookSecret(id: $id, overlapSeconds: $overlapSeconds)\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation ReplayDeadLetters($webhook: ID!) {\n    replayDeadLetters(webhook: $webhook)\n  }\n"): (typeof documents)["\n  mutation ReplayDeadLetters($webhook: ID!) {\n    replayDeadLetters(webhook: $webhook)\n  }\n"];
 
 export function graphql(source: string) {
   return (documents as any)[source] ?? {};
