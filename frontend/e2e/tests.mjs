@@ -44,7 +44,7 @@ export const tests = [
     name: 'search as you type with the keyboard and open a topic',
     async run({ page, shot }) {
       await page.goto('/')
-      await page.locator('main h1').waitFor()
+      await page.locator('.conn[data-state="connected"]').waitFor({ timeout: 15_000 })
       await page.keyboard.press('/')
       await page.keyboard.type('cdc.shop.cust')
       const option = page.getByRole('option', { name: /cdc\.shop\.customers.*Topic/ })
@@ -125,7 +125,11 @@ export const tests = [
       const nodes = page.locator('.react-flow__node')
       await nodes.first().waitFor()
       await page.waitForFunction(() => document.querySelectorAll('.react-flow__node').length > 1)
+      // Hovering an edge shows its provenance.
+      await page.locator('.react-flow__edge').first().hover({ force: true })
+      await page.getByRole('tooltip').getByText(/connect-config|consumer-offsets|topology|openlineage|acl/).first().waitFor()
       await shot('lineage')
+      await page.mouse.move(5, 300)
       await axe('lineage')
       // Depth 1: frontier nodes offer expansion.
       await page.goto('/lineage/' + topic + '?depth=1')

@@ -2,7 +2,8 @@
 import { Link } from 'wouter'
 import type { CombinedError } from '@urql/core'
 import type { AssetKind, AssetSummaryFragment } from '../gql/graphql'
-import { assetPath } from '../api/urn'
+import { assetPath, containerOf, fieldPath } from '../api/urn'
+import { nameFromURN } from '../api/names'
 import { errorMessage } from '../api/client'
 import type { ReactNode } from 'react'
 
@@ -106,12 +107,21 @@ export function Badges({ asset }: { asset: Pick<AssetSummaryFragment, 'classific
   )
 }
 
-/** AssetLink links to an asset page with its kind icon and name. */
+/** qualifiedName names fields and columns with their dataset ("customers › after.email"), others by name. */
+export function qualifiedName(a: Pick<AssetSummaryFragment, 'urn' | 'kind' | 'name'>): string {
+  if (a.kind === 'FIELD' || a.kind === 'COLUMN') {
+    const c = containerOf(a.urn)
+    if (c) return `${nameFromURN(c)} › ${fieldPath(a.urn)}`
+  }
+  return a.name || a.urn
+}
+
+/** AssetLink links to an asset page with its kind icon and name (fields and columns qualified by their dataset). */
 export function AssetLink({ asset, showKind = true }: { asset: Pick<AssetSummaryFragment, 'urn' | 'kind' | 'name' | 'deleted'>; showKind?: boolean }) {
   return (
     <Link href={assetPath(asset.urn)} className={'asset-link' + (asset.deleted ? ' deleted' : '')} title={asset.urn}>
       {showKind && <KindIcon kind={asset.kind} />}
-      <span className="asset-name">{asset.name || asset.urn}</span>
+      <span className="asset-name">{qualifiedName(asset)}</span>
     </Link>
   )
 }
