@@ -189,6 +189,29 @@ export const tests = [
     },
   },
   {
+    name: 'live: a classification made elsewhere appears without reload',
+    async run({ page, base, shot }) {
+      const field = 'urn:field:prod/cdc.shop.orders/value/after.total'
+      await page.goto('/asset/' + enc(field))
+      await page.locator('.conn[data-state="connected"]').waitFor({ timeout: 15_000 })
+      await page.getByRole('heading', { level: 1 }).waitFor()
+      const area = page.getByLabel('Classifications', { exact: true })
+      assert.equal(await area.locator('[data-classification="Financial"]').count(), 0)
+      const marker = await page.evaluate(() => (window.__noReload = Math.random()))
+      // Someone else classifies it, through the API.
+      const res = await fetch(base + '/graphql', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ query: `mutation { classify(urn: "${field}", classification: "Financial") { urn } }` }),
+      })
+      const body = await res.json()
+      assert.ok(!body.errors, JSON.stringify(body.errors))
+      await area.locator('[data-classification="Financial"]').waitFor({ timeout: 10_000 })
+      assert.equal(await page.evaluate(() => window.__noReload), marker, 'the page was not reloaded')
+      await shot('live-classification')
+    },
+  },
+  {
     name: 'description and owners',
     async run({ page }) {
       await page.goto('/asset/' + topic)
