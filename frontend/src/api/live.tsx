@@ -51,7 +51,12 @@ interface LiveValue {
   listen(fn: Listener): () => void
 }
 
-const LiveContext = createContext<LiveValue | null>(null)
+type Stable = Pick<LiveValue, 'api' | 'history' | 'listen'>
+// Three contexts so that a page listening for changes does not re-render on
+// every change or state flip, only the components that show them.
+const StableContext = createContext<Stable | null>(null)
+const StateContext = createContext<ConnectionState>('connecting')
+const RecentContext = createContext<Change[]>([])
 
 export function LiveProvider({ api, children }: { api: Api; children: ReactNode }) {
   const [state, setState] = useState<ConnectionState>('connecting')
@@ -74,17 +79,40 @@ export function LiveProvider({ api, children }: { api: Api; children: ReactNode 
       listeners.current.delete(fn)
     }
   }, [])
-  const value = useMemo<LiveValue>(
-    () => ({ api, state, recent, history: history.current, listen }),
-    [api, state, recent, listen],
+  const stable = useMemo<Stable>(() => ({ api, history: history.current, listen }), [api, listen])
+  return (
+    <StableContext.Provider value={stable}>
+      <StateContext.Provider value={state}>
+        <RecentContext.Provider value={recent}>{children}</RecentContext.Provider>
+      </StateContext.Provider>
+    </StableContext.Provider>
   )
-  return <LiveContext.Provider value={value}>{children}</LiveContext.Provider>
 }
 
-export function useLive(): LiveValue {
-  const v = useContext(LiveContext)
-  if (!v) throw new Error('useLive outside LiveProvider')
+function useStable(): Stable {
+  const v = useContext(StableContext)
+  if (!v) throw new Error('live hooks outside LiveProvider')
   return v
+}
+
+/** useLive returns everything live, re-rendering on every change and connection state flip. */
+export function useLive(): LiveValue {
+  return { ...useStable(), state: useContext(StateContext), recent: useContext(RecentContext) }
+}
+
+/** useConnectionState re-renders only when the connection state changes. */
+export function useConnectionState(): ConnectionState {
+  return useContext(StateContext)
+}
+
+/** useRecentChanges returns the changes received in this session, newest first. */
+export function useRecentChanges(): Change[] {
+  return useContext(RecentContext)
+}
+
+/** useReadingHistory returns the session's reading history without subscribing to changes. */
+export function useReadingHistory(): ReadingHistory {
+  return useStable().history
 }
 
 /**
@@ -92,7 +120,7 @@ export function useLive(): LiveValue {
  * receives the change and decides. The callback may change between renders.
  */
 export function useChanges(match: (c: Change) => boolean, onChange: (c: Change) => void): void {
-  const { listen } = useLive()
+  const { listen } = useStable()
   const ref = useRef({ match, onChange })
   ref.current = { match, onChange }
   useEffect(
@@ -106,7 +134,7 @@ export function useChanges(match: (c: Change) => boolean, onChange: (c: Change) 
 
 /** useHistory re-renders when history changes and returns the readings of key. */
 export function useHistory(key: string) {
-  const { history } = useLive()
+  const { history } = useStable()
   const [, tick] = useState(0)
   useEffect(() => history.subscribe(() => tick((n) => n + 1)), [history])
   return history.get(key)

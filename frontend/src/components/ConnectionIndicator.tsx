@@ -1,4 +1,4 @@
-import { useLive } from '../api/live'
+import { useConnectionState } from '../api/live'
 
 const labels = {
   connecting: 'Connecting…',
@@ -9,7 +9,7 @@ const labels = {
 
 /** ConnectionIndicator shows whether live updates are flowing. */
 export function ConnectionIndicator() {
-  const { state } = useLive()
+  const state = useConnectionState()
   return (
     <span className={'conn conn-' + state} role="status" aria-live="polite" data-state={state} title="Live updates over the changes subscription">
       <span className="dot" aria-hidden="true" />

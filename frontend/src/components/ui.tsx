@@ -5,7 +5,7 @@ import type { AssetKind, AssetSummaryFragment } from '../gql/graphql'
 import { assetPath, containerOf, fieldPath } from '../api/urn'
 import { nameFromURN } from '../api/names'
 import { errorMessage } from '../api/client'
-import type { ReactNode } from 'react'
+import { useEffect, useState, type ReactNode } from 'react'
 
 export const kindLabels: Record<AssetKind, string> = {
   KAFKA_CLUSTER: 'Kafka cluster',
@@ -160,7 +160,14 @@ export function relativeTime(iso: string, now = Date.now()): string {
   return rtf.format(Math.round(s / 86400), 'day')
 }
 
+/** Time shows an instant relative to now, kept current every 15 seconds. */
 export function Time({ at }: { at?: string | null }) {
+  const [, tick] = useState(0)
+  useEffect(() => {
+    if (!at) return
+    const t = setInterval(() => tick((n) => n + 1), 15_000)
+    return () => clearInterval(t)
+  }, [at])
   if (!at) return <span className="muted">—</span>
   return (
     <time dateTime={at} title={new Date(at).toLocaleString()}>

@@ -7,7 +7,7 @@ import { useQuery } from 'urql'
 import { Link, useLocation } from 'wouter'
 import { AssetQuery, LiveQuery } from '../api/operations'
 import { lineagePath, urnFromPath } from '../api/urn'
-import { useChanges, useLive } from '../api/live'
+import { useChanges, useReadingHistory } from '../api/live'
 import type { AssetQuery as AssetResult } from '../gql/graphql'
 import { ErrorMessage, KindIcon, kindLabels, Loading, Section, Time } from '../components/ui'
 import { ClassificationEditor } from '../components/Classifications'
@@ -24,7 +24,7 @@ export function AssetPage() {
   const urn = urnFromPath(window.location.pathname, '/asset/')
   const [{ data, error, fetching, stale }, refetch] = useQuery({ query: AssetQuery, variables: { urn } })
   const [live, refetchLive] = useQuery({ query: LiveQuery, variables: { urn }, requestPolicy: 'network-only', pause: !data || !hasLive(data.asset.kind) })
-  const { history } = useLive()
+  const history = useReadingHistory()
   const asset = data?.asset
   const neighbours = useMemo(() => new Set([...(asset?.upstream ?? []), ...(asset?.downstream ?? [])].map((n) => n.asset.urn)), [asset])
 

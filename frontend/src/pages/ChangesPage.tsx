@@ -3,7 +3,7 @@ import { useEffect, useMemo, useState } from 'react'
 import { useClient, type CombinedError } from 'urql'
 import { Link } from 'wouter'
 import { RecentChangesQuery } from '../api/operations'
-import { useLive, type Change } from '../api/live'
+import { useRecentChanges, type Change } from '../api/live'
 import { assetPath } from '../api/urn'
 import { ErrorMessage, Time } from '../components/ui'
 
@@ -30,7 +30,7 @@ export function ChangeList({ changes }: { changes: Change[] }) {
 }
 
 export function ChangesPage() {
-  const { recent } = useLive()
+  const recent = useRecentChanges()
   const [filter, setFilter] = useState('')
   const { tail, error } = useChangeTail(500)
   const all = useMemo(() => {

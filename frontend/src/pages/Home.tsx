@@ -1,7 +1,7 @@
 import { useQuery } from 'urql'
 import { Link } from 'wouter'
 import { KindFacetsQuery, SourcesQuery } from '../api/operations'
-import { useLive } from '../api/live'
+import { useRecentChanges } from '../api/live'
 import { ErrorMessage, KindIcon, kindLabels, Time } from '../components/ui'
 import { ChangeList } from './ChangesPage'
 import type { AssetKind } from '../gql/graphql'
@@ -11,7 +11,7 @@ const shown: AssetKind[] = ['TOPIC', 'CONSUMER_GROUP', 'CONNECTOR', 'TABLE', 'FI
 export function Home() {
   const [counts] = useQuery({ query: KindFacetsQuery, variables: {} })
   const [sources] = useQuery({ query: SourcesQuery })
-  const { recent } = useLive()
+  const recent = useRecentChanges()
   const c = counts.data as unknown as Record<string, { totalCount: number }> | undefined
   return (
     <div className="page home">
