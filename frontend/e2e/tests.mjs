@@ -159,6 +159,20 @@ export const tests = [
     },
   },
   {
+    name: 'lineage draws masking edges differently',
+    async run({ page, shot }) {
+      const card = 'urn:column:mysql://payments-db.acme.internal:3306/payments.card_payments/card_number'
+      await page.goto('/lineage/' + enc(card) + '?level=field')
+      await page.locator('.lineage-page[data-layout-ms]:not([data-layout-ms=""])').waitFor({ timeout: 20_000 })
+      const masked = page.locator('.react-flow__edge.masking')
+      await masked.first().waitFor()
+      await page.locator('.react-flow__edge-text', { hasText: 'masked' }).first().waitFor()
+      await masked.first().hover({ force: true })
+      await page.getByRole('tooltip').getByText('masking').waitFor()
+      await shot('lineage-masking')
+    },
+  },
+  {
     name: 'lineage time travel before the first crawl shows nothing downstream',
     async run({ page }) {
       await page.goto('/lineage/' + topic + '?at=2000-01-01T00:00:00.000Z')
