@@ -36,6 +36,8 @@ export const tests = [
       await page.goto('/')
       await page.locator('.conn[data-state="connected"]').waitFor({ timeout: 15_000 })
       await page.getByRole('list', { name: 'Assets by kind' }).getByText('Topic').waitFor()
+      // The newest entries of the change log (the crawls' changes).
+      await page.getByRole('list', { name: 'Changes' }).locator('li').first().waitFor({ timeout: 15_000 })
       await shot('home')
       await axe('home')
     },

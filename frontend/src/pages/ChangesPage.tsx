@@ -16,7 +16,7 @@ export function ChangeList({ changes }: { changes: Change[] }) {
         <li key={c.id} className={'change t-' + c.type.split('.')[0]}>
           <span className="c-type">{c.type}</span>
           {c.subject && (
-            <Link href={assetPath(c.subject)} className="c-subject">
+            <Link href={assetPath(c.subject)} className="c-subject" title={c.subject}>
               {c.subject}
             </Link>
           )}

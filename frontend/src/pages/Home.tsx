@@ -3,7 +3,8 @@ import { Link } from 'wouter'
 import { KindFacetsQuery, SourcesQuery } from '../api/operations'
 import { useRecentChanges } from '../api/live'
 import { ErrorMessage, KindIcon, kindLabels, Time } from '../components/ui'
-import { ChangeList } from './ChangesPage'
+import { useMemo } from 'react'
+import { ChangeList, useChangeTail } from './ChangesPage'
 import type { AssetKind } from '../gql/graphql'
 
 const shown: AssetKind[] = ['TOPIC', 'CONSUMER_GROUP', 'CONNECTOR', 'TABLE', 'FIELD', 'COLUMN', 'JOB', 'DATASET', 'PRINCIPAL', 'SCHEMA_SUBJECT']
@@ -11,7 +12,12 @@ const shown: AssetKind[] = ['TOPIC', 'CONSUMER_GROUP', 'CONNECTOR', 'TABLE', 'FI
 export function Home() {
   const [counts] = useQuery({ query: KindFacetsQuery, variables: {} })
   const [sources] = useQuery({ query: SourcesQuery })
-  const recent = useRecentChanges()
+  const live = useRecentChanges()
+  const { tail } = useChangeTail(12)
+  const recent = useMemo(() => {
+    const seen = new Set<string>()
+    return [...live, ...tail].filter((c) => !seen.has(c.id) && (seen.add(c.id), true))
+  }, [live, tail])
   const c = counts.data as unknown as Record<string, { totalCount: number }> | undefined
   return (
     <div className="page home">
