@@ -56,6 +56,12 @@ try {
   if (err.length) throw new Error("lineage page: " + err.join("; "))
   await page.locator('.react-flow__node').first().waitFor()
   const firstPaint = Date.now() - t
+  if (process.env.BENCH_DEBUG) {
+    const timing = await page.evaluate(() =>
+      performance.getEntriesByType('resource').map((r) => `${r.name.replace(location.origin, '')} ${r.startTime.toFixed(0)}→${r.responseEnd.toFixed(0)} ms`),
+    )
+    console.log('resources:\n  ' + timing.join('\n  ') + `\n  screen at ${(await page.evaluate(() => performance.now())).toFixed(0)} ms`)
+  }
   const info = await page.evaluate(() => ({
     nodes: Number(document.querySelector('.lineage-page').dataset.nodes),
     layout: Number(document.querySelector('.lineage-page').dataset.layoutMs),

@@ -2,7 +2,7 @@
 // React Flow draws, ELK (in a worker) lays out left to right; nodes expand
 // and collapse, a click highlights the node's path from the root, hovering
 // an edge shows its provenance, masking edges are dashed amber.
-import { useCallback, useEffect, useMemo, useRef, useState } from 'react'
+import { memo, useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react'
 import '@xyflow/react/dist/style.css'
 import { ReactFlow, ReactFlowProvider, Background, Controls, useReactFlow, type Edge as FlowEdge, type Node as FlowNode } from '@xyflow/react'
 import { useClient, type CombinedError } from 'urql'
@@ -54,7 +54,8 @@ function Lineage({ urn }: { urn: string }) {
   const [loading, setLoading] = useState(true)
   const [busy, setBusy] = useState<Set<string>>(new Set())
   const [selected, setSelected] = useState<string | null>(null)
-  const [hover, setHover] = useState<{ edge: LEdge; x: number; y: number } | null>(null)
+  // Hover lives outside this component's state: moving over edges while panning must not re-render the page.
+  const hover = useMemo(() => new HoverStore(), [])
   const [positions, setPositions] = useState<Positions>(new Map())
   const [layoutMs, setLayoutMs] = useState<number | null>(null)
   const [reload, setReload] = useState(0)
@@ -164,9 +165,17 @@ function Lineage({ urn }: { urn: string }) {
     const sig = urn + level + positions.size
     if (positions.size && fitted.current !== sig) {
       fitted.current = sig
-      requestAnimationFrame(() => flow.fitView({ padding: 0.15, maxZoom: 1.2, duration: 0 }))
+      // A large graph opens on the root's neighbourhood (the 24 nodes nearest it), readable; zoom out for the rest.
+      const near =
+        positions.size > elkLimit && graph
+          ? [...graph.nodes.values()]
+              .sort((a, b) => Math.abs(a.depth) - Math.abs(b.depth))
+              .slice(0, 24)
+              .map((n) => ({ id: boxOf(n.asset.urn) }))
+          : undefined
+      requestAnimationFrame(() => flow.fitView({ padding: 0.15, maxZoom: 1.2, duration: 0, nodes: near }))
     }
-  }, [positions, flow, urn, level])
+  }, [positions, flow, urn, level, graph, boxOf])
 
   const hl = useMemo(() => (graph && selected ? pathOf(graph, selected) : null), [graph, selected])
 
@@ -373,9 +382,10 @@ function Lineage({ urn }: { urn: string }) {
               maxZoom={2}
               onNodeClick={(_, n) => actions.select(n.type === 'dataset' && groups?.get(n.id)?.fields.length === 1 ? groups.get(n.id)!.fields[0].asset.urn : n.id)}
               onPaneClick={() => setSelected(null)}
-              onEdgeMouseEnter={(ev, e) => setHover({ edge: (e.data as { edge: LEdge }).edge, x: ev.clientX, y: ev.clientY })}
-              onEdgeMouseMove={(ev) => setHover((h) => (h ? { ...h, x: ev.clientX, y: ev.clientY } : h))}
-              onEdgeMouseLeave={() => setHover(null)}
+              onEdgeMouseEnter={(ev, e) => ev.buttons === 0 && hover.set({ edge: (e.data as { edge: LEdge }).edge, x: ev.clientX, y: ev.clientY })}
+              onEdgeMouseMove={(ev) => ev.buttons === 0 && hover.move(ev.clientX, ev.clientY)}
+              onEdgeMouseLeave={() => hover.set(null)}
+              onMoveStart={() => hover.set(null)}
               onEdgeClick={(_, e) => setSelected((e.data as { edge: LEdge }).edge.to)}
               proOptions={{ hideAttribution: true }}
             >
@@ -383,34 +393,68 @@ function Lineage({ urn }: { urn: string }) {
               <Controls showInteractive={false} />
             </ReactFlow>
           </ActionsContext.Provider>
-          {hover && <EdgeTooltip edge={hover.edge} x={hover.x} y={hover.y} />}
+          <HoverTip store={hover} />
           <Legend />
         </div>
         <aside className="lineage-side" aria-label="Selection">
           {sel && graph ? <Selection graph={graph} urn={sel.asset.urn} onSelect={setSelected} /> : <p className="muted">Click a node to highlight its path from {rootName}; hover an edge for its provenance.</p>}
-          {graph && (
-            <details className="as-list">
-              <summary>Graph as a list ({graph.nodes.size})</summary>
-              <ol>
-                {[...graph.nodes.values()]
-                  .sort((a, b) => a.depth - b.depth)
-                  .map((n) => (
-                    <li key={n.asset.urn}>
-                      <span className="depth">{n.depth > 0 ? '+' + n.depth : n.depth}</span>{' '}
-                      <button type="button" className="link-button" onClick={() => setSelected(n.asset.urn)}>
-                        {n.asset.name}
-                      </button>{' '}
-                      <span className="muted small">{kindLabels[n.asset.kind]}</span>
-                    </li>
-                  ))}
-              </ol>
-            </details>
-          )}
+          {graph && <GraphList graph={graph} onSelect={setSelected} />}
         </aside>
       </div>
     </div>
   )
 }
+
+type Hover = { edge: LEdge; x: number; y: number } | null
+
+/** HoverStore holds the hovered edge; only HoverTip re-renders when it changes. */
+class HoverStore {
+  private v: Hover = null
+  private fns = new Set<() => void>()
+  get = () => this.v
+  set = (v: Hover) => {
+    if (v === this.v) return
+    this.v = v
+    this.fns.forEach((f) => f())
+  }
+  move = (x: number, y: number) => this.v && this.set({ ...this.v, x, y })
+  subscribe = (f: () => void) => {
+    this.fns.add(f)
+    return () => {
+      this.fns.delete(f)
+    }
+  }
+}
+
+function HoverTip({ store }: { store: HoverStore }) {
+  const h = useSyncExternalStore(store.subscribe, store.get)
+  return h ? <EdgeTooltip edge={h.edge} x={h.x} y={h.y} /> : null
+}
+
+/** GraphList is the keyboard and screen-reader view of the graph, rendered only when opened. */
+const GraphList = memo(function GraphList({ graph, onSelect }: { graph: Graph; onSelect: (u: string) => void }) {
+  const [open, setOpen] = useState(false)
+  return (
+    <details className="as-list" onToggle={(e) => setOpen((e.target as HTMLDetailsElement).open)}>
+      <summary>Graph as a list ({graph.nodes.size})</summary>
+      {open && (
+        <ol>
+          {[...graph.nodes.values()]
+            .sort((a, b) => a.depth - b.depth)
+            .map((n) => (
+              <li key={n.asset.urn}>
+                <span className="depth">{n.depth > 0 ? '+' + n.depth : n.depth}</span>{' '}
+                <button type="button" className="link-button" onClick={() => onSelect(n.asset.urn)}>
+                  {n.asset.name}
+                </button>{' '}
+                <span className="muted small">{kindLabels[n.asset.kind]}</span>
+              </li>
+            ))}
+        </ol>
+      )}
+    </details>
+  )
+})
 
 function Selection({ graph, urn, onSelect }: { graph: Graph; urn: string; onSelect: (u: string) => void }) {
   const n = graph.nodes.get(urn)!

@@ -2,7 +2,7 @@
 // re-render counts. Callbacks come through context, not node data, so data
 // objects stay stable between renders.
 import { createContext, memo, useContext } from 'react'
-import { Handle, Position, type NodeProps, type Node } from '@xyflow/react'
+import { Handle, Position, useStore, type NodeProps, type Node } from '@xyflow/react'
 import type { AssetSummaryFragment } from '../gql/graphql'
 import { KindIcon, kindLabels, ClassificationBadge } from '../components/ui'
 import { fieldPath } from '../api/urn'
@@ -42,9 +42,22 @@ function Classes({ cls }: { cls: AssetSummaryFragment['classifications'] }) {
   )
 }
 
+/** farZoom is the zoom below which nodes draw as plain boxes (level of detail: cheap at 2,000 nodes). */
+const farZoom = 0.35
+const useFar = () => useStore((s) => s.transform[2] < farZoom)
+
 export const AssetNode = memo(function AssetNode({ data }: NodeProps<AssetFlowNode>) {
   const act = useContext(ActionsContext)
+  const far = useFar()
   const a = data.asset
+  if (far) {
+    return (
+      <div className={'gnode far kind-' + a.kind.toLowerCase() + (data.root ? ' root' : '')} data-urn={a.urn} title={a.name}>
+        <Handle type="target" position={Position.Left} isConnectable={false} />
+        <Handle type="source" position={Position.Right} isConnectable={false} />
+      </div>
+    )
+  }
   return (
     <div className={'gnode' + (data.root ? ' root' : '') + (a.deleted ? ' deleted' : '')} data-urn={a.urn} title={a.urn}>
       <Handle type="target" position={Position.Left} isConnectable={false} />
@@ -92,6 +105,19 @@ export type GroupFlowNode = Node<GroupNodeData, 'dataset'>
 /** GroupNode is a dataset with the fields of it that the field-level graph reaches, one handle pair per field. */
 export const GroupNode = memo(function GroupNode({ data }: NodeProps<GroupFlowNode>) {
   const act = useContext(ActionsContext)
+  const far = useFar()
+  if (far) {
+    return (
+      <div className={'ggroup far' + (data.root ? ' root' : '')} data-urn={data.urn} title={data.name} style={{ height: GROUP_HEAD + data.fields.length * ROW_H + 8 }}>
+        {data.fields.map((f) => (
+          <span key={f.urn}>
+            <Handle type="target" position={Position.Left} id={f.urn + '#in'} isConnectable={false} />
+            <Handle type="source" position={Position.Right} id={f.urn + '#out'} isConnectable={false} />
+          </span>
+        ))}
+      </div>
+    )
+  }
   return (
     <div className={'ggroup' + (data.root ? ' root' : '')} data-urn={data.urn}>
       <div className="ggroup-head" title={data.urn}>
