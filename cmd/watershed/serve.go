@@ -24,6 +24,7 @@ import (
 	"github.com/watershed-data/watershed/crawlers"
 	"github.com/watershed-data/watershed/crawlers/kafka"
 	"github.com/watershed-data/watershed/crawlers/openlineage"
+	"github.com/watershed-data/watershed/frontend"
 	"github.com/watershed-data/watershed/graph"
 	"github.com/watershed-data/watershed/webhooks"
 )
@@ -200,7 +201,7 @@ func (s *server) start() error {
 	push := auth.RequireWriter(s.push.Handler())
 	mux.Handle(openlineage.LineagePath, s.instrument("openlineage", push))
 	mux.Handle(openlineage.TopologiesPath, s.instrument("topologies", push))
-	mux.HandleFunc("/", servePlaceholder)
+	mux.Handle("/", frontend.Handler()) // the web UI; unknown paths serve its index.html (deep links)
 	var app http.Handler = mux
 	s.app.Store(&app)
 	close(s.opened)
@@ -377,32 +378,6 @@ func (c *subscriptionCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 }
-
-func servePlaceholder(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path != "/" {
-		http.NotFound(w, r)
-		return
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	io.WriteString(w, placeholderPage)
-}
-
-const placeholderPage = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Watershed</title>
-<style>body{font-family:system-ui,sans-serif;max-width:46rem;margin:3rem auto;padding:0 1rem;color:#1f2933}
-code,pre{background:#f0f4f8;padding:.1rem .3rem;border-radius:3px}pre{padding:.8rem;overflow:auto}</style></head>
-<body><h1>Watershed</h1>
-<p>The metadata catalog and lineage graph server is running. The web UI is not part of this build yet;
-use the GraphQL API:</p>
-<ul>
-<li><code>POST /graphql</code> — queries and mutations (websocket subscriptions on the same path)</li>
-<li><code>/healthz</code>, <code>/readyz</code> — health and readiness</li>
-<li><code>/metrics</code> — Prometheus metrics</li>
-</ul>
-<pre>curl -s localhost:8080/graphql -H 'Content-Type: application/json' \
-  -d '{"query":"{ search(query: \"orders\") { totalCount edges { node { urn kind name } } } }"}'</pre>
-</body></html>
-`
 
 // newManager builds the crawl manager for the configured sources.
 func newManager(cfg config.Config, store *embedded.Store, logger *slog.Logger) (*crawlers.Manager, error) {
