@@ -12,13 +12,13 @@ import (
 
 // Names of the built-in checks.
 const (
-	BuiltinPIIConsumerAllowlist   = "pii-consumer-allowlist"
-	BuiltinPIIRetention           = "pii-retention"
-	BuiltinCompatibilityNone      = "compatibility-none-with-consumers"
-	BuiltinPIISinkAllowlist       = "pii-sink-allowlist"
-	BuiltinSchemaDrift            = "schema-drift"
-	defaultClassification         = "PII"
-	maxAllowEntries               = 1000
+	BuiltinPIIConsumerAllowlist = "pii-consumer-allowlist"
+	BuiltinPIIRetention         = "pii-retention"
+	BuiltinCompatibilityNone    = "compatibility-none-with-consumers"
+	BuiltinPIISinkAllowlist     = "pii-sink-allowlist"
+	BuiltinSchemaDrift          = "schema-drift"
+	defaultClassification       = "PII"
+	maxAllowEntries             = 1000
 )
 
 type builtin struct {

@@ -84,8 +84,8 @@ type Violation struct {
 	UpdatedAt     time.Time
 	ResolvedAt    time.Time
 
-	AcknowledgedBy string
-	AcknowledgedAt time.Time
+	AcknowledgedBy  string
+	AcknowledgedAt  time.Time
 	AcknowledgeNote string
 
 	MutedBy    string
