@@ -123,8 +123,8 @@ func (c *consumerAllowlist) Evaluate(ctx context.Context, env *Env, subject cata
 	}
 	sort.Strings(classes)
 	what := c.Classification + " topic " + names[0]
-	if len(names) > 1 {
-		what = fmt.Sprintf("%d %s topics (%s)", len(names), c.Classification, strings.Join(names, ", "))
+	if n := len(names); n > 1 {
+		what = c.Classification + " topics " + strings.Join(names[:n-1], ", ") + " and " + names[n-1]
 	}
 	return &Finding{
 		Message:         fmt.Sprintf("%s %s %s (%s) and is not on the allowlist", describe(subject), verb, what, strings.Join(classes, ", ")),

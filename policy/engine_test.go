@@ -76,7 +76,7 @@ func TestEngineOpensResolvesDedups(t *testing.T) {
 		t.Errorf("new evidence wrote %+v", evs)
 	}
 	got := h.open("pii-readers")[analytics]
-	if !reflect.DeepEqual(got.Classifications, []string{"PII.Email", "PII.Name"}) || !strings.Contains(got.Message, "2 PII topics (customers, profiles)") {
+	if !reflect.DeepEqual(got.Classifications, []string{"PII.Email", "PII.Name"}) || !strings.Contains(got.Message, "reads PII topics customers and profiles (PII.Email, PII.Name)") {
 		t.Errorf("updated violation = %+v", got)
 	}
 	opened := got.OpenedAt
