@@ -406,7 +406,7 @@ func (e *Engine) handle(ctx context.Context, batch []changelog.Entry) error {
 	env := e.newEnv()
 	type work struct {
 		order   []catalog.URN
-		changes map[catalog.URN]*catalog.Change
+		changes map[catalog.URN][]*catalog.Change
 	}
 	todo := map[string]*work{}
 	var reload []string
@@ -431,14 +431,14 @@ func (e *Engine) handle(ctx context.Context, batch []changelog.Entry) error {
 			}
 			w := todo[p.Name]
 			if w == nil {
-				w = &work{changes: map[catalog.URN]*catalog.Change{}}
+				w = &work{changes: map[catalog.URN][]*catalog.Change{}}
 				todo[p.Name] = w
 			}
 			for _, s := range subjects {
 				if _, seen := w.changes[s]; !seen {
 					w.order = append(w.order, s)
 				}
-				w.changes[s] = c
+				w.changes[s] = append(w.changes[s], c)
 			}
 		}
 	}
@@ -456,7 +456,8 @@ func (e *Engine) handle(ctx context.Context, batch []changelog.Entry) error {
 			chunk := w.order[start:min(start+judgeChunk, len(w.order))]
 			var newest *catalog.Change
 			for _, s := range chunk {
-				if c := w.changes[s]; newest == nil || c.Seq > newest.Seq {
+				cs := w.changes[s]
+				if c := cs[len(cs)-1]; newest == nil || c.Seq > newest.Seq {
 					newest = c
 				}
 			}
@@ -474,8 +475,10 @@ func (e *Engine) newEnv() *Env { return NewEnv(e.o.Catalog, e.o.Lineage, e.now()
 // snapshot: a subject that violates gets (or keeps) its violation, one that
 // does not (or is gone, or out of scope) loses it. A muted violation is
 // left exactly as it is. A subject the condition could not judge keeps
-// whatever it had.
-func (e *Engine) judge(ctx context.Context, p *Policy, subjects []catalog.URN, changes map[catalog.URN]*catalog.Change, cause string) error {
+// whatever it had. changes holds, per subject, the batch's changes that
+// made the engine look (nil in a sweep): a state-based check sees the
+// latest; a change-scoped one is judged by each, and holds if one holds.
+func (e *Engine) judge(ctx context.Context, p *Policy, subjects []catalog.URN, changes map[catalog.URN][]*catalog.Change, cause string) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if ctx.Err() != nil {
@@ -499,9 +502,12 @@ func (e *Engine) judge(ctx context.Context, p *Policy, subjects []catalog.URN, c
 	scoped = scoped && p.Condition.(changeScoped).ChangeScoped()
 	var scopes []string
 	var assets []catalog.Asset
+	changed := false // anything to write: most passes find nothing new
 	for i, s := range subjects {
 		var prev *Violation
-		if ex := existing[i]; ex.URN != "" && !ex.Deleted() {
+		ex := existing[i]
+		live := ex.URN != "" && !ex.Deleted()
+		if live {
 			v, _ := ViolationFromEntity(ex)
 			prev = &v
 			if v.mutedAt(now) {
@@ -511,41 +517,87 @@ func (e *Engine) judge(ctx context.Context, p *Policy, subjects []catalog.URN, c
 			}
 		}
 		ent := ents[i]
-		var change *catalog.Change
-		if changes != nil {
-			change = changes[s]
-		}
+		cs := changes[s]
 		var f *Finding
 		if p.judges(ent) {
-			if scoped && change == nil {
+			if scoped && len(cs) == 0 {
 				continue // a sweep cannot judge a change-scoped condition: keep
 			}
-			e.m.evals.WithLabelValues(p.Name).Inc()
-			f, err = p.Condition.Evaluate(ctx, env, ent, change)
-			if err != nil {
-				var ee evalError
-				if errors.As(err, &ee) {
-					e.noteError(p.Name, fmt.Errorf("%s: %w", s, err))
-					continue
+			if !scoped && len(cs) > 1 {
+				cs = cs[len(cs)-1:]
+			}
+			if len(cs) == 0 {
+				cs = []*catalog.Change{nil}
+			}
+			failed := false
+			for _, c := range cs {
+				e.m.evals.WithLabelValues(p.Name).Inc()
+				got, err := p.Condition.Evaluate(ctx, env, ent, c)
+				if err != nil {
+					var ee evalError
+					if errors.As(err, &ee) {
+						e.noteError(p.Name, fmt.Errorf("%s: %w", s, err))
+						failed = true
+						continue
+					}
+					return fmt.Errorf("judge %s: %w", s, err)
 				}
-				return fmt.Errorf("judge %s: %w", s, err)
+				if got != nil {
+					f = got
+				}
+			}
+			if failed && f == nil {
+				continue // no verdict: keep what it had
 			}
 		}
 		scopes = append(scopes, violationScope(p.Name, s))
-		if f != nil {
-			if f.Message == "" {
-				f.Message = describe(ent) + " violates " + p.Name
-				if p.Description != "" {
-					f.Message += ": " + p.Description
-				}
-			}
-			if f.Evidence == nil {
-				f.Evidence = map[string]any{}
-			}
-			assets = append(assets, violationAsset(p, ent, f, prev, now))
+		if f == nil {
+			changed = changed || live // resolves
+			continue
 		}
+		if f.Message == "" {
+			f.Message = describe(ent) + " violates " + p.Name
+			if p.Description != "" {
+				f.Message += ": " + p.Description
+			}
+		}
+		if f.Evidence == nil {
+			f.Evidence = map[string]any{}
+		}
+		a := violationAsset(p, ent, f, prev, now)
+		changed = changed || !live || !sameViolation(a, ex)
+		assets = append(assets, a)
+	}
+	if !changed {
+		return nil
 	}
 	return e.reconcile(ctx, p.Name, scopes, assets, catalog.ActorPolicy, cause)
+}
+
+// sameViolation reports whether asserting a would leave the stored
+// violation ex as it is.
+func sameViolation(a catalog.Asset, ex catalog.Entity) bool {
+	if a.Name != ex.Name || a.Description != ex.Description {
+		return false
+	}
+	x, err1 := catalog.CanonicalProperties(a.Properties)
+	y, err2 := catalog.CanonicalProperties(ex.Properties)
+	if err1 != nil || err2 != nil || string(x) != string(y) {
+		return false
+	}
+	var names []string
+	for _, c := range ex.Classifications {
+		names = appendUnique(names, c.Classification)
+	}
+	if len(names) != len(a.Classifications) {
+		return false
+	}
+	for i, c := range a.Classifications {
+		if names[i] != c.Name {
+			return false
+		}
+	}
+	return true
 }
 
 // reconcile writes one snapshot of violations and counts what it opened

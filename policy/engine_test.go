@@ -410,3 +410,36 @@ func TestAPIPolicies(t *testing.T) {
 		t.Error("definition not tombstoned")
 	}
 }
+
+// TestChangeScopedCondition: a condition that reads change is judged on
+// changes only; the sweep keeps its violations (it has no change to judge
+// them by) unless their subject is gone.
+func TestChangeScopedCondition(t *testing.T) {
+	h := newHarness(t, policy.Spec{Name: "new-groups", Enabled: true, Condition: `has(change.type) && change.type == "asset.created"`,
+		Scope: policy.Scope{Kinds: []catalog.Kind{catalog.KindConsumerGroup}}})
+	h.reconcile(without(estate(), "group/billing"))
+	h.run()
+	h.reconcile(estate()) // billing appears
+	h.waitHandled()
+	if got := subjects(h.open("new-groups")); !reflect.DeepEqual(got, []catalog.URN{billing}) {
+		t.Fatalf("open = %v", got)
+	}
+	if err := h.engine.SweepAll(h.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := subjects(h.open("new-groups")); !reflect.DeepEqual(got, []catalog.URN{billing}) {
+		t.Fatalf("after a sweep open = %v", got)
+	}
+	// A later change of billing (not a creation) clears it.
+	changed := estate()
+	for i := range changed.Assets {
+		if changed.Assets[i].URN == billing {
+			changed.Assets[i].Properties = catalog.Properties{"groupType": "consumer"}
+		}
+	}
+	h.reconcile(changed)
+	h.waitHandled()
+	if got := h.open("new-groups"); len(got) != 0 {
+		t.Fatalf("after an update open = %v", subjects(got))
+	}
+}

@@ -60,6 +60,13 @@ type Env struct {
 	ents    map[catalog.URN]*catalog.Entity // nil value: unknown
 	carried map[carryKey]*Carried
 	walks   map[walkKey][]Hop
+	edges   map[edgeKey][]catalog.Edge
+}
+
+type edgeKey struct {
+	urn   catalog.URN
+	dir   catalog.Direction
+	kinds string
 }
 
 type carryKey struct {
@@ -77,7 +84,8 @@ type walkKey struct {
 // NewEnv returns an Env over r. Checks get one from the engine; tests
 // build their own.
 func NewEnv(r Reader, l Lineage, now time.Time) *Env {
-	return &Env{r: r, lineage: l, now: now, ents: map[catalog.URN]*catalog.Entity{}, carried: map[carryKey]*Carried{}, walks: map[walkKey][]Hop{}}
+	return &Env{r: r, lineage: l, now: now, ents: map[catalog.URN]*catalog.Entity{}, carried: map[carryKey]*Carried{}, walks: map[walkKey][]Hop{},
+		edges: map[edgeKey][]catalog.Edge{}}
 }
 
 // Now is the evaluation's clock reading.
@@ -133,13 +141,22 @@ func (e *Env) Entities(ctx context.Context, urns []catalog.URN) ([]catalog.Entit
 	return out, nil
 }
 
-// Edges returns the live edges of urn in dir of the given kinds.
+// Edges returns the live edges of urn in dir of the given kinds,
+// remembered.
 func (e *Env) Edges(ctx context.Context, urn catalog.URN, dir catalog.Direction, kinds ...catalog.EdgeKind) ([]catalog.Edge, error) {
+	k := edgeKey{urn: urn, dir: dir, kinds: fmt.Sprint(kinds)}
+	if edges, ok := e.edges[k]; ok {
+		return edges, nil
+	}
 	edges, err := e.r.Edges(ctx, catalog.EdgeQuery{URN: urn, Direction: dir, Kinds: kinds})
 	if catalog.IsNotFound(err) {
-		return nil, nil
+		edges, err = nil, nil
 	}
-	return edges, err
+	if err != nil {
+		return nil, err
+	}
+	e.edges[k] = edges
+	return edges, nil
 }
 
 // Neighbors returns the live entities at the other end of urn's edges in
