@@ -22,6 +22,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"os"
+	"runtime/pprof"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -50,10 +51,22 @@ func main() {
 	rate := flag.Int("rate", 500, "changes per second in the latency phase")
 	seconds := flag.Int("seconds", 10, "length of the latency phase")
 	jsonOut := flag.String("json", "", "write the figures as JSON to this file")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	res, err := run(*burst, *rate, *seconds)
 	if err != nil {
-		log.Fatal(err)
+		log.Print(err)
+		return
 	}
 	fmt.Printf("| measure | value | bar |\n|---|---|---|\n")
 	fmt.Printf("| signed deliveries/s (burst of %d) | %.0f | ≥ 3000 |\n", res.Burst, res.DeliveriesPerS)
@@ -93,6 +106,8 @@ func run(burst, rate, seconds int) (result, error) {
 	var verified, bad atomic.Int64
 	var mu sync.Mutex
 	arrived := map[uint64]time.Time{}
+	var count atomic.Int64 // distinct changes delivered
+	var lastArrival time.Time
 	notify := make(chan struct{}, 1)
 	rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		at := time.Now()
@@ -110,6 +125,10 @@ func run(burst, rate, seconds int) (result, error) {
 			mu.Lock()
 			if _, dup := arrived[seq]; !dup {
 				arrived[seq] = at
+				if at.After(lastArrival) {
+					lastArrival = at
+				}
+				count.Add(1)
 			}
 			mu.Unlock()
 			select {
@@ -142,31 +161,21 @@ func run(burst, rate, seconds int) (result, error) {
 		}
 		return ch[0], nil
 	}
-	waitAll := func(seqs []uint64, within time.Duration) (time.Time, error) {
+	// waitAll waits until total distinct changes have arrived and returns
+	// the last arrival.
+	waitAll := func(total int64, within time.Duration) (time.Time, error) {
 		deadline := time.After(within)
-		for {
-			mu.Lock()
-			var last time.Time
-			n := 0
-			for _, s := range seqs {
-				if t, ok := arrived[s]; ok {
-					n++
-					if t.After(last) {
-						last = t
-					}
-				}
-			}
-			mu.Unlock()
-			if n == len(seqs) {
-				return last, nil
-			}
+		for count.Load() < total {
 			select {
 			case <-notify:
 			case <-time.After(20 * time.Millisecond):
 			case <-deadline:
-				return time.Time{}, fmt.Errorf("%d of %d deliveries arrived", n, len(seqs))
+				return time.Time{}, fmt.Errorf("%d of %d deliveries arrived", count.Load(), total)
 			}
 		}
+		mu.Lock()
+		defer mu.Unlock()
+		return lastArrival, nil
 	}
 
 	// Phase 1: a burst, committed as a crawl would (batches of 500), so
@@ -186,7 +195,7 @@ func run(burst, rate, seconds int) (result, error) {
 			seqs = append(seqs, c.Seq)
 		}
 	}
-	last, err := waitAll(seqs, 5*time.Minute)
+	last, err := waitAll(int64(len(seqs)), 5*time.Minute)
 	if err != nil {
 		return res, fmt.Errorf("burst: %w", err)
 	}
@@ -207,7 +216,7 @@ func run(burst, rate, seconds int) (result, error) {
 		lseqs = append(lseqs, ch.Seq)
 	}
 	tick.Stop()
-	if _, err := waitAll(lseqs, time.Minute); err != nil {
+	if _, err := waitAll(int64(len(seqs)+len(lseqs)), time.Minute); err != nil {
 		return res, fmt.Errorf("steady rate: %w", err)
 	}
 	var lat []float64
