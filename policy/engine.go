@@ -490,6 +490,7 @@ func (e *Engine) judge(ctx context.Context, p *Policy, subjects []catalog.URN, c
 	if err != nil {
 		return fmt.Errorf("read subjects: %w", err)
 	}
+	env.remember(subjects, ents)
 	vurns := make([]catalog.URN, len(subjects))
 	for i, s := range subjects {
 		vurns[i] = catalog.ViolationURN(p.Name, s)

@@ -109,6 +109,19 @@ func (e *Env) Entity(ctx context.Context, urn catalog.URN) (*catalog.Entity, err
 	return &got, nil
 }
 
+// remember seeds the pass's cache with entities just read (ents[i] is
+// urns[i]'s, a zero Entity for an unknown one).
+func (e *Env) remember(urns []catalog.URN, ents []catalog.Entity) {
+	for i, u := range urns {
+		if ents[i].URN == "" {
+			e.ents[u] = nil
+			continue
+		}
+		ent := ents[i]
+		e.ents[u] = &ent
+	}
+}
+
 // Entities returns the entities of urns that the catalog knows and that
 // are live, in order, remembering every read.
 func (e *Env) Entities(ctx context.Context, urns []catalog.URN) ([]catalog.Entity, error) {

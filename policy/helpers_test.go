@@ -160,7 +160,7 @@ func without(snap catalog.Snapshot, scope string) catalog.Snapshot {
 
 // harness is a real embedded store with a change log and an engine.
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	ctx     context.Context
 	store   *embedded.Store
 	changes *changelog.Changelog
@@ -184,7 +184,7 @@ func (h *harness) advance(d time.Duration) {
 	h.now = h.now.Add(d)
 }
 
-func newStore(t *testing.T, dir string) *embedded.Store {
+func newStore(t testing.TB, dir string) *embedded.Store {
 	t.Helper()
 	st, err := embedded.Open(embedded.Options{Dir: dir})
 	if err != nil {
@@ -196,7 +196,7 @@ func newStore(t *testing.T, dir string) *embedded.Store {
 
 // newHarness opens a store in a fresh directory and builds an engine with
 // specs as its config policies (not running: call run).
-func newHarness(t *testing.T, specs ...policy.Spec) *harness {
+func newHarness(t testing.TB, specs ...policy.Spec) *harness {
 	t.Helper()
 	dir := t.TempDir()
 	h := &harness{t: t, ctx: context.Background(), dir: dir, now: time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)}
