@@ -45,7 +45,15 @@ func (f *commonFlags) register(fs *flag.FlagSet, withListen bool) {
 }
 
 func (f *commonFlags) load(environ []string, reg *crawlers.Registry) (config.Config, error) {
-	return config.Load(f.config, environ, config.Flags{Listen: f.listen, DataDir: f.dataDir}, reg)
+	cfg, err := config.Load(f.config, environ, config.Flags{Listen: f.listen, DataDir: f.dataDir}, reg)
+	if err != nil {
+		return cfg, err
+	}
+	// The policies' conditions and parameters are checked by the policy
+	// package, which config may not import: every command that loads the
+	// config refuses an invalid one.
+	_, err = policySpecs(cfg)
+	return cfg, err
 }
 
 func cmdServe(ctx context.Context, args []string, stderr io.Writer, environ []string) error {
