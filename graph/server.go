@@ -24,6 +24,7 @@ import (
 	"github.com/watershed-data/watershed/catalog"
 	"github.com/watershed-data/watershed/graph/generated"
 	"github.com/watershed-data/watershed/lineage"
+	"github.com/watershed-data/watershed/policy"
 )
 
 // Limits protect the endpoint from hostile or careless queries. Each is
@@ -245,4 +246,5 @@ func setComplexity(c *generated.ComplexityRoot) {
 	c.Query.Changes = func(child int, _ *string, first *int) int { return page(child, first, 100) }
 	c.Asset.Upstream = func(child int, _ []catalog.EdgeKind, first *int) int { return page(child, first, 100) }
 	c.Asset.Downstream = func(child int, _ []catalog.EdgeKind, first *int) int { return page(child, first, 100) }
+	c.Query.Violations = func(child int, _ *policy.Status, _ *string, first *int, _ *string) int { return page(child, first, 50) }
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/watershed-data/watershed/crawlers/openlineage"
 	"github.com/watershed-data/watershed/frontend"
 	"github.com/watershed-data/watershed/graph"
+	"github.com/watershed-data/watershed/policy"
 	"github.com/watershed-data/watershed/webhooks"
 )
 
@@ -45,7 +46,15 @@ func (f *commonFlags) register(fs *flag.FlagSet, withListen bool) {
 }
 
 func (f *commonFlags) load(environ []string, reg *crawlers.Registry) (config.Config, error) {
-	return config.Load(f.config, environ, config.Flags{Listen: f.listen, DataDir: f.dataDir}, reg)
+	cfg, err := config.Load(f.config, environ, config.Flags{Listen: f.listen, DataDir: f.dataDir}, reg)
+	if err != nil {
+		return cfg, err
+	}
+	// The policies' conditions and parameters are checked by the policy
+	// package, which config may not import: every command that loads the
+	// config refuses an invalid one.
+	_, err = policySpecs(cfg)
+	return cfg, err
 }
 
 func cmdServe(ctx context.Context, args []string, stderr io.Writer, environ []string) error {
@@ -95,7 +104,10 @@ type server struct {
 	push      *openlineage.Service
 	hooks     *webhooks.Service
 	hookQueue *webhooks.Queue
+	policies  *policy.Engine
 	readyFunc func() error
+
+	policySpecs []policy.Spec // the config's, compiled by newServer
 }
 
 // newServer binds the listen address (so a busy port fails fast) and
@@ -104,11 +116,15 @@ func newServer(cfg config.Config, logger *slog.Logger) (*server, error) {
 	if err := checkExposure(cfg); err != nil {
 		return nil, err
 	}
+	specs, err := policySpecs(cfg)
+	if err != nil {
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
-	s := &server{cfg: cfg, logger: logger, registry: prometheus.NewRegistry(), opened: make(chan struct{})}
+	s := &server{cfg: cfg, logger: logger, registry: prometheus.NewRegistry(), opened: make(chan struct{}), policySpecs: specs}
 	s.openStore = func() (*embedded.Store, error) {
 		return embedded.Open(embedded.Options{Dir: cfg.DataDir, Logger: logger})
 	}
@@ -175,6 +191,9 @@ func (s *server) start() error {
 	if s.hooks, s.hookQueue, err = newWebhooks(cfg, store, s.changes, logger, s.registry); err != nil {
 		return fmt.Errorf("open webhooks: %w", err)
 	}
+	if s.policies, err = newPolicyEngine(cfg, s.policySpecs, store, s.changes, logger, s.registry); err != nil {
+		return fmt.Errorf("build the policy engine: %w", err)
+	}
 
 	anon := map[string]graph.Access{"none": graph.AccessNone, "read": graph.AccessRead, "write": graph.AccessWrite}[cfg.AnonymousAccess()]
 	var tokens []graph.Token
@@ -187,7 +206,7 @@ func (s *server) start() error {
 		KafkaClusters: kafkaResolver(cfg), KnownCluster: knownKafka(cfg),
 	})
 	gql := graph.NewHandler(graph.Options{
-		Resolver: &graph.Resolver{Catalog: store, Changes: s.changes, Crawls: crawlController(s.crawls), Webhooks: s.hooks, Logger: logger},
+		Resolver: &graph.Resolver{Catalog: store, Changes: s.changes, Crawls: crawlController(s.crawls), Webhooks: s.hooks, Policies: s.policies, Logger: logger},
 		Auth:     auth,
 		Logger:   logger,
 		Limits: graph.Limits{
@@ -274,8 +293,8 @@ func (s *server) run(ctx context.Context) error {
 	return err
 }
 
-// background runs the push-lineage sweeper, the webhooks stage and the
-// crawls until ctx ends.
+// background runs the push-lineage sweeper, the webhooks stage, the policy
+// engine and the crawls until ctx ends.
 func (s *server) background(ctx context.Context) error {
 	var g run.Group
 	{
@@ -287,6 +306,15 @@ func (s *server) background(ctx context.Context) error {
 		g.Add(func() error {
 			if err := s.hooks.Run(wctx); err != nil && wctx.Err() == nil {
 				return fmt.Errorf("webhooks: %w", err)
+			}
+			return nil
+		}, func(error) { cancel() })
+	}
+	{
+		pctx, cancel := context.WithCancel(ctx)
+		g.Add(func() error {
+			if err := s.policies.Run(pctx); err != nil && pctx.Err() == nil {
+				return fmt.Errorf("policy engine: %w", err)
 			}
 			return nil
 		}, func(error) { cancel() })

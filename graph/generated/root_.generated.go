@@ -15,6 +15,7 @@ import (
 	"github.com/watershed-data/watershed/catalog"
 	"github.com/watershed-data/watershed/graph/model"
 	"github.com/watershed-data/watershed/lineage"
+	"github.com/watershed-data/watershed/policy"
 )
 
 // NewExecutableSchema creates an ExecutableSchema from the ResolverRoot interface.
@@ -35,11 +36,13 @@ type ResolverRoot interface {
 	Impact() ImpactResolver
 	Lineage() LineageResolver
 	Mutation() MutationResolver
+	Policy() PolicyResolver
 	Query() QueryResolver
 	SchemaChangeImpact() SchemaChangeImpactResolver
 	SchemaFieldChange() SchemaFieldChangeResolver
 	Source() SourceResolver
 	Subscription() SubscriptionResolver
+	Violation() ViolationResolver
 	Webhook() WebhookResolver
 	WebhookAttempt() WebhookAttemptResolver
 	WebhookDelivery() WebhookDeliveryResolver
@@ -226,19 +229,26 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
+		AcknowledgeViolation func(childComplexity int, urn catalog.URN, note *string) int
 		AddLineage           func(childComplexity int, input model.LineageInput) int
 		Classify             func(childComplexity int, urn catalog.URN, classification string, propagate *bool) int
 		Crawl                func(childComplexity int, source string) int
+		CreatePolicy         func(childComplexity int, input model.CreatePolicyInput) int
 		CreateWebhook        func(childComplexity int, input model.CreateWebhookInput) int
 		Declassify           func(childComplexity int, urn catalog.URN, classification string) int
 		DefineClassification func(childComplexity int, name string, description *string, propagates *bool) int
+		DeletePolicy         func(childComplexity int, name string) int
 		DeleteWebhook        func(childComplexity int, id string) int
+		DisablePolicy        func(childComplexity int, name string) int
+		MuteViolation        func(childComplexity int, urn catalog.URN, until *time.Time, reason *string) int
 		RegisterAsset        func(childComplexity int, input model.RegisterAssetInput) int
 		RemoveLineage        func(childComplexity int, input model.RemoveLineageInput) int
 		ReplayDeadLetters    func(childComplexity int, webhook string) int
 		RotateWebhookSecret  func(childComplexity int, id string, overlapSeconds *int) int
 		SetDescription       func(childComplexity int, urn catalog.URN, description string) int
 		SetOwners            func(childComplexity int, urn catalog.URN, owners []string) int
+		UnmuteViolation      func(childComplexity int, urn catalog.URN) int
+		UpdatePolicy         func(childComplexity int, name string, input model.UpdatePolicyInput) int
 		UpdateWebhook        func(childComplexity int, id string, input model.UpdateWebhookInput) int
 	}
 
@@ -254,6 +264,30 @@ type ComplexityRoot struct {
 		StartCursor     func(childComplexity int) int
 	}
 
+	Policy struct {
+		Builtin        func(childComplexity int) int
+		Condition      func(childComplexity int) int
+		CreatedAt      func(childComplexity int) int
+		Description    func(childComplexity int) int
+		Enabled        func(childComplexity int) int
+		Error          func(childComplexity int) int
+		LastError      func(childComplexity int) int
+		LastErrorAt    func(childComplexity int) int
+		LastSweepAt    func(childComplexity int) int
+		Name           func(childComplexity int) int
+		OpenViolations func(childComplexity int) int
+		Origin         func(childComplexity int) int
+		Params         func(childComplexity int) int
+		Scope          func(childComplexity int) int
+		Severity       func(childComplexity int) int
+		UpdatedAt      func(childComplexity int) int
+	}
+
+	PolicyScope struct {
+		Kinds func(childComplexity int) int
+		URNs  func(childComplexity int) int
+	}
+
 	Query struct {
 		Asset              func(childComplexity int, urn catalog.URN) int
 		Changes            func(childComplexity int, after *string, first *int) int
@@ -261,9 +295,13 @@ type ComplexityRoot struct {
 		CrawlRuns          func(childComplexity int, source *string, first *int) int
 		Impact             func(childComplexity int, urn catalog.URN, depth *int, limit *int) int
 		Lineage            func(childComplexity int, urn catalog.URN, direction catalog.Direction, depth *int, at *time.Time, edgeKinds []catalog.EdgeKind, limit *int, level *lineage.Level, kinds []catalog.Kind) int
+		Policies           func(childComplexity int) int
+		Policy             func(childComplexity int, name string) int
 		SchemaChangeImpact func(childComplexity int, subject string, schema string, schemaType *string, registry *string) int
 		Search             func(childComplexity int, query *string, kinds []catalog.Kind, classifications []string, includeDeleted *bool, first *int, after *string) int
 		Sources            func(childComplexity int) int
+		Violation          func(childComplexity int, urn catalog.URN) int
+		Violations         func(childComplexity int, status *policy.Status, policy *string, first *int, after *string) int
 		Webhook            func(childComplexity int, id string) int
 		Webhooks           func(childComplexity int) int
 	}
@@ -309,6 +347,39 @@ type ComplexityRoot struct {
 
 	Subscription struct {
 		Changes func(childComplexity int, types []string, subject *string, after *string) int
+	}
+
+	Violation struct {
+		AcknowledgeNote func(childComplexity int) int
+		AcknowledgedAt  func(childComplexity int) int
+		AcknowledgedBy  func(childComplexity int) int
+		Asset           func(childComplexity int) int
+		Classifications func(childComplexity int) int
+		Evidence        func(childComplexity int) int
+		FirstOpenedAt   func(childComplexity int) int
+		Message         func(childComplexity int) int
+		MuteReason      func(childComplexity int) int
+		MutedAt         func(childComplexity int) int
+		MutedBy         func(childComplexity int) int
+		MutedUntil      func(childComplexity int) int
+		OpenedAt        func(childComplexity int) int
+		Policy          func(childComplexity int) int
+		ResolvedAt      func(childComplexity int) int
+		Severity        func(childComplexity int) int
+		Status          func(childComplexity int) int
+		Subject         func(childComplexity int) int
+		URN             func(childComplexity int) int
+	}
+
+	ViolationConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	ViolationEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 
 	Webhook struct {
@@ -1238,6 +1309,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.LineageNode.Path(childComplexity), true
 
+	case "Mutation.acknowledgeViolation":
+		if e.ComplexityRoot.Mutation.AcknowledgeViolation == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_acknowledgeViolation_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AcknowledgeViolation(childComplexity, args["urn"].(catalog.URN), args["note"].(*string)), true
+
 	case "Mutation.addLineage":
 		if e.ComplexityRoot.Mutation.AddLineage == nil {
 			break
@@ -1273,6 +1356,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.Crawl(childComplexity, args["source"].(string)), true
+
+	case "Mutation.createPolicy":
+		if e.ComplexityRoot.Mutation.CreatePolicy == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createPolicy_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreatePolicy(childComplexity, args["input"].(model.CreatePolicyInput)), true
 
 	case "Mutation.createWebhook":
 		if e.ComplexityRoot.Mutation.CreateWebhook == nil {
@@ -1310,6 +1405,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Mutation.DefineClassification(childComplexity, args["name"].(string), args["description"].(*string), args["propagates"].(*bool)), true
 
+	case "Mutation.deletePolicy":
+		if e.ComplexityRoot.Mutation.DeletePolicy == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deletePolicy_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeletePolicy(childComplexity, args["name"].(string)), true
+
 	case "Mutation.deleteWebhook":
 		if e.ComplexityRoot.Mutation.DeleteWebhook == nil {
 			break
@@ -1321,6 +1428,30 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteWebhook(childComplexity, args["id"].(string)), true
+
+	case "Mutation.disablePolicy":
+		if e.ComplexityRoot.Mutation.DisablePolicy == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_disablePolicy_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DisablePolicy(childComplexity, args["name"].(string)), true
+
+	case "Mutation.muteViolation":
+		if e.ComplexityRoot.Mutation.MuteViolation == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_muteViolation_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.MuteViolation(childComplexity, args["urn"].(catalog.URN), args["until"].(*time.Time), args["reason"].(*string)), true
 
 	case "Mutation.registerAsset":
 		if e.ComplexityRoot.Mutation.RegisterAsset == nil {
@@ -1394,6 +1525,30 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Mutation.SetOwners(childComplexity, args["urn"].(catalog.URN), args["owners"].([]string)), true
 
+	case "Mutation.unmuteViolation":
+		if e.ComplexityRoot.Mutation.UnmuteViolation == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_unmuteViolation_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UnmuteViolation(childComplexity, args["urn"].(catalog.URN)), true
+
+	case "Mutation.updatePolicy":
+		if e.ComplexityRoot.Mutation.UpdatePolicy == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updatePolicy_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdatePolicy(childComplexity, args["name"].(string), args["input"].(model.UpdatePolicyInput)), true
+
 	case "Mutation.updateWebhook":
 		if e.ComplexityRoot.Mutation.UpdateWebhook == nil {
 			break
@@ -1447,6 +1602,132 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
+
+	case "Policy.builtin":
+		if e.ComplexityRoot.Policy.Builtin == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Policy.Builtin(childComplexity), true
+
+	case "Policy.condition":
+		if e.ComplexityRoot.Policy.Condition == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Policy.Condition(childComplexity), true
+
+	case "Policy.createdAt":
+		if e.ComplexityRoot.Policy.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Policy.CreatedAt(childComplexity), true
+
+	case "Policy.description":
+		if e.ComplexityRoot.Policy.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Policy.Description(childComplexity), true
+
+	case "Policy.enabled":
+		if e.ComplexityRoot.Policy.Enabled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Policy.Enabled(childComplexity), true
+
+	case "Policy.error":
+		if e.ComplexityRoot.Policy.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Policy.Error(childComplexity), true
+
+	case "Policy.lastError":
+		if e.ComplexityRoot.Policy.LastError == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Policy.LastError(childComplexity), true
+
+	case "Policy.lastErrorAt":
+		if e.ComplexityRoot.Policy.LastErrorAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Policy.LastErrorAt(childComplexity), true
+
+	case "Policy.lastSweepAt":
+		if e.ComplexityRoot.Policy.LastSweepAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Policy.LastSweepAt(childComplexity), true
+
+	case "Policy.name":
+		if e.ComplexityRoot.Policy.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Policy.Name(childComplexity), true
+
+	case "Policy.openViolations":
+		if e.ComplexityRoot.Policy.OpenViolations == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Policy.OpenViolations(childComplexity), true
+
+	case "Policy.origin":
+		if e.ComplexityRoot.Policy.Origin == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Policy.Origin(childComplexity), true
+
+	case "Policy.params":
+		if e.ComplexityRoot.Policy.Params == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Policy.Params(childComplexity), true
+
+	case "Policy.scope":
+		if e.ComplexityRoot.Policy.Scope == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Policy.Scope(childComplexity), true
+
+	case "Policy.severity":
+		if e.ComplexityRoot.Policy.Severity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Policy.Severity(childComplexity), true
+
+	case "Policy.updatedAt":
+		if e.ComplexityRoot.Policy.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Policy.UpdatedAt(childComplexity), true
+
+	case "PolicyScope.kinds":
+		if e.ComplexityRoot.PolicyScope.Kinds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyScope.Kinds(childComplexity), true
+
+	case "PolicyScope.urns":
+		if e.ComplexityRoot.PolicyScope.URNs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyScope.URNs(childComplexity), true
 
 	case "Query.asset":
 		if e.ComplexityRoot.Query.Asset == nil {
@@ -1515,6 +1796,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.Lineage(childComplexity, args["urn"].(catalog.URN), args["direction"].(catalog.Direction), args["depth"].(*int), args["at"].(*time.Time), args["edgeKinds"].([]catalog.EdgeKind), args["limit"].(*int), args["level"].(*lineage.Level), args["kinds"].([]catalog.Kind)), true
 
+	case "Query.policies":
+		if e.ComplexityRoot.Query.Policies == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.Policies(childComplexity), true
+
+	case "Query.policy":
+		if e.ComplexityRoot.Query.Policy == nil {
+			break
+		}
+
+		args, err := ec.field_Query_policy_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Policy(childComplexity, args["name"].(string)), true
+
 	case "Query.schemaChangeImpact":
 		if e.ComplexityRoot.Query.SchemaChangeImpact == nil {
 			break
@@ -1545,6 +1845,30 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Sources(childComplexity), true
+
+	case "Query.violation":
+		if e.ComplexityRoot.Query.Violation == nil {
+			break
+		}
+
+		args, err := ec.field_Query_violation_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Violation(childComplexity, args["urn"].(catalog.URN)), true
+
+	case "Query.violations":
+		if e.ComplexityRoot.Query.Violations == nil {
+			break
+		}
+
+		args, err := ec.field_Query_violations_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Violations(childComplexity, args["status"].(*policy.Status), args["policy"].(*string), args["first"].(*int), args["after"].(*string)), true
 
 	case "Query.webhook":
 		if e.ComplexityRoot.Query.Webhook == nil {
@@ -1765,6 +2089,174 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Subscription.Changes(childComplexity, args["types"].([]string), args["subject"].(*string), args["after"].(*string)), true
+
+	case "Violation.acknowledgeNote":
+		if e.ComplexityRoot.Violation.AcknowledgeNote == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.AcknowledgeNote(childComplexity), true
+
+	case "Violation.acknowledgedAt":
+		if e.ComplexityRoot.Violation.AcknowledgedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.AcknowledgedAt(childComplexity), true
+
+	case "Violation.acknowledgedBy":
+		if e.ComplexityRoot.Violation.AcknowledgedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.AcknowledgedBy(childComplexity), true
+
+	case "Violation.asset":
+		if e.ComplexityRoot.Violation.Asset == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.Asset(childComplexity), true
+
+	case "Violation.classifications":
+		if e.ComplexityRoot.Violation.Classifications == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.Classifications(childComplexity), true
+
+	case "Violation.evidence":
+		if e.ComplexityRoot.Violation.Evidence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.Evidence(childComplexity), true
+
+	case "Violation.firstOpenedAt":
+		if e.ComplexityRoot.Violation.FirstOpenedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.FirstOpenedAt(childComplexity), true
+
+	case "Violation.message":
+		if e.ComplexityRoot.Violation.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.Message(childComplexity), true
+
+	case "Violation.muteReason":
+		if e.ComplexityRoot.Violation.MuteReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.MuteReason(childComplexity), true
+
+	case "Violation.mutedAt":
+		if e.ComplexityRoot.Violation.MutedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.MutedAt(childComplexity), true
+
+	case "Violation.mutedBy":
+		if e.ComplexityRoot.Violation.MutedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.MutedBy(childComplexity), true
+
+	case "Violation.mutedUntil":
+		if e.ComplexityRoot.Violation.MutedUntil == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.MutedUntil(childComplexity), true
+
+	case "Violation.openedAt":
+		if e.ComplexityRoot.Violation.OpenedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.OpenedAt(childComplexity), true
+
+	case "Violation.policy":
+		if e.ComplexityRoot.Violation.Policy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.Policy(childComplexity), true
+
+	case "Violation.resolvedAt":
+		if e.ComplexityRoot.Violation.ResolvedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.ResolvedAt(childComplexity), true
+
+	case "Violation.severity":
+		if e.ComplexityRoot.Violation.Severity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.Severity(childComplexity), true
+
+	case "Violation.status":
+		if e.ComplexityRoot.Violation.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.Status(childComplexity), true
+
+	case "Violation.subject", "Violation.subjectUrn":
+		if e.ComplexityRoot.Violation.Subject == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.Subject(childComplexity), true
+
+	case "Violation.urn":
+		if e.ComplexityRoot.Violation.URN == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.URN(childComplexity), true
+
+	case "ViolationConnection.edges":
+		if e.ComplexityRoot.ViolationConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ViolationConnection.Edges(childComplexity), true
+
+	case "ViolationConnection.pageInfo":
+		if e.ComplexityRoot.ViolationConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ViolationConnection.PageInfo(childComplexity), true
+
+	case "ViolationConnection.totalCount":
+		if e.ComplexityRoot.ViolationConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ViolationConnection.TotalCount(childComplexity), true
+
+	case "ViolationEdge.cursor":
+		if e.ComplexityRoot.ViolationEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ViolationEdge.Cursor(childComplexity), true
+
+	case "ViolationEdge.node":
+		if e.ComplexityRoot.ViolationEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ViolationEdge.Node(childComplexity), true
 
 	case "Webhook.activeSecrets":
 		if e.ComplexityRoot.Webhook.ActiveSecrets == nil {
@@ -2085,10 +2577,13 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	opCtx := graphql.GetOperationContext(ctx)
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalMap := graphql.BuildUnmarshalerMap(
+		ec.unmarshalInputCreatePolicyInput,
 		ec.unmarshalInputCreateWebhookInput,
 		ec.unmarshalInputLineageInput,
+		ec.unmarshalInputPolicyScopeInput,
 		ec.unmarshalInputRegisterAssetInput,
 		ec.unmarshalInputRemoveLineageInput,
+		ec.unmarshalInputUpdatePolicyInput,
 		ec.unmarshalInputUpdateWebhookInput,
 		ec.unmarshalInputWebhookFilterInput,
 	)
@@ -2230,6 +2725,8 @@ enum AssetKind {
   DATASET
   VIOLATION
   CRAWL_RUN
+  "A policy definition (urn:policy:<name>); see the Policy section."
+  POLICY
 }
 
 enum EdgeKind {
@@ -2853,6 +3350,163 @@ extend type Mutation {
   "Queues every dead letter of a webhook again (same webhook-id); returns how many."
   replayDeadLetters(webhook: ID!): Int!
 }
+
+# ---------------------------------------------------------------------------
+# Policy: policies (built-ins and CEL conditions) and the violations the
+# engine keeps for them. Violations are assets of kind VIOLATION
+# (urn:violation:<policy>/<subject urn>): each opening and resolution is a
+# policy.violation.opened|resolved change carrying the evidence. Reading needs
+# read access, changing policies and violations a token with write access.
+# See policy/README.md.
+# ---------------------------------------------------------------------------
+
+enum Severity {
+  LOW
+  MEDIUM
+  HIGH
+  CRITICAL
+}
+
+enum ViolationStatus {
+  "Open, neither acknowledged nor muted."
+  OPEN
+  "Open; a steward has seen it and owns it. Still notified."
+  ACKNOWLEDGED
+  "Open but frozen: neither updated nor resolved, so nothing about it is notified, until unmuted or ` + "`" + `mutedUntil` + "`" + `."
+  MUTED
+  "The condition cleared (or the policy was disabled or deleted)."
+  RESOLVED
+}
+
+"Which subjects a policy judges; empty lists add no narrowing."
+type PolicyScope {
+  kinds: [AssetKind!]!
+  "Globs over subject URNs: ` + "`" + `*` + "`" + ` any run of characters, ` + "`" + `?` + "`" + ` one."
+  urns: [String!]!
+}
+
+input PolicyScopeInput {
+  kinds: [AssetKind!]
+  urns: [String!]
+}
+
+type Policy {
+  name: String!
+  description: String
+  severity: Severity!
+  "The built-in it runs (pii-consumer-allowlist, pii-retention, compatibility-none-with-consumers, pii-sink-allowlist, schema-drift), or null."
+  builtin: String
+  "The built-in's parameters (allow, max, classification, kinds)."
+  params: JSON
+  "The CEL condition, or null for a built-in."
+  condition: String
+  scope: PolicyScope!
+  enabled: Boolean!
+  "` + "`" + `config` + "`" + ` (the config file's policies section: change it there) or ` + "`" + `api` + "`" + `."
+  origin: String!
+  "Why a stored policy does not compile (it is then not evaluated)."
+  error: String
+  "The last subject the condition could not judge, and why (its violation, if any, was kept)."
+  lastError: String
+  lastErrorAt: Time
+  lastSweepAt: Time
+  "Unresolved violations (acknowledged and muted included)."
+  openViolations: Int!
+  createdAt: Time
+  updatedAt: Time
+}
+
+type Violation {
+  urn: URN!
+  policy: String!
+  severity: Severity
+  status: ViolationStatus!
+  "The asset that violates the policy (a tombstone when it is gone)."
+  subject: Asset
+  subjectUrn: URN!
+  message: String
+  "Why: which consumer, which classification, which path (JSON, per policy)."
+  evidence: JSON
+  classifications: [String!]!
+  "When this opening began (null for a resolved one: see its policy.violation.resolved change)."
+  openedAt: Time
+  "When the pair first violated the policy."
+  firstOpenedAt: Time
+  resolvedAt: Time
+  acknowledgedBy: String
+  acknowledgedAt: Time
+  acknowledgeNote: String
+  mutedBy: String
+  mutedAt: Time
+  mutedUntil: Time
+  muteReason: String
+  "The violation as an asset: its history is in changes."
+  asset: Asset!
+}
+
+type ViolationConnection {
+  edges: [ViolationEdge!]!
+  pageInfo: PageInfo!
+  totalCount: Int!
+}
+
+type ViolationEdge {
+  cursor: String!
+  node: Violation!
+}
+
+input CreatePolicyInput {
+  name: String!
+  description: String
+  "Defaults to the built-in's severity, else MEDIUM."
+  severity: Severity
+  "A built-in, or…"
+  builtin: String
+  params: JSON
+  "…a CEL condition over asset, change and the helpers; refused with its line and column when it does not compile."
+  condition: String
+  scope: PolicyScopeInput
+  enabled: Boolean = true
+}
+
+"Fields left out stay as they are. Whether a policy is a built-in or a condition cannot change."
+input UpdatePolicyInput {
+  description: String
+  severity: Severity
+  "Replaces all parameters."
+  params: JSON
+  condition: String
+  scope: PolicyScopeInput
+  enabled: Boolean
+}
+
+extend type Query {
+  policies: [Policy!]!
+  policy(name: String!): Policy!
+  """
+  Violations in URN order. Without ` + "`" + `status` + "`" + `, every unresolved one (OPEN, ACKNOWLEDGED, MUTED);
+  RESOLVED ones come newest first.
+  """
+  violations(status: ViolationStatus, policy: String, first: Int = 50, after: String): ViolationConnection!
+  violation(urn: URN!): Violation!
+}
+
+extend type Mutation {
+  "Creates a policy (stored in the catalog) and sweeps it. CONFLICT when the name is taken."
+  createPolicy(input: CreatePolicyInput!): Policy!
+  "Changes a policy created through the API (a config policy is changed in the config file)."
+  updatePolicy(name: String!, input: UpdatePolicyInput!): Policy!
+  "Disables a policy; its violations resolve."
+  disablePolicy(name: String!): Policy!
+  "Deletes a policy created through the API; its violations resolve."
+  deletePolicy(name: String!): Boolean!
+  "Marks an open violation as seen and owned by the caller, with an optional note."
+  acknowledgeViolation(urn: URN!, note: String): Violation!
+  "Freezes an open violation (no updates, no resolution, no notifications) until unmuted or ` + "`" + `until` + "`" + `."
+  muteViolation(urn: URN!, until: Time, reason: String): Violation!
+  "Lifts a mute; the violation is judged again at once."
+  unmuteViolation(urn: URN!): Violation!
+}
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -3235,6 +3889,54 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
 }
 
+func (ec *executionContext) childFields_Policy(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_Policy_name(ctx, field)
+	case "description":
+		return ec.fieldContext_Policy_description(ctx, field)
+	case "severity":
+		return ec.fieldContext_Policy_severity(ctx, field)
+	case "builtin":
+		return ec.fieldContext_Policy_builtin(ctx, field)
+	case "params":
+		return ec.fieldContext_Policy_params(ctx, field)
+	case "condition":
+		return ec.fieldContext_Policy_condition(ctx, field)
+	case "scope":
+		return ec.fieldContext_Policy_scope(ctx, field)
+	case "enabled":
+		return ec.fieldContext_Policy_enabled(ctx, field)
+	case "origin":
+		return ec.fieldContext_Policy_origin(ctx, field)
+	case "error":
+		return ec.fieldContext_Policy_error(ctx, field)
+	case "lastError":
+		return ec.fieldContext_Policy_lastError(ctx, field)
+	case "lastErrorAt":
+		return ec.fieldContext_Policy_lastErrorAt(ctx, field)
+	case "lastSweepAt":
+		return ec.fieldContext_Policy_lastSweepAt(ctx, field)
+	case "openViolations":
+		return ec.fieldContext_Policy_openViolations(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Policy_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_Policy_updatedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Policy", field.Name)
+}
+
+func (ec *executionContext) childFields_PolicyScope(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "kinds":
+		return ec.fieldContext_PolicyScope_kinds(ctx, field)
+	case "urns":
+		return ec.fieldContext_PolicyScope_urns(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PolicyScope", field.Name)
+}
+
 func (ec *executionContext) childFields_SchemaChangeImpact(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "subject":
@@ -3311,6 +4013,74 @@ func (ec *executionContext) childFields_Source(ctx context.Context, field graphq
 		return ec.fieldContext_Source_lastRun(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Source", field.Name)
+}
+
+func (ec *executionContext) childFields_Violation(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "urn":
+		return ec.fieldContext_Violation_urn(ctx, field)
+	case "policy":
+		return ec.fieldContext_Violation_policy(ctx, field)
+	case "severity":
+		return ec.fieldContext_Violation_severity(ctx, field)
+	case "status":
+		return ec.fieldContext_Violation_status(ctx, field)
+	case "subject":
+		return ec.fieldContext_Violation_subject(ctx, field)
+	case "subjectUrn":
+		return ec.fieldContext_Violation_subjectUrn(ctx, field)
+	case "message":
+		return ec.fieldContext_Violation_message(ctx, field)
+	case "evidence":
+		return ec.fieldContext_Violation_evidence(ctx, field)
+	case "classifications":
+		return ec.fieldContext_Violation_classifications(ctx, field)
+	case "openedAt":
+		return ec.fieldContext_Violation_openedAt(ctx, field)
+	case "firstOpenedAt":
+		return ec.fieldContext_Violation_firstOpenedAt(ctx, field)
+	case "resolvedAt":
+		return ec.fieldContext_Violation_resolvedAt(ctx, field)
+	case "acknowledgedBy":
+		return ec.fieldContext_Violation_acknowledgedBy(ctx, field)
+	case "acknowledgedAt":
+		return ec.fieldContext_Violation_acknowledgedAt(ctx, field)
+	case "acknowledgeNote":
+		return ec.fieldContext_Violation_acknowledgeNote(ctx, field)
+	case "mutedBy":
+		return ec.fieldContext_Violation_mutedBy(ctx, field)
+	case "mutedAt":
+		return ec.fieldContext_Violation_mutedAt(ctx, field)
+	case "mutedUntil":
+		return ec.fieldContext_Violation_mutedUntil(ctx, field)
+	case "muteReason":
+		return ec.fieldContext_Violation_muteReason(ctx, field)
+	case "asset":
+		return ec.fieldContext_Violation_asset(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Violation", field.Name)
+}
+
+func (ec *executionContext) childFields_ViolationConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ViolationConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ViolationConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_ViolationConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ViolationConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ViolationEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_ViolationEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_ViolationEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ViolationEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_Webhook(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
