@@ -36,7 +36,7 @@ func Require(t testing.TB, need ...Server) *State {
 		if t.Failed() {
 			for _, n := range need {
 				for _, p := range s.procsOf(n) {
-					t.Logf("last lines of %s's log %s:\n%s", p.Name, p.Log, Tail(p.Log, 40))
+					t.Logf("last lines of %s's log %s:\n%s", p.Name, p.Log, Tail(p.Log, 25))
 				}
 			}
 		}
