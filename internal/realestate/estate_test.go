@@ -302,6 +302,15 @@ func (e *estate) seed(ctx context.Context) {
 		INSERT INTO orders (customer_id, status, total) VALUES (1, 'NEW', 12.50), (2, 'PAID', 99.99);
 		INSERT INTO order_items (order_id, sku, quantity) VALUES (1, 'SKU-1', 2), (2, 'SKU-2', 1);`)
 	e.psql("dwh", "CREATE SCHEMA staging")
+	// Confluent's default global level, which Apicurio does not share
+	// (its default is NONE); the demo's registry has it too.
+	reg, err := sr.NewClient(sr.URLs(e.st.Registry.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := reg.SetCompatibility(ctx, sr.SetCompatibility{Level: sr.CompatBackward}); len(res) != 1 || res[0].Err != nil {
+		t.Fatalf("set global compatibility: %+v", res)
+	}
 
 	// The source first, and the sink once the source's topics exist: a
 	// topics.regex subscription sees a new topic only at its next metadata

@@ -200,6 +200,16 @@ func TestRealEstateLineage(t *testing.T) {
 		if !strings.Contains(claims, `"origin":"consumer-offsets"`) || !strings.Contains(claims, `"origin":"connect-config"`) {
 			t.Errorf("topic → connect-%s is not one edge with both claims: %s", sinkConnector, claims)
 		}
+		// The Debezium subject, registered by Apicurio's converter, reads
+		// as the demo's: inherited BACKWARD compatibility, its record name.
+		sub := `query($u: URN!) { asset(urn: $u) { properties } }`
+		for _, k := range []string{"compatibility", "compatibilitySource", "schemaType", "recordName", "mode"} {
+			r := real.gql(t, sub, map[string]any{"u": "urn:subject:prod-sr/cdc.shop.customers-value"})["asset"].(map[string]any)["properties"].(map[string]any)[k]
+			f := fake.gql(t, sub, map[string]any{"u": "urn:subject:prod-sr/cdc.shop.customers-value"})["asset"].(map[string]any)["properties"].(map[string]any)[k]
+			if r != f || r == nil {
+				t.Errorf("subject cdc.shop.customers-value %s: real %v, demo %v", k, r, f)
+			}
+		}
 		// The Go producer's subject is bound to its topic through the
 		// schema id in sampled records.
 		d = real.gql(t, `{ asset(urn: "urn:topic:prod/`+eventsTopic+`") { properties upstream { asset { urn kind } } downstream { asset { urn kind } } } }`, nil)
