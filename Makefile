@@ -1,7 +1,7 @@
 # Watershed developer targets. `make run` and `make test` are the two commands in the README.
 GO ?= go
 
-.PHONY: run test check generate build bench
+.PHONY: run test check generate build bench test-real
 
 run: ## run the server on the embedded store (./data)
 	$(GO) run ./cmd/watershed serve
@@ -23,3 +23,6 @@ check: ## formatting, vet, and generated code is current
 
 bench: ## store benchmarks at 1M entities (prints a table)
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./catalog/embedded/
+
+test-real: ## start real Kafka, Connect+Debezium, Apicurio, PostgreSQL, Neo4j (infra/up) and run every real-server test verbosely; fails if a server cannot start
+	GO=$(GO) bash infra/test-real

@@ -126,11 +126,28 @@ func (f *fetcher) copyDeps(name string) (string, error) {
 	if complete(dir) {
 		return dir, nil
 	}
-	os.RemoveAll(dir)
-	if err := f.mvn("-f", pom, DependencyPlugin+":copy-dependencies", "-DincludeScope=runtime", "-DoutputDirectory="+dir); err != nil {
+	tmp := dir + ".tmp-" + randomID(4)
+	defer os.RemoveAll(tmp)
+	if err := f.mvn("-f", pom, DependencyPlugin+":copy-dependencies", "-DincludeScope=runtime", "-DoutputDirectory="+tmp); err != nil {
 		return "", fmt.Errorf("resolve %s: %w", name, err)
 	}
-	return dir, markComplete(dir)
+	return dir, publish(tmp, dir)
+}
+
+// publish marks tmp complete and renames it to dir, unless another run
+// published dir meanwhile.
+func publish(tmp, dir string) error {
+	if err := markComplete(tmp); err != nil {
+		return err
+	}
+	if complete(dir) {
+		return nil
+	}
+	os.RemoveAll(dir)
+	if err := os.Rename(tmp, dir); err != nil {
+		return fmt.Errorf("publish %s: %w", dir, err)
+	}
+	return nil
 }
 
 // archive fetches one tar.gz artifact (group:artifact:version:tar.gz:classifier)
@@ -149,11 +166,12 @@ func (f *fetcher) archive(coords string) (string, error) {
 		return "", fmt.Errorf("fetch %s: %w", coords, err)
 	}
 	file := filepath.Join(dl, parts[1]+"-"+parts[2]+"-"+parts[4]+".tar.gz")
-	os.RemoveAll(dir)
-	if err := untar(file, dir); err != nil {
+	tmp := dir + ".tmp-" + randomID(4)
+	defer os.RemoveAll(tmp)
+	if err := untar(file, tmp); err != nil {
 		return "", fmt.Errorf("unpack %s: %w", coords, err)
 	}
-	if err := markComplete(dir); err != nil {
+	if err := publish(tmp, dir); err != nil {
 		return "", err
 	}
 	os.Remove(file) // the unpacked folder is the cache; Maven keeps its own copy in m2

@@ -60,10 +60,18 @@ func (l *Launcher) upKafka(ctx context.Context, st *State) error {
 		if err := os.WriteFile(props, []byte(kafkaProperties(i, ports[i], controller, filepath.Join(dir, "data"))), 0o644); err != nil {
 			return fmt.Errorf("write %s: %w", props, err)
 		}
-		format := exec.CommandContext(ctx, java, append(append(jvmFlags("256m"), log4j, argfile),
-			"kafka.tools.StorageTool", "format", "-t", info.ClusterID, "-c", props)...)
-		if out, err := format.CombinedOutput(); err != nil {
-			return fmt.Errorf("format storage of %s: %w\n%s", name, err, lastLines(string(out), 30))
+		data := filepath.Join(dir, "data")
+		if i == 0 {
+			// kafka-storage format: meta.properties and the bootstrap
+			// metadata checkpoint the controller starts from.
+			format := exec.CommandContext(ctx, java, append(append(jvmFlags("256m"), log4j, argfile),
+				"kafka.tools.StorageTool", "format", "-t", info.ClusterID, "-c", props)...)
+			if out, err := format.CombinedOutput(); err != nil {
+				return fmt.Errorf("format storage of %s: %w\n%s", name, err, lastLines(string(out), 30))
+			}
+		} else if err := formatLike(filepath.Join(l.o.RunDir, "kafka-0", "data"), data, i, info.ClusterID); err != nil {
+			// What format writes for a broker, without a JVM start per node.
+			return fmt.Errorf("format storage of %s: %w", name, err)
 		}
 		p, err := spawn(name, l.marker(), l.logPath(name), nil, java,
 			append(append(jvmFlags("384m"), l.marker(), log4j, argfile), "kafka.Kafka", props)...)
@@ -156,4 +164,23 @@ func httpReady(ctx context.Context, url string) error {
 		return fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
 	return nil
+}
+
+// formatLike formats the log dir of broker node as kafka-storage format
+// would (one JVM start less per broker on a 2-core machine): the bootstrap
+// checkpoint of the formatted node 0, and a meta.properties (version 1,
+// Kafka 3.7+) with this node's id and a fresh directory id.
+func formatLike(formatted, data string, node int, clusterID string) error {
+	if err := os.MkdirAll(data, 0o755); err != nil {
+		return err
+	}
+	b, err := os.ReadFile(filepath.Join(formatted, "bootstrap.checkpoint"))
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(data, "bootstrap.checkpoint"), b, 0o644); err != nil {
+		return err
+	}
+	meta := fmt.Sprintf("version=1\ncluster.id=%s\nnode.id=%d\ndirectory.id=%s\n", clusterID, node, kafkaUUID())
+	return os.WriteFile(filepath.Join(data, "meta.properties"), []byte(meta), 0o644)
 }

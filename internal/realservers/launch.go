@@ -132,6 +132,37 @@ func (l *Launcher) Up(ctx context.Context, servers []Server) (*State, error) {
 	return st, nil
 }
 
+// Fetch resolves the artifacts of the named servers into the cache and
+// starts nothing, so that downloads can overlap other work.
+func (l *Launcher) Fetch(servers []Server) error {
+	if err := os.MkdirAll(l.o.CacheDir, 0o755); err != nil {
+		return fmt.Errorf("create cache dir: %w", err)
+	}
+	for _, s := range servers {
+		begin := time.Now()
+		var err error
+		switch s {
+		case Kafka:
+			_, err = l.fetch.classpath("kafka")
+		case Connect:
+			if _, err = l.fetch.classpath("kafka"); err == nil {
+				_, _, _, err = l.fetchConnectPlugins()
+			}
+		case Registry:
+			_, err = l.fetch.archive("io.apicurio:apicurio-registry-app:" + ApicurioVersion + ":tar.gz:all")
+		case Neo4j:
+			_, err = l.fetch.classpath("neo4j")
+		case Postgres:
+			_, err = postgresBin() // Debian's package, not Maven's
+		}
+		if err != nil {
+			return fmt.Errorf("fetch %s: %w", s, err)
+		}
+		fmt.Fprintf(l.o.Log, "%s: artifacts ready after %.1fs\n", s, time.Since(begin).Seconds())
+	}
+	return nil
+}
+
 // Down stops every process recorded in RunDir/servers.json by its PID, in
 // reverse start order, removes PostgreSQL's data folder and the state
 // file, and keeps the logs.

@@ -1,6 +1,7 @@
 package realservers
 
 import (
+	"archive/zip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -56,15 +57,7 @@ func (l *Launcher) upRegistry(ctx context.Context, st *State) error {
 
 // The Connect plugins: each in its own folder under plugin.path.
 func (l *Launcher) connectPlugins() (string, map[string]string, error) {
-	pg, err := l.fetch.archive("io.debezium:debezium-connector-postgres:" + DebeziumPostgresVersion + ":tar.gz:plugin")
-	if err != nil {
-		return "", nil, err
-	}
-	jdbc, err := l.fetch.archive("io.debezium:debezium-connector-jdbc:" + DebeziumJDBCVersion + ":tar.gz:plugin")
-	if err != nil {
-		return "", nil, err
-	}
-	conv, err := l.fetch.copyDeps("connect")
+	pg, jdbc, conv, err := l.fetchConnectPlugins()
 	if err != nil {
 		return "", nil, err
 	}
@@ -80,11 +73,30 @@ func (l *Launcher) connectPlugins() (string, map[string]string, error) {
 	for name, dir := range map[string]string{
 		"debezium-connector-postgres": filepath.Join(pg, "debezium-connector-postgres"),
 		"debezium-connector-jdbc":     filepath.Join(jdbc, "debezium-connector-jdbc"),
-		"apicurio-converter":          conv,
 	} {
 		if err := os.Symlink(dir, filepath.Join(root, name)); err != nil {
 			return "", nil, fmt.Errorf("link plugin %s: %w", name, err)
 		}
+	}
+	// The Apicurio 2.6 converter jars carry no ServiceLoader manifest, so
+	// plugin.discovery=service_load (which spares the worker a reflective
+	// scan of every jar: minutes on a loaded 2-core machine) would not see
+	// it. Its folder gets the jars and one more jar holding the manifest.
+	apicurio := filepath.Join(root, "apicurio-converter")
+	if err := os.MkdirAll(apicurio, 0o755); err != nil {
+		return "", nil, fmt.Errorf("create plugin folder: %w", err)
+	}
+	jars, _ := filepath.Glob(filepath.Join(conv, "*.jar"))
+	for _, j := range jars {
+		if err := os.Symlink(j, filepath.Join(apicurio, filepath.Base(j))); err != nil {
+			return "", nil, fmt.Errorf("link plugin jar: %w", err)
+		}
+	}
+	if err := writeManifestJar(filepath.Join(apicurio, "watershed-service-manifest.jar"), map[string][]string{
+		"org.apache.kafka.connect.storage.Converter": {"io.apicurio.registry.utils.converter.AvroConverter",
+			"io.apicurio.registry.utils.converter.ExtJsonConverter", "io.apicurio.registry.utils.converter.SerdeBasedConverter"},
+	}); err != nil {
+		return "", nil, err
 	}
 	path := root
 	return path, map[string]string{
@@ -92,6 +104,18 @@ func (l *Launcher) connectPlugins() (string, map[string]string, error) {
 		"debezium-connector-jdbc":           DebeziumJDBCVersion,
 		"apicurio-registry-utils-converter": l.pomProperty("connect", "apicurio"),
 	}, nil
+}
+
+// fetchConnectPlugins resolves the plugin archives and folders.
+func (l *Launcher) fetchConnectPlugins() (pg, jdbc, conv string, err error) {
+	if pg, err = l.fetch.archive("io.debezium:debezium-connector-postgres:" + DebeziumPostgresVersion + ":tar.gz:plugin"); err != nil {
+		return
+	}
+	if jdbc, err = l.fetch.archive("io.debezium:debezium-connector-jdbc:" + DebeziumJDBCVersion + ":tar.gz:plugin"); err != nil {
+		return
+	}
+	conv, err = l.fetch.copyDeps("connect")
+	return
 }
 
 // upConnect starts one Kafka Connect distributed worker against the
@@ -147,6 +171,7 @@ func (l *Launcher) upConnect(ctx context.Context, st *State) error {
 		"status.storage.partitions=1",
 		"offset.flush.interval.ms=1000",
 		"connector.client.config.override.policy=All",
+		"plugin.discovery=service_load",
 		"plugin.path=" + plugins,
 		"",
 	}, "\n")
@@ -366,4 +391,28 @@ func postmasterPID(data string) (int, error) {
 		return 0, fmt.Errorf("postmaster %d: %w", pid, err)
 	}
 	return pid, nil
+}
+
+// writeManifestJar writes a jar holding META-INF/services files only.
+func writeManifestJar(path string, services map[string][]string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	zw := zip.NewWriter(f)
+	for iface, impls := range services {
+		w, err := zw.Create("META-INF/services/" + iface)
+		if err == nil {
+			_, err = w.Write([]byte(strings.Join(impls, "\n") + "\n"))
+		}
+		if err != nil {
+			f.Close()
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return f.Close()
 }

@@ -2,6 +2,7 @@
 // suite; infra/up and infra/down run it. See infra/README.md.
 //
 //	realservers up [all|postgres|kafka|registry|connect|neo4j ...]
+//	realservers fetch [all|kafka|...]   (resolve artifacts only)
 //	realservers down
 //	realservers status
 package main
@@ -38,7 +39,7 @@ func run(args []string) error {
 	infra := fs.String("infra", filepath.Join(wd, "infra"), "the repository's infra/ folder")
 	brokers := fs.Int("brokers", 3, "number of Kafka brokers")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: realservers [flags] up [all|postgres|kafka|registry|connect|neo4j ...] | down | status")
+		fmt.Fprintln(fs.Output(), "usage: realservers [flags] up [all|postgres|kafka|registry|connect|neo4j ...] | fetch [servers] | down | status")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -79,6 +80,16 @@ func run(args []string) error {
 			fmt.Print(line)
 		}
 		return err
+	case "fetch":
+		names := fs.Args()[1:]
+		if len(names) == 0 {
+			names = []string{"all"}
+		}
+		servers, err := realservers.ParseServers(names)
+		if err != nil {
+			return err
+		}
+		return l.Fetch(servers)
 	case "down":
 		return l.Down()
 	case "status":
