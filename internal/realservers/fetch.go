@@ -86,7 +86,8 @@ func (f *fetcher) classpath(name string) (string, error) {
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return "", fmt.Errorf("create classpath cache: %w", err)
 	}
-	tmp := out + ".tmp"
+	tmp := out + ".tmp-" + randomID(4)
+	defer os.Remove(tmp)
 	if err := f.mvn("-f", pom, DependencyPlugin+":build-classpath", "-Dmdep.includeScope=runtime", "-Dmdep.outputFile="+tmp); err != nil {
 		return "", fmt.Errorf("resolve %s: %w", name, err)
 	}

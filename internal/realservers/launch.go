@@ -145,9 +145,9 @@ func (l *Launcher) Fetch(servers []Server) error {
 		case Kafka:
 			_, err = l.fetch.classpath("kafka")
 		case Connect:
-			if _, err = l.fetch.classpath("kafka"); err == nil {
-				_, _, _, err = l.fetchConnectPlugins()
-			}
+			// Connect runs on Kafka's classpath (fetched for kafka): only
+			// its plugins here, so that fetches can run side by side.
+			_, _, _, err = l.fetchConnectPlugins()
 		case Registry:
 			_, err = l.fetch.archive("io.apicurio:apicurio-registry-app:" + ApicurioVersion + ":tar.gz:all")
 		case Neo4j:
@@ -176,15 +176,35 @@ func (l *Launcher) Down() error {
 	if err != nil {
 		return err
 	}
-	procs := st.Procs()
-	var errs []error
-	for i := len(procs) - 1; i >= 0; i-- {
-		p := procs[i]
-		grace := 30 * time.Second
-		if err := kill(p, grace); err != nil {
-			errs = append(errs, err)
+	// In stages, each stage's processes side by side: everything but Kafka,
+	// then the brokers, then the controller (node 0) that they report to
+	// while shutting down.
+	var stages [3][]Proc
+	for _, p := range st.Procs() {
+		switch {
+		case p.Name == "kafka-0":
+			stages[2] = append(stages[2], p)
+		case strings.HasPrefix(p.Name, "kafka-"):
+			stages[1] = append(stages[1], p)
+		default:
+			stages[0] = append(stages[0], p)
 		}
-		fmt.Fprintf(l.o.Log, "stopped %s (pid %d)\n", p.Name, p.PID)
+	}
+	var errs []error
+	for _, stage := range stages {
+		res := make(chan error, len(stage))
+		for _, p := range stage {
+			go func() {
+				err := kill(p, 30*time.Second)
+				fmt.Fprintf(l.o.Log, "stopped %s (pid %d)\n", p.Name, p.PID)
+				res <- err
+			}()
+		}
+		for range stage {
+			if err := <-res; err != nil {
+				errs = append(errs, err)
+			}
+		}
 	}
 	if st.Postgres != nil && st.Postgres.DataDir != "" && strings.Contains(filepath.Base(filepath.Dir(st.Postgres.DataDir)), "watershed-pg-") {
 		if err := os.RemoveAll(filepath.Dir(st.Postgres.DataDir)); err != nil {
