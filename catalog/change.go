@@ -11,7 +11,11 @@ import (
 type ChangeType string
 
 // Change types written by stores. Other packages add their own (policy,
-// crawl, webhook) through Batch mutations in later stages.
+// crawl, webhook) through Batch mutations in later stages. A crawl run
+// writes crawl.completed only when it changed something, crawl.failed when
+// it failed, and crawl.recovered when it is the first to succeed (or be
+// partial) after a failed one; a run that changes nothing writes no event
+// (it is still recorded in crawlRuns).
 const (
 	AssetCreated             ChangeType = "asset.created"
 	AssetUpdated             ChangeType = "asset.updated"
@@ -27,6 +31,7 @@ const (
 	ClassificationDefined    ChangeType = "classification.defined"
 	CrawlCompletedEvent      ChangeType = "crawl.completed"
 	CrawlFailedEvent         ChangeType = "crawl.failed"
+	CrawlRecoveredEvent      ChangeType = "crawl.recovered"
 	PolicyViolationOpened    ChangeType = "policy.violation.opened"
 	PolicyViolationResolved  ChangeType = "policy.violation.resolved"
 	WebhookEndpointDisabled  ChangeType = "webhook.endpoint.disabled"
@@ -38,7 +43,7 @@ func ChangeTypes() []ChangeType {
 		AssetCreated, AssetUpdated, AssetDeleted, SchemaVersionAdded,
 		EdgeAdded, EdgeUpdated, EdgeRemoved,
 		ClassificationAttached, ClassificationDetached, ClassificationPropagated, ClassificationRetracted,
-		ClassificationDefined, CrawlCompletedEvent, CrawlFailedEvent,
+		ClassificationDefined, CrawlCompletedEvent, CrawlFailedEvent, CrawlRecoveredEvent,
 		PolicyViolationOpened, PolicyViolationResolved, WebhookEndpointDisabled,
 	}
 }

@@ -45,15 +45,16 @@ type Reader interface {
 type Writer interface {
 	// Reconcile diffs s against what s.Source asserted before and commits
 	// exactly the differences with their change events. A snapshot equal to
-	// the last one writes no change events. When s.Run is set the crawl run
-	// is recorded and its crawl.completed event commits in the same batch.
+	// the last one writes no change events. When run is set the crawl run
+	// is recorded in the same batch, with crawl.completed if it changed
+	// something, or crawl.recovered if the source's previous run failed.
 	Reconcile(ctx context.Context, s Snapshot, run *CrawlRun) (ReconcileResult, error)
 	// Apply validates every mutation of b, then commits all of them with
 	// their change events, or none. It returns the changes written, which
 	// is empty when the batch changed nothing.
 	Apply(ctx context.Context, b Batch) ([]Change, error)
 	// RecordCrawlRun stores a crawl run that did not reconcile (a failed
-	// crawl) and its crawl.failed event.
+	// crawl) and its crawl.failed event, which it returns.
 	RecordCrawlRun(ctx context.Context, run CrawlRun) (Change, error)
 }
 

@@ -170,8 +170,8 @@ func (u URN) parse() (Kind, string, error) {
 		return "", "", Errorf(Invalid, "urn %q is not valid UTF-8", clip(s))
 	}
 	for _, r := range s {
-		if unicode.IsControl(r) || unicode.IsSpace(r) {
-			return "", "", Errorf(Invalid, "urn %q contains whitespace or a control character", clip(s))
+		if unicode.IsSpace(r) || invisibleRune(r) {
+			return "", "", Errorf(Invalid, "urn %q contains %U: whitespace, a control character or an invisible one", clip(s), r)
 		}
 	}
 	for _, ks := range kindSchemes {
@@ -180,6 +180,32 @@ func (u URN) parse() (Kind, string, error) {
 		}
 	}
 	return "", "", Errorf(Invalid, "urn %q has unknown kind %q", clip(s), scheme)
+}
+
+// invisibleRune reports runes that render as nothing but make two names
+// differ: control characters, format characters (U+200B zero-width space,
+// U+202E right-to-left override, U+FEFF) and the Hangul fillers.
+func invisibleRune(r rune) bool {
+	switch r {
+	case 0x115F, 0x1160, 0x3164, 0xFFA0:
+		return true
+	}
+	return unicode.IsControl(r) || unicode.Is(unicode.Cf, r)
+}
+
+// ValidateOwner reports why o cannot name an owner: it must be valid UTF-8
+// without control, invisible or line-breaking characters (plain spaces are
+// fine: "Data Platform").
+func ValidateOwner(o string) error {
+	if !utf8.ValidString(o) {
+		return Errorf(Invalid, "owner %q is not valid UTF-8", clip(o))
+	}
+	for _, r := range o {
+		if invisibleRune(r) || (unicode.IsSpace(r) && r != ' ') {
+			return Errorf(Invalid, "owner %q contains %U: a control, invisible or line-breaking character", clip(o), r)
+		}
+	}
+	return nil
 }
 
 // DisplayName returns a short human name for u: the last path element of its

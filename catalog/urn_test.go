@@ -24,6 +24,12 @@ func TestURN(t *testing.T) {
 		{"urn:spaceship:x", "", "x", "x", false},
 		{"urn:topic:prod/my topic", catalog.KindTopic, "prod/my topic", "my topic", false},
 		{"urn:topic:prod/\x00", catalog.KindTopic, "prod/\x00", "\x00", false},
+		{"urn:topic:prod/ord\u200bers", catalog.KindTopic, "prod/ord\u200bers", "ord\u200bers", false}, // zero-width space
+		{"urn:topic:prod/\u202eorders", catalog.KindTopic, "prod/\u202eorders", "\u202eorders", false}, // right-to-left override
+		{"urn:topic:prod/\ufefforders", catalog.KindTopic, "prod/\ufefforders", "\ufefforders", false}, // byte-order mark
+		{"urn:topic:prod/a\nb", catalog.KindTopic, "prod/a\nb", "a\nb", false},
+		{"urn:topic:prod/\u3164", catalog.KindTopic, "prod/\u3164", "\u3164", false}, // Hangul filler
+		{"urn:topic:prod/commandes-é", catalog.KindTopic, "prod/commandes-é", "commandes-é", true},
 		{catalog.URN("urn:topic:" + strings.Repeat("a", catalog.MaxURNLength)), catalog.KindTopic, strings.Repeat("a", catalog.MaxURNLength), strings.Repeat("a", catalog.MaxURNLength), false},
 	}
 	for _, c := range cases {
@@ -109,6 +115,20 @@ func TestEscapeIdentity(t *testing.T) {
 		}
 		if err := catalog.MakeURN(catalog.KindConsumerGroup, "c/"+got).Validate(); err != nil {
 			t.Errorf("escaped %q does not make a valid URN: %v", in, err)
+		}
+	}
+}
+
+func TestValidateOwner(t *testing.T) {
+	for _, o := range []string{"alice", "team:data", "Data Platform", "équipe-données", "alice@example.com"} {
+		if err := catalog.ValidateOwner(o); err != nil {
+			t.Errorf("ValidateOwner(%q) = %v, want nil", o, err)
+		}
+	}
+	for _, o := range []string{"al\nice", "alice\r", "a\tb", "ali\u200bce", "\u202ealice", "a\u2028b", "a\u00a0b", "\xff"} {
+		err := catalog.ValidateOwner(o)
+		if err == nil || catalog.KindOf(err) != catalog.Invalid {
+			t.Errorf("ValidateOwner(%q) = %v, want an Invalid error", o, err)
 		}
 	}
 }

@@ -11,7 +11,10 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
+	"net/url"
 	"os"
+	"reflect"
 	"strings"
 	"time"
 
@@ -40,11 +43,15 @@ type Config struct {
 	// OpenLineage configures the push endpoints (/api/v1/lineage and
 	// /api/v1/topologies).
 	OpenLineage OpenLineage `yaml:"openlineage"`
+	// HTTP bounds the listener.
+	HTTP HTTP `yaml:"http"`
+
+	// Webhooks configures delivery of change-log entries to HTTP receivers.
+	Webhooks Webhooks `yaml:"webhooks"`
 
 	// Sections of the design that this build does not implement yet. They
 	// are decoded only to be refused with a clear message instead of
 	// "field not found" (or, worse, silently ignored).
-	Webhooks        yaml.Node `yaml:"webhooks"`
 	Policies        yaml.Node `yaml:"policies"`
 	Classifications yaml.Node `yaml:"classifications"`
 }
@@ -55,6 +62,47 @@ type OpenLineage struct {
 	TTL Duration `yaml:"ttl"`
 	// Sweep is how often stale jobs are looked for.
 	Sweep Duration `yaml:"sweep"`
+}
+
+// Webhooks configures the webhooks stage. Endpoints themselves are created
+// through GraphQL (createWebhook), which returns their signing secret once.
+type Webhooks struct {
+	// Allow lists CIDRs the SSRF guard lets webhooks reach although they
+	// are loopback, private, link-local or otherwise internal.
+	Allow []string `yaml:"allow"`
+	// Retry lists the delays before attempts 2..n (default 5s, 5m, 30m,
+	// 2h, 5h, 10h, 10h); after the last, a delivery is a dead letter.
+	Retry []Duration `yaml:"retry"`
+	// Timeout bounds one attempt (default 10s).
+	Timeout Duration `yaml:"timeout"`
+	// Concurrency bounds the attempts in flight per endpoint (default 8).
+	Concurrency int `yaml:"concurrency"`
+	// DisableAfter disables an endpoint failing for this long without a
+	// success (default 120h); "0s" never disables.
+	DisableAfter *Duration `yaml:"disableAfter"`
+	// PublicURL is where people reach Watershed's UI, for links in Slack
+	// messages (default http://<listen>).
+	PublicURL string `yaml:"publicURL"`
+}
+
+// HTTP bounds what one client can hold of the listener: how long it may
+// take to send a request, how long an idle connection stays open, and how
+// many connections are served at once.
+type HTTP struct {
+	// ReadHeaderTimeout bounds the time to send a request's headers.
+	ReadHeaderTimeout Duration `yaml:"readHeaderTimeout"`
+	// ReadTimeout bounds the time to send a whole request, body included
+	// (a 4 MiB push in 30 s needs 140 KB/s).
+	ReadTimeout Duration `yaml:"readTimeout"`
+	// WriteTimeout bounds the time from the end of a request's headers to
+	// the end of its response. Websocket connections are exempt.
+	WriteTimeout Duration `yaml:"writeTimeout"`
+	// IdleTimeout closes keep-alive connections idle for this long.
+	IdleTimeout Duration `yaml:"idleTimeout"`
+	// MaxConnections caps the connections served at once (websockets
+	// included); past it a new connection gets 503 and is closed. Zero
+	// means 1,024, or half the process's file-descriptor limit if lower.
+	MaxConnections int `yaml:"maxConnections"`
 }
 
 // Log configures logging.
@@ -81,13 +129,21 @@ type Token struct {
 	Write bool `yaml:"write"`
 }
 
-// GraphQL sets the query limits.
+// GraphQL sets the query limits; zero means the default (graph.Limits).
 type GraphQL struct {
 	MaxBodyBytes  int64 `yaml:"maxBodyBytes"`
 	MaxTokens     int   `yaml:"maxTokens"`
 	MaxDepth      int   `yaml:"maxDepth"`
 	MaxComplexity int   `yaml:"maxComplexity"`
+	// MaxSubscriptionsPerConnection bounds one websocket's live subscriptions.
+	MaxSubscriptionsPerConnection int `yaml:"maxSubscriptionsPerConnection"`
+	// MaxSubscriptions bounds the live subscriptions of the server.
+	MaxSubscriptions int `yaml:"maxSubscriptions"`
 }
+
+// MinScheduleInterval is the shortest crawl interval a schedule may ask
+// for ("@every 10s"); five-field cron expressions run at most every minute.
+const MinScheduleInterval = 10 * time.Second
 
 // Source is one configured source.
 type Source struct {
@@ -129,6 +185,12 @@ func Defaults() Config {
 		Log:             Log{Level: "info", Format: "text"},
 		ShutdownTimeout: Duration(15 * time.Second),
 		OpenLineage:     OpenLineage{TTL: Duration(30 * 24 * time.Hour), Sweep: Duration(time.Hour)},
+		HTTP: HTTP{
+			ReadHeaderTimeout: Duration(10 * time.Second),
+			ReadTimeout:       Duration(30 * time.Second),
+			WriteTimeout:      Duration(2 * time.Minute),
+			IdleTimeout:       Duration(2 * time.Minute),
+		},
 	}
 }
 
@@ -149,13 +211,13 @@ func Load(path string, environ []string, flags Flags, reg *crawlers.Registry) (C
 		if err != nil {
 			return cfg, catalog.Errorf(catalog.Invalid, "read config: %w", err)
 		}
-		if err := decodeYAML(b, &cfg); err != nil {
+		if err := decodeYAML(b, &cfg, ""); err != nil {
 			msg := strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n  ", " ")
 			return cfg, catalog.Errorf(catalog.Invalid, "config %s: %s", path, msg)
 		}
 	}
 	if environ != nil {
-		if err := applyEnv(&cfg, environ); err != nil {
+		if err := applyEnv(&cfg, environ, reg); err != nil {
 			return cfg, catalog.Errorf(catalog.Invalid, "environment: %w", err)
 		}
 	}
@@ -171,8 +233,16 @@ func Load(path string, environ []string, flags Flags, reg *crawlers.Registry) (C
 	return cfg, nil
 }
 
-// decodeYAML decodes b strictly: unknown keys are errors.
-func decodeYAML(b []byte, v any) error {
+// decodeYAML decodes b into v (a pointer) strictly: unknown keys and values
+// of the wrong type are errors that name their key path, under path.
+func decodeYAML(b []byte, v any, path string) error {
+	var n yaml.Node
+	if err := yaml.Unmarshal(b, &n); err != nil {
+		return err
+	}
+	if errs := checkNode(&n, reflect.TypeOf(v).Elem(), path); len(errs) > 0 {
+		return joinErrors(errs)
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
@@ -234,7 +304,8 @@ func (c *Config) Validate(reg *crawlers.Registry) error {
 	if c.GraphQL.MaxBodyBytes < 0 || c.GraphQL.MaxTokens < 0 || c.GraphQL.MaxDepth < 0 || c.GraphQL.MaxComplexity < 0 {
 		errs = append(errs, errors.New("graphql: limits must not be negative (0 means the default)"))
 	}
-	for name, n := range map[string]yaml.Node{"webhooks": c.Webhooks, "policies": c.Policies, "classifications": c.Classifications} {
+	errs = append(errs, c.Webhooks.validate()...)
+	for name, n := range map[string]yaml.Node{"policies": c.Policies, "classifications": c.Classifications} {
 		if n.Kind != 0 {
 			errs = append(errs, fmt.Errorf("%s: not supported by this version of Watershed yet; remove the section", name))
 		}
@@ -245,8 +316,66 @@ func (c *Config) Validate(reg *crawlers.Registry) error {
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("shutdownTimeout: must be positive"))
 	}
+	for key, d := range map[string]Duration{"http.readHeaderTimeout": c.HTTP.ReadHeaderTimeout, "http.readTimeout": c.HTTP.ReadTimeout, "http.writeTimeout": c.HTTP.WriteTimeout, "http.idleTimeout": c.HTTP.IdleTimeout} {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("%s: must be a positive duration", key))
+		}
+	}
+	if c.HTTP.MaxConnections < 0 {
+		errs = append(errs, errors.New("http.maxConnections: must not be negative (0 means the default)"))
+	}
+	if c.GraphQL.MaxSubscriptionsPerConnection < 0 || c.GraphQL.MaxSubscriptions < 0 {
+		errs = append(errs, errors.New("graphql: subscription limits must not be negative (0 means the default)"))
+	}
 	errs = append(errs, c.validateSources(reg)...)
 	return errors.Join(errs...)
+}
+
+func (w *Webhooks) validate() []error {
+	var errs []error
+	for i, a := range w.Allow {
+		if _, err := netip.ParsePrefix(a); err != nil {
+			if _, aerr := netip.ParseAddr(a); aerr != nil {
+				errs = append(errs, fmt.Errorf("webhooks.allow[%d]: %q is not a CIDR (10.20.0.0/16) or an address", i, a))
+			}
+		}
+	}
+	if len(w.Retry) > 20 {
+		errs = append(errs, errors.New("webhooks.retry: at most 20 retries"))
+	}
+	for i, d := range w.Retry {
+		if d <= 0 || time.Duration(d) > 7*24*time.Hour {
+			errs = append(errs, fmt.Errorf("webhooks.retry[%d]: %s is not between 0s and 168h", i, time.Duration(d)))
+		}
+	}
+	if w.Timeout < 0 || time.Duration(w.Timeout) > 5*time.Minute {
+		errs = append(errs, errors.New("webhooks.timeout: must be between 0s (the default, 10s) and 5m"))
+	}
+	if w.Concurrency < 0 || w.Concurrency > 256 {
+		errs = append(errs, errors.New("webhooks.concurrency: must be between 0 (the default, 8) and 256"))
+	}
+	if w.DisableAfter != nil && *w.DisableAfter < 0 {
+		errs = append(errs, errors.New("webhooks.disableAfter: must not be negative"))
+	}
+	if w.PublicURL != "" {
+		if u, err := url.Parse(w.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("webhooks.publicURL: %q is not an http(s) URL", w.PublicURL))
+		}
+	}
+	return errs
+}
+
+// AllowPrefixes returns Allow as prefixes (an address is its /32 or /128).
+func (w *Webhooks) AllowPrefixes() []netip.Prefix {
+	var out []netip.Prefix
+	for _, a := range w.Allow {
+		if p, err := netip.ParsePrefix(a); err == nil {
+			out = append(out, p.Masked())
+		} else if ad, err := netip.ParseAddr(a); err == nil {
+			out = append(out, netip.PrefixFrom(ad, ad.BitLen()))
+		}
+	}
+	return out
 }
 
 func (c *Config) validateSources(reg *crawlers.Registry) []error {
@@ -269,8 +398,10 @@ func (c *Config) validateSources(reg *crawlers.Registry) []error {
 		if s.Schedule == "" {
 			s.Schedule = "@every 5m"
 		}
-		if _, err := parser.Parse(s.Schedule); err != nil {
+		if sched, err := parser.Parse(s.Schedule); err != nil {
 			errs = append(errs, fmt.Errorf("%s.schedule: %q: %w", p, s.Schedule, err))
+		} else if every, ok := sched.(cron.ConstantDelaySchedule); ok && every.Delay < MinScheduleInterval {
+			errs = append(errs, fmt.Errorf("%s.schedule: %q runs more often than every %v, the shortest interval allowed", p, s.Schedule, MinScheduleInterval))
 		}
 		if reg == nil {
 			continue
@@ -293,6 +424,15 @@ func (c *Config) validateSources(reg *crawlers.Registry) []error {
 		s.Spec = spec
 	}
 	return errs
+}
+
+// joinErrors joins errors on one line.
+func joinErrors(errs []error) error {
+	msgs := make([]string, len(errs))
+	for i, e := range errs {
+		msgs[i] = e.Error()
+	}
+	return errors.New(strings.Join(msgs, "; "))
 }
 
 // jsonCompatible converts YAML-decoded maps with non-string keys.

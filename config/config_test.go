@@ -109,7 +109,7 @@ func TestDefaultsWithoutFile(t *testing.T) {
 func TestErrorsNameTheKey(t *testing.T) {
 	cases := map[string]string{
 		"listen: [1]\n":                                        "line 1",
-		"lisen: x\n":                                           "field lisen not found",
+		"lisen: x\n":                                           "lisen: unknown key (line 1); did you mean listen?",
 		"sources: [{name: a, kind: nope}]\n":                   `sources[0] (a).kind: "nope" is not one of fake`,
 		"sources: [{name: a, kind: fake}]\n":                   "url: required",
 		"sources: [{name: a, kind: fake, url: x, bogus: 1}]\n": `unknown field "bogus"`,
@@ -120,6 +120,10 @@ func TestErrorsNameTheKey(t *testing.T) {
 		"auth: {tokens: [{name: x, token: short}]}\n": "at least 16 characters",
 		"shutdownTimeout: soon\n":                     "duration",
 		"policies:\n  - builtin: pii-retention\n":     "policies: not supported by this version",
+		"webhooks: {allow: [10.20.0.0/33]}\n":         "webhooks.allow[0]",
+		"webhooks: {retry: [5s, -1s]}\n":              "webhooks.retry[1]",
+		"webhooks: {publicURL: 'ftp://x'}\n":          "webhooks.publicURL",
+		"webhooks: {hooks: []}\n":                     "webhooks.hooks: unknown key",
 	}
 	for body, want := range cases {
 		_, err := config.Load(write(t, body), env(nil), config.Flags{}, registry())
@@ -171,5 +175,104 @@ sources:
 	}
 	if _, err := config.Load("", env(map[string]string{"WATERSHED_GRAPHQL_MAX_BODY_BYTES": "-1"}), config.Flags{}, registry()); err == nil {
 		t.Error("negative body limit accepted")
+	}
+}
+
+// TestTypeErrorsNameKeyAndType: every type error names its key path and
+// the type expected, in the file and in the environment.
+func TestTypeErrorsNameKeyAndType(t *testing.T) {
+	cases := map[string]string{
+		"graphql:\n  maxDepth: deep\n":                `graphql.maxDepth: expected an integer, got "deep" (line 2)`,
+		"graphql: {maxTokens: 5, maxDepth: deep}\n":   `graphql.maxDepth: expected an integer, got "deep" (line 1)`,
+		"listen: [a, b]\n":                            "listen: expected a string, got a list (line 1)",
+		"auth:\n  tokens: {ci: x}\n":                  "auth.tokens: expected a list of mappings, got a mapping (line 2)",
+		"auth: {tokens: [{name: x, write: maybe}]}\n": `auth.tokens[0].write: expected true or false, got "maybe"`,
+		"shutdownTimeout: 30\n":                       `shutdownTimeout: "30" is not a duration; write it with a unit`,
+		"openlineage: {ttl: 5}\n":                     `openlineage.ttl: "5" is not a duration`,
+		"http: {readTimeout: 1}\n":                    `http.readTimeout: "1" is not a duration`,
+		"sources: [{name: [a], kind: fake}]\n":        "sources[0].name: expected a string, got a list",
+		"graphql: {maxDepht: 3}\n":                    "graphql.maxDepht: unknown key (line 1); did you mean maxDepth?",
+		"log: debug\n":                                `log: expected a mapping (key: value), got "debug"`,
+	}
+	for body, want := range cases {
+		_, err := config.Load(write(t, body), env(nil), config.Flags{}, registry())
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: error %v, want it to contain %q", body, err, want)
+		}
+	}
+	envCases := map[string]string{
+		"WATERSHED_GRAPHQL_MAX_DEPTH=deep":      `WATERSHED_GRAPHQL_MAX_DEPTH (graphql.maxDepth): expected an integer, got "deep"`,
+		"WATERSHED_SHUTDOWN_TIMEOUT=30":         `WATERSHED_SHUTDOWN_TIMEOUT (shutdownTimeout): "30" is not a duration`,
+		"WATERSHED_AUTH_TOKENS={ci: x}":         "WATERSHED_AUTH_TOKENS: auth.tokens: expected a list of mappings, got a mapping",
+		"WATERSHED_HTTP_MAX_CONNECTIONS=lots":   `WATERSHED_HTTP_MAX_CONNECTIONS (http.maxConnections): expected an integer, got "lots"`,
+		"WATERSHED_AUTH_TOKENS=[{name: 1, wr}]": "WATERSHED_AUTH_TOKENS: auth.tokens[0]",
+	}
+	for kv, want := range envCases {
+		_, err := config.Load("", []string{kv}, config.Flags{}, registry())
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %v, want it to contain %q", kv, err, want)
+		}
+	}
+}
+
+// TestUnknownEnvRefused: a mistyped WATERSHED_* variable is an error that
+// names the closest setting, not silently ignored.
+func TestUnknownEnvRefused(t *testing.T) {
+	cases := map[string]string{
+		"WATERSHED_GRAPHQL_MAX_DEPHT=3":      "WATERSHED_GRAPHQL_MAX_DEPHT: no such setting; did you mean WATERSHED_GRAPHQL_MAX_DEPTH (graphql.maxDepth)?",
+		"WATERSHED_DATADIR=/tmp/x":           "did you mean WATERSHED_DATA_DIR (dataDir)?",
+		"WATERSHED_AUTH_ANONYMUS=read":       "did you mean WATERSHED_AUTH_ANONYMOUS (auth.anonymous)?",
+		"WATERSHED_COMPLETELY_UNRELATED=1":   "WATERSHED_COMPLETELY_UNRELATED: no such setting",
+		"WATERSHED_SOURCE_PRDO_URL=http://x": "no configured source has this prefix; source variables start with WATERSHED_SOURCE_PROD_",
+	}
+	path := write(t, "sources: [{name: prod, kind: fake, url: x}]\n")
+	for kv, want := range cases {
+		_, err := config.Load(path, []string{kv}, config.Flags{}, registry())
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %v, want it to contain %q", kv, err, want)
+		}
+	}
+	// Variables that are not Watershed's are none of its business.
+	if _, err := config.Load(path, []string{"HOME=/root", "WATERSHEDX=1", "WATERSHED_LISTEN=127.0.0.1:9999"}, config.Flags{}, registry()); err != nil {
+		t.Errorf("known and foreign variables: %v", err)
+	}
+}
+
+// TestSourceSecretsFromEnvVerbatim: a string-typed source key takes the
+// variable's bytes as they are, not YAML-decoded.
+func TestSourceSecretsFromEnvVerbatim(t *testing.T) {
+	path := write(t, "sources: [{name: prod, kind: fake, url: x, sasl: {password: file}}]\n")
+	for _, secret := range []string{"s3cret #tail", "null", "~", "'quoted'", `"double"`, "true", "123", "[a, b]", "{a: b}", " padded ", "a: b", "-", "&anchor", "*alias", "%x", "@at"} {
+		cfg, err := config.Load(path, []string{"WATERSHED_SOURCE_PROD_SASL__PASSWORD=" + secret, "WATERSHED_SOURCE_PROD_URL=" + secret}, config.Flags{}, registry())
+		if err != nil {
+			t.Errorf("%q: %v", secret, err)
+			continue
+		}
+		src, _ := cfg.Source("prod")
+		got := src.Spec.(*fakeConfig)
+		if got.SASL.Password != secret || got.URL != secret {
+			t.Errorf("secret %q arrived as password %q, url %q", secret, got.SASL.Password, got.URL)
+		}
+	}
+	// Keys that are not strings are still YAML: a list.
+	cfg, err := config.Load(path, []string{"WATERSHED_SOURCE_PROD_ALIASES=[b1:9092, b2:9092]"}, config.Flags{}, registry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if src, _ := cfg.Source("prod"); strings.Join(src.Spec.(*fakeConfig).Aliases, ",") != "b1:9092,b2:9092" {
+		t.Errorf("aliases = %v", src.Spec.(*fakeConfig).Aliases)
+	}
+}
+
+// TestScheduleFloor: schedules shorter than MinScheduleInterval are refused.
+func TestScheduleFloor(t *testing.T) {
+	for sched, ok := range map[string]bool{"@every 1ms": false, "@every 1s": false, "@every 9s": false, "@every 10s": true, "@every 5m": true, "*/1 * * * *": true, "@hourly": true} {
+		_, err := config.Load(write(t, "sources: [{name: a, kind: fake, url: x, schedule: '"+sched+"'}]\n"), env(nil), config.Flags{}, registry())
+		if (err == nil) != ok {
+			t.Errorf("schedule %q: error %v, want accepted=%v", sched, err, ok)
+		}
+		if err != nil && !strings.Contains(err.Error(), "sources[0] (a).schedule") {
+			t.Errorf("schedule %q: error %v does not name the key", sched, err)
+		}
 	}
 }

@@ -36,7 +36,10 @@ type ManagerOptions struct {
 
 // Manager schedules crawls with cron expressions, runs at most one crawl per
 // source at a time, reconciles each snapshot into the store and records a
-// crawl run for every attempt.
+// crawl run for every attempt. The change log hears of a run only when
+// something happened: crawl.completed when it changed the catalog,
+// crawl.failed when it failed, crawl.recovered when a failing source
+// succeeds again; an unchanged re-crawl writes no event.
 type Manager struct {
 	store   RunRecorder
 	logger  *slog.Logger

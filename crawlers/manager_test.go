@@ -3,6 +3,7 @@ package crawlers_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -194,5 +195,74 @@ func TestBadSchedule(t *testing.T) {
 	_, err := crawlers.NewManager(crawlers.ManagerOptions{Sources: []crawlers.SourceSpec{{Name: "c", Schedule: "every day", Config: &scripted{}}}})
 	if catalog.KindOf(err) != catalog.Invalid {
 		t.Fatalf("bad schedule: %v", err)
+	}
+}
+
+// A re-crawl of an unchanged estate writes no change event (DESIGN §4), yet
+// every run is listed in crawlRuns; a failure writes crawl.failed and the
+// next successful run crawl.recovered.
+func TestUnchangedCrawlWritesNoEvent(t *testing.T) {
+	store := openStore(t)
+	ctx := context.Background()
+	var fail atomic.Bool
+	m := newManager(t, store, "", func(ctx context.Context) (catalog.Snapshot, error) {
+		if fail.Load() {
+			return catalog.Snapshot{}, errors.New("dial tcp 10.0.0.1:9092: connection refused")
+		}
+		return topics("orders", "payments"), nil
+	})
+	crawlEvents := func(after uint64) []string {
+		t.Helper()
+		cs, err := store.Changes(ctx, after, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, c := range cs {
+			if strings.HasPrefix(string(c.Type), "crawl.") {
+				out = append(out, string(c.Type)+" "+string(c.Subject))
+			}
+		}
+		return out
+	}
+	if _, err := m.Crawl(ctx, "c", "startup"); err != nil {
+		t.Fatal(err)
+	}
+	if got := crawlEvents(0); len(got) != 1 || !strings.HasPrefix(got[0], "crawl.completed urn:crawl:c/") {
+		t.Fatalf("first crawl events = %v", got)
+	}
+	head, _ := store.LastSeq(ctx)
+	for range 3 {
+		if run, err := m.Crawl(ctx, "c", "schedule"); err != nil || run.Result.Changes != 0 {
+			t.Fatalf("re-crawl: %+v, %v", run, err)
+		}
+	}
+	if now, _ := store.LastSeq(ctx); now != head {
+		t.Errorf("three unchanged re-crawls wrote %d change events", now-head)
+	}
+	fail.Store(true)
+	if _, err := m.Crawl(ctx, "c", "schedule"); err == nil {
+		t.Fatal("the failing crawl succeeded")
+	}
+	fail.Store(false)
+	if _, err := m.Crawl(ctx, "c", "schedule"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Crawl(ctx, "c", "schedule"); err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, ev := range crawlEvents(head) {
+		types = append(types, strings.Fields(ev)[0])
+	}
+	if strings.Join(types, ",") != "crawl.failed,crawl.recovered" {
+		t.Errorf("events after the failure = %v, want crawl.failed, crawl.recovered", types)
+	}
+	runs, err := store.CrawlRuns(ctx, "c", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 7 {
+		t.Errorf("%d runs recorded, want 7", len(runs))
 	}
 }

@@ -39,7 +39,9 @@ type Resolver struct {
 	Changes ChangeFollower
 	// Crawls is nil when the process runs no crawlers.
 	Crawls CrawlController
-	Logger *slog.Logger
+	// Webhooks is nil when the process runs no webhooks stage.
+	Webhooks WebhookService
+	Logger   *slog.Logger
 }
 
 func optString(s string) *string {

@@ -15,6 +15,7 @@ import (
 	"github.com/watershed-data/watershed/crawlers"
 	"github.com/watershed-data/watershed/graph/generated"
 	"github.com/watershed-data/watershed/graph/model"
+	"github.com/watershed-data/watershed/webhooks"
 )
 
 // Description is the resolver for the description field.
@@ -250,6 +251,11 @@ func (r *mutationResolver) SetDescription(ctx context.Context, urn catalog.URN, 
 
 // SetOwners is the resolver for the setOwners field.
 func (r *mutationResolver) SetOwners(ctx context.Context, urn catalog.URN, owners []string) (catalog.Entity, error) {
+	for _, o := range owners {
+		if err := catalog.ValidateOwner(o); err != nil {
+			return catalog.Entity{}, err
+		}
+	}
 	return r.mutateAsset(ctx, urn, catalog.SetOwners{URN: urn, Owners: owners})
 }
 
@@ -274,6 +280,31 @@ func (r *mutationResolver) DefineClassification(ctx context.Context, name string
 // Crawl is the resolver for the crawl field.
 func (r *mutationResolver) Crawl(ctx context.Context, source string) (catalog.CrawlRun, error) {
 	return r.crawl(ctx, source)
+}
+
+// CreateWebhook is the resolver for the createWebhook field.
+func (r *mutationResolver) CreateWebhook(ctx context.Context, input model.CreateWebhookInput) (model.CreatedWebhook, error) {
+	return r.createWebhook(ctx, input)
+}
+
+// UpdateWebhook is the resolver for the updateWebhook field.
+func (r *mutationResolver) UpdateWebhook(ctx context.Context, id string, input model.UpdateWebhookInput) (webhooks.Endpoint, error) {
+	return r.updateWebhook(ctx, id, input)
+}
+
+// DeleteWebhook is the resolver for the deleteWebhook field.
+func (r *mutationResolver) DeleteWebhook(ctx context.Context, id string) (bool, error) {
+	return r.deleteWebhook(ctx, id)
+}
+
+// RotateWebhookSecret is the resolver for the rotateWebhookSecret field.
+func (r *mutationResolver) RotateWebhookSecret(ctx context.Context, id string, overlapSeconds *int) (string, error) {
+	return r.rotateWebhookSecret(ctx, id, intOr(overlapSeconds, 86400))
+}
+
+// ReplayDeadLetters is the resolver for the replayDeadLetters field.
+func (r *mutationResolver) ReplayDeadLetters(ctx context.Context, webhook string) (int, error) {
+	return r.replayDeadLetters(ctx, webhook)
 }
 
 // Asset is the resolver for the asset field.
@@ -311,6 +342,16 @@ func (r *queryResolver) Sources(ctx context.Context) ([]crawlers.SourceStatus, e
 	return r.sources(), nil
 }
 
+// Webhooks is the resolver for the webhooks field.
+func (r *queryResolver) Webhooks(ctx context.Context) ([]webhooks.Endpoint, error) {
+	return r.listWebhooks(ctx)
+}
+
+// Webhook is the resolver for the webhook field.
+func (r *queryResolver) Webhook(ctx context.Context, id string) (webhooks.Endpoint, error) {
+	return r.getWebhook(ctx, id)
+}
+
 // NextRun is the resolver for the nextRun field.
 func (r *sourceResolver) NextRun(ctx context.Context, obj *crawlers.SourceStatus) (*time.Time, error) {
 	return optTime(obj.NextRun), nil
@@ -319,6 +360,131 @@ func (r *sourceResolver) NextRun(ctx context.Context, obj *crawlers.SourceStatus
 // Changes is the resolver for the changes field.
 func (r *subscriptionResolver) Changes(ctx context.Context, types []string, subject *string, after *string) (<-chan catalog.Change, error) {
 	return r.subscribeChanges(ctx, types, stringOr(subject, ""), after)
+}
+
+// Description is the resolver for the description field.
+func (r *webhookResolver) Description(ctx context.Context, obj *webhooks.Endpoint) (*string, error) {
+	return optString(obj.Description), nil
+}
+
+// DisabledReason is the resolver for the disabledReason field.
+func (r *webhookResolver) DisabledReason(ctx context.Context, obj *webhooks.Endpoint) (*string, error) {
+	return optString(obj.DisabledReason), nil
+}
+
+// DisabledAt is the resolver for the disabledAt field.
+func (r *webhookResolver) DisabledAt(ctx context.Context, obj *webhooks.Endpoint) (*time.Time, error) {
+	return optTime(obj.DisabledAt), nil
+}
+
+// RotatingUntil is the resolver for the rotatingUntil field.
+func (r *webhookResolver) RotatingUntil(ctx context.Context, obj *webhooks.Endpoint) (*time.Time, error) {
+	return optTime(obj.RotatingUntil), nil
+}
+
+// FailingSince is the resolver for the failingSince field.
+func (r *webhookResolver) FailingSince(ctx context.Context, obj *webhooks.Endpoint) (*time.Time, error) {
+	return optTime(obj.FailingSince), nil
+}
+
+// LastSuccessAt is the resolver for the lastSuccessAt field.
+func (r *webhookResolver) LastSuccessAt(ctx context.Context, obj *webhooks.Endpoint) (*time.Time, error) {
+	return optTime(obj.LastSuccessAt), nil
+}
+
+// Pending is the resolver for the pending field.
+func (r *webhookResolver) Pending(ctx context.Context, obj *webhooks.Endpoint) (int, error) {
+	return r.webhookPending(ctx, obj.ID)
+}
+
+// Attempts is the resolver for the attempts field.
+func (r *webhookResolver) Attempts(ctx context.Context, obj *webhooks.Endpoint, first *int) ([]webhooks.Attempt, error) {
+	return r.webhookAttempts(ctx, obj.ID, intOr(first, 50))
+}
+
+// DeadLetters is the resolver for the deadLetters field.
+func (r *webhookResolver) DeadLetters(ctx context.Context, obj *webhooks.Endpoint, first *int) ([]webhooks.Delivery, error) {
+	return r.webhookDeadLetters(ctx, obj.ID, intOr(first, 50))
+}
+
+// Change is the resolver for the change field.
+func (r *webhookAttemptResolver) Change(ctx context.Context, obj *webhooks.Attempt) (string, error) {
+	return seqString(obj.Seq), nil
+}
+
+// Type is the resolver for the type field.
+func (r *webhookAttemptResolver) Type(ctx context.Context, obj *webhooks.Attempt) (string, error) {
+	return string(obj.Type), nil
+}
+
+// Status is the resolver for the status field.
+func (r *webhookAttemptResolver) Status(ctx context.Context, obj *webhooks.Attempt) (*int, error) {
+	return optInt(obj.Status), nil
+}
+
+// LatencyMs is the resolver for the latencyMs field.
+func (r *webhookAttemptResolver) LatencyMs(ctx context.Context, obj *webhooks.Attempt) (float64, error) {
+	return float64(obj.Latency) / float64(time.Millisecond), nil
+}
+
+// Error is the resolver for the error field.
+func (r *webhookAttemptResolver) Error(ctx context.Context, obj *webhooks.Attempt) (*string, error) {
+	return optString(obj.Error), nil
+}
+
+// Response is the resolver for the response field.
+func (r *webhookAttemptResolver) Response(ctx context.Context, obj *webhooks.Attempt) (*string, error) {
+	return optString(obj.Response), nil
+}
+
+// Change is the resolver for the change field.
+func (r *webhookDeliveryResolver) Change(ctx context.Context, obj *webhooks.Delivery) (string, error) {
+	return seqString(obj.Seq), nil
+}
+
+// Type is the resolver for the type field.
+func (r *webhookDeliveryResolver) Type(ctx context.Context, obj *webhooks.Delivery) (string, error) {
+	return string(obj.Type), nil
+}
+
+// Subject is the resolver for the subject field.
+func (r *webhookDeliveryResolver) Subject(ctx context.Context, obj *webhooks.Delivery) (*catalog.URN, error) {
+	return optURN(obj.Subject), nil
+}
+
+// LastError is the resolver for the lastError field.
+func (r *webhookDeliveryResolver) LastError(ctx context.Context, obj *webhooks.Delivery) (*string, error) {
+	return optString(obj.LastError), nil
+}
+
+// LastStatus is the resolver for the lastStatus field.
+func (r *webhookDeliveryResolver) LastStatus(ctx context.Context, obj *webhooks.Delivery) (*int, error) {
+	return optInt(obj.LastStatus), nil
+}
+
+// DeadAt is the resolver for the deadAt field.
+func (r *webhookDeliveryResolver) DeadAt(ctx context.Context, obj *webhooks.Delivery) (*time.Time, error) {
+	return optTime(obj.DeadAt), nil
+}
+
+// Classification is the resolver for the classification field.
+func (r *webhookFilterResolver) Classification(ctx context.Context, obj *webhooks.Filter) (*string, error) {
+	return optString(obj.Classification), nil
+}
+
+// Urn is the resolver for the urn field.
+func (r *webhookFilterResolver) Urn(ctx context.Context, obj *webhooks.Filter) (*string, error) {
+	return optString(obj.URN), nil
+}
+
+// DownstreamOf is the resolver for the downstreamOf field.
+func (r *webhookFilterResolver) DownstreamOf(ctx context.Context, obj *webhooks.Filter) (*catalog.URN, error) {
+	return optURN(obj.DownstreamOf), nil
+}
+
+// OwnedBy is the resolver for the ownedBy field.
+func (r *webhookFilterResolver) OwnedBy(ctx context.Context, obj *webhooks.Filter) (*string, error) {
+	return optString(obj.OwnedBy), nil
 }
 
 // Asset returns generated.AssetResolver implementation.
@@ -358,6 +524,22 @@ func (r *Resolver) Source() generated.SourceResolver { return &sourceResolver{r}
 // Subscription returns generated.SubscriptionResolver implementation.
 func (r *Resolver) Subscription() generated.SubscriptionResolver { return &subscriptionResolver{r} }
 
+// Webhook returns generated.WebhookResolver implementation.
+func (r *Resolver) Webhook() generated.WebhookResolver { return &webhookResolver{r} }
+
+// WebhookAttempt returns generated.WebhookAttemptResolver implementation.
+func (r *Resolver) WebhookAttempt() generated.WebhookAttemptResolver {
+	return &webhookAttemptResolver{r}
+}
+
+// WebhookDelivery returns generated.WebhookDeliveryResolver implementation.
+func (r *Resolver) WebhookDelivery() generated.WebhookDeliveryResolver {
+	return &webhookDeliveryResolver{r}
+}
+
+// WebhookFilter returns generated.WebhookFilterResolver implementation.
+func (r *Resolver) WebhookFilter() generated.WebhookFilterResolver { return &webhookFilterResolver{r} }
+
 type assetResolver struct{ *Resolver }
 type changeResolver struct{ *Resolver }
 type classificationAttachmentResolver struct{ *Resolver }
@@ -369,3 +551,7 @@ type mutationResolver struct{ *Resolver }
 type queryResolver struct{ *Resolver }
 type sourceResolver struct{ *Resolver }
 type subscriptionResolver struct{ *Resolver }
+type webhookResolver struct{ *Resolver }
+type webhookAttemptResolver struct{ *Resolver }
+type webhookDeliveryResolver struct{ *Resolver }
+type webhookFilterResolver struct{ *Resolver }

@@ -1,11 +1,9 @@
 package graph
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -38,8 +36,20 @@ type Limits struct {
 	// MaxDepth bounds the nesting of selections (fragments expanded). Zero means 15.
 	MaxDepth int
 	// MaxComplexity bounds the computed cost: one per field, multiplied by
-	// the page size of list fields. Zero means 50,000.
+	// the page size of list fields; it also bounds the fields an operation
+	// expands to with its fragments inlined. Zero means 50,000.
 	MaxComplexity int
+	// MaxFieldComparisons bounds the pairs of fields sharing a response
+	// name that validation would compare (`{ a a a … }`, or aliases `x:`
+	// repeated with different arguments); over it, OVERLAPPING_FIELDS_LIMIT_EXCEEDED.
+	// Zero means 50,000 (about 20 ms of validation).
+	MaxFieldComparisons int
+	// MaxSubscriptionsPerConnection bounds the live subscriptions of one
+	// websocket connection. Zero means 100.
+	MaxSubscriptionsPerConnection int
+	// MaxSubscriptions bounds the live subscriptions of the handler, all
+	// connections together. Zero means 10,000.
+	MaxSubscriptions int
 }
 
 func (l *Limits) defaults() {
@@ -54,6 +64,15 @@ func (l *Limits) defaults() {
 	}
 	if l.MaxComplexity == 0 {
 		l.MaxComplexity = 50000
+	}
+	if l.MaxFieldComparisons == 0 {
+		l.MaxFieldComparisons = 50000
+	}
+	if l.MaxSubscriptionsPerConnection == 0 {
+		l.MaxSubscriptionsPerConnection = 100
+	}
+	if l.MaxSubscriptions == 0 {
+		l.MaxSubscriptions = 10000
 	}
 }
 
@@ -111,63 +130,34 @@ func NewHandler(o Options) http.Handler {
 			if !p.Read {
 				return ctx, nil, errors.New("this server requires a bearer token")
 			}
-			return WithPrincipal(ctx, p), nil, nil
+			return withConnSubscriptions(WithPrincipal(ctx, p)), nil, nil
 		},
 	})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	cache := lru.New[*ast.QueryDocument](1000)
+	srv.SetQueryCache(cache)
 	srv.SetParserTokenLimit(o.Limits.MaxTokens)
+	srv.SetValidationRulesFn(cappedRules(maxReportedErrors + 1))
 	srv.Use(extension.Introspection{})
-	srv.Use(depthLimit{max: o.Limits.MaxDepth, maxFields: o.Limits.MaxComplexity})
+	srv.Use(queryGuard{limits: o.Limits, cache: cache})
 	srv.Use(extension.FixedComplexityLimit(o.Limits.MaxComplexity))
+	srv.Use(newSubscriptionLimiter(o.Limits.MaxSubscriptionsPerConnection, o.Limits.MaxSubscriptions)) // the last context mutator
 	// Dataloaders live for one operation: a websocket connection runs many,
 	// and each must see the writes made before it.
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		return next(withLoaders(ctx, r.Catalog))
 	})
+	srv.AroundFields(stopWhenCanceled)
+	srv.AroundResponses(capErrors(maxReportedErrors))
 	srv.SetErrorPresenter(presentError(logger))
 	srv.SetRecoverFunc(func(ctx context.Context, v any) error {
 		logger.Error("resolver panic", "panic", v)
 		return catalog.Errorf(catalog.Internal, "internal error")
 	})
-	h := limitBody(srv, o.Limits.MaxBodyBytes)
+	h := guardRequest(srv, o.Limits.MaxBodyBytes, originChecker(o.AllowedOrigins), logger)
 	return auth.Middleware(h)
-}
-
-// limitBody reads the body up front so that an oversized request gets a
-// clear 413 instead of a truncated-JSON error.
-func limitBody(next http.Handler, max int64) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if isWebsocket(r) {
-			next.ServeHTTP(limitWebsocket(w, max), r)
-			return
-		}
-		if r.Body == nil || r.Method == http.MethodGet {
-			if len(r.URL.RawQuery) > int(max) {
-				writeHTTPError(w, http.StatusRequestEntityTooLarge, "REQUEST_TOO_LARGE", fmt.Sprintf("query string exceeds %d bytes", max))
-				return
-			}
-			next.ServeHTTP(w, r)
-			return
-		}
-		if r.ContentLength > max {
-			writeHTTPError(w, http.StatusRequestEntityTooLarge, "REQUEST_TOO_LARGE", fmt.Sprintf("request body of %d bytes exceeds the limit of %d", r.ContentLength, max))
-			return
-		}
-		body, err := io.ReadAll(io.LimitReader(r.Body, max+1))
-		if err != nil {
-			writeHTTPError(w, http.StatusBadRequest, "BAD_REQUEST", "read request body: "+err.Error())
-			return
-		}
-		if int64(len(body)) > max {
-			writeHTTPError(w, http.StatusRequestEntityTooLarge, "REQUEST_TOO_LARGE", fmt.Sprintf("request body exceeds the limit of %d bytes", max))
-			return
-		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		next.ServeHTTP(w, r)
-	})
 }
 
 // writeHTTPError writes a GraphQL-shaped error response.
@@ -203,7 +193,7 @@ func presentError(logger *slog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		gerr := graphql.DefaultErrorPresenter(ctx, err)
 		if strings.Contains(gerr.Message, "exceeded token limit") {
-			errcode.Set(gerr, "TOKEN_LIMIT_EXCEEDED")
+			errcode.Set(gerr, codeTokenLimit)
 			return gerr
 		}
 		if gerr.Extensions != nil && gerr.Extensions["code"] != nil {
@@ -222,7 +212,7 @@ func presentError(logger *slog.Logger) graphql.ErrorPresenterFunc {
 				return gerr
 			}
 			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-				errcode.Set(gerr, "CANCELED")
+				errcode.Set(gerr, codeCanceled)
 				return gerr
 			}
 			logger.Error("internal error in resolver", "path", gerr.Path.String(), "err", err)
@@ -231,81 +221,6 @@ func presentError(logger *slog.Logger) graphql.ErrorPresenterFunc {
 		errcode.Set(gerr, kind.Code())
 		return gerr
 	}
-}
-
-// depthLimit rejects operations whose selections nest deeper than max or
-// expand (fragments inlined) to more than maxFields fields. Fragment
-// measurements are memoised, so a document whose fragments spread each other
-// many times over is measured in time linear in its size — before gqlgen's
-// own complexity pass, which would expand it in full, ever sees it.
-type depthLimit struct{ max, maxFields int }
-
-var _ interface {
-	graphql.HandlerExtension
-	graphql.OperationContextMutator
-} = depthLimit{}
-
-func (depthLimit) ExtensionName() string                          { return "DepthLimit" }
-func (depthLimit) Validate(schema graphql.ExecutableSchema) error { return nil }
-
-func (d depthLimit) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
-	if oc.Operation == nil {
-		return nil
-	}
-	m := measurer{capAt: d.maxFields + 1, memo: map[string]measure{}, visiting: map[string]bool{}}
-	got := m.set(oc.Operation.SelectionSet)
-	if got.depth > d.max {
-		err := gqlerror.Errorf("operation nests %d levels deep, which exceeds the limit of %d", got.depth, d.max)
-		errcode.Set(err, "DEPTH_LIMIT_EXCEEDED")
-		return err
-	}
-	if got.fields > d.maxFields {
-		err := gqlerror.Errorf("operation expands to more than %d fields", d.maxFields)
-		errcode.Set(err, "COMPLEXITY_LIMIT_EXCEEDED")
-		return err
-	}
-	return nil
-}
-
-// measure is the depth and expanded field count of a selection set.
-type measure struct{ depth, fields int }
-
-type measurer struct {
-	capAt    int // field counts saturate here
-	memo     map[string]measure
-	visiting map[string]bool // fragments on the current path (cycles are invalid, but be safe)
-}
-
-func (m *measurer) set(set ast.SelectionSet) measure {
-	var out measure
-	add := func(n int) {
-		out.fields = min(out.fields+n, m.capAt)
-	}
-	for _, sel := range set {
-		var child measure
-		switch s := sel.(type) {
-		case *ast.Field:
-			inner := m.set(s.SelectionSet)
-			child = measure{depth: inner.depth + 1, fields: min(inner.fields+1, m.capAt)}
-		case *ast.InlineFragment:
-			child = m.set(s.SelectionSet)
-		case *ast.FragmentSpread:
-			if s.Definition == nil || m.visiting[s.Name] {
-				continue
-			}
-			if memo, ok := m.memo[s.Name]; ok {
-				child = memo
-				break
-			}
-			m.visiting[s.Name] = true
-			child = m.set(s.Definition.SelectionSet)
-			delete(m.visiting, s.Name)
-			m.memo[s.Name] = child
-		}
-		out.depth = max(out.depth, child.depth)
-		add(child.fields)
-	}
-	return out
 }
 
 // setComplexity makes list fields cost their page size times their children.

@@ -3,15 +3,21 @@ package graph
 import (
 	"bufio"
 	"encoding/binary"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"time"
 )
 
 // limitWebsocket makes the connection behind a websocket upgrade refuse any
 // message larger than max bytes: gqlgen's websocket transport sets no read
 // limit, so without this one client message could make the server buffer
-// any amount of memory, before authentication even.
+// any amount of memory, before authentication even. It also enforces the
+// one graphql-transport-ws rule gqlgen gets wrong: a `subscribe` before
+// `connection_init` closes the socket with 4401 Unauthorized (gqlgen
+// closes with 1002).
 func limitWebsocket(w http.ResponseWriter, max int64) http.ResponseWriter {
 	h, ok := w.(http.Hijacker)
 	if !ok {
@@ -32,7 +38,7 @@ func (l *limitedHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	lc := &frameLimitedConn{Conn: c, max: l.max}
+	lc := &frameLimitedConn{Conn: c, max: l.max, inspect: true}
 	brw.Reader.Reset(lc)
 	return lc, brw, nil
 }
@@ -48,22 +54,91 @@ type frameLimitedConn struct {
 	have      int    // header bytes collected
 	remaining uint64 // payload bytes left in the current frame
 	message   uint64 // payload bytes of the current message so far
+	fin       bool   // the current frame ends its message
+	control   bool   // the current frame is a control frame
+	mask      [4]byte
+	masked    uint64 // payload bytes of the current frame seen so far
+
+	// inspect is true until the client's first data message is complete;
+	// first collects its (unmasked) payload.
+	inspect bool
+	first   []byte
 }
+
+// maxInspected bounds the first message kept for inspection; a longer one
+// is let through unread (gqlgen then refuses it if it is not an init).
+const maxInspected = 64 << 10
+
+// errSubscribeBeforeInit ends a connection whose first message is a subscribe.
+var errSubscribeBeforeInit = errors.New("websocket: subscribe before connection_init")
 
 func (c *frameLimitedConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	if ferr := c.follow(p[:n]); ferr != nil {
+		if errors.Is(ferr, errSubscribeBeforeInit) {
+			c.closeWith(4401, "Unauthorized")
+		}
 		return 0, ferr
 	}
 	return n, err
+}
+
+// closeWith sends a close frame (RFC 6455 §5.5.1) and closes the connection.
+func (c *frameLimitedConn) closeWith(code uint16, reason string) {
+	frame := []byte{0x88, byte(2 + len(reason)), byte(code >> 8), byte(code)}
+	frame = append(frame, reason...)
+	_ = c.Conn.SetWriteDeadline(time.Now().Add(time.Second))
+	_, _ = c.Conn.Write(frame)
+	_ = c.Conn.Close()
+}
+
+// payload takes the bytes of the current frame's payload as they arrive.
+func (c *frameLimitedConn) payload(b []byte) error {
+	if !c.inspect || c.control {
+		return nil
+	}
+	if len(c.first)+len(b) > maxInspected {
+		c.inspect, c.first = false, nil
+		return nil
+	}
+	for _, x := range b {
+		c.first = append(c.first, x^c.mask[c.masked%4])
+		c.masked++
+	}
+	return nil
+}
+
+// frameDone is called when the current frame's payload is complete.
+func (c *frameLimitedConn) frameDone() error {
+	if !c.inspect || c.control || !c.fin {
+		return nil
+	}
+	c.inspect = false
+	var m struct {
+		Type string `json:"type"`
+	}
+	err := json.Unmarshal(c.first, &m)
+	c.first = nil
+	if err == nil && m.Type == "subscribe" { // graphql-transport-ws only; graphql-ws says "start"
+		return errSubscribeBeforeInit
+	}
+	return nil
 }
 
 func (c *frameLimitedConn) follow(b []byte) error {
 	for len(b) > 0 {
 		if c.remaining > 0 {
 			k := min(uint64(len(b)), c.remaining)
+			if err := c.payload(b[:k]); err != nil {
+				return err
+			}
 			c.remaining -= k
 			b = b[k:]
+			if c.remaining == 0 {
+				if err := c.frameDone(); err != nil {
+					return err
+				}
+			}
 			continue
 		}
 		c.header[c.have] = b[0]
@@ -74,6 +149,12 @@ func (c *frameLimitedConn) follow(b []byte) error {
 			continue
 		}
 		payload := c.payloadLen()
+		c.fin, c.control, c.masked = c.header[0]&0x80 != 0, c.header[0]&0x08 != 0, 0
+		if c.header[1]&0x80 != 0 {
+			copy(c.mask[:], c.header[need-4:need])
+		} else {
+			c.mask = [4]byte{}
+		}
 		switch opcode := c.header[0] & 0x0f; {
 		case opcode&0x8 != 0: // control frame (close, ping, pong): its own small message
 			if payload > 125 {
@@ -89,6 +170,11 @@ func (c *frameLimitedConn) follow(b []byte) error {
 			}
 		}
 		c.remaining, c.have = payload, 0
+		if payload == 0 {
+			if err := c.frameDone(); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

@@ -898,3 +898,69 @@ func testCrawlRunCounts(t *testing.T, h Harness) {
 		t.Errorf("crawl.completed = %+v", cs)
 	}
 }
+
+// A crawl that changes nothing writes no event; every run is recorded. A
+// failed run writes crawl.failed, the first run after it that succeeds (or
+// is partial) crawl.recovered, whether or not it changed anything.
+func testCrawlEvents(t *testing.T, h Harness) {
+	e := newEnv(t, h)
+	var crawlEvents []string
+	crawl := func(status catalog.CrawlStatus, snap *catalog.Snapshot) {
+		t.Helper()
+		e.clock.Advance(time.Minute)
+		run := catalog.CrawlRun{Source: "prod", Kind: "kafka", Trigger: "schedule", Status: status, StartedAt: e.clock.T}
+		h0 := e.head()
+		if snap == nil {
+			run.Errors = []string{"dial tcp: connection refused"}
+			if _, err := e.s.RecordCrawlRun(e.ctx, run); err != nil {
+				t.Fatal(err)
+			}
+		} else if _, err := e.s.Reconcile(e.ctx, *snap, &run); err != nil {
+			t.Fatal(err)
+		}
+		cs, err := e.s.Changes(e.ctx, h0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range cs {
+			if strings.HasPrefix(string(c.Type), "crawl.") {
+				crawlEvents = append(crawlEvents, string(c.Type))
+			}
+		}
+	}
+	snap := prodSnapshot("1")
+	crawl(catalog.CrawlSucceeded, &snap) // first crawl: creates everything
+	crawl(catalog.CrawlSucceeded, &snap) // nothing changed
+	crawl(catalog.CrawlSucceeded, &snap)
+	crawl(catalog.CrawlFailed, nil)
+	crawl(catalog.CrawlFailed, nil)
+	crawl(catalog.CrawlSucceeded, &snap) // recovered, though nothing changed
+	crawl(catalog.CrawlSucceeded, &snap)
+	changed := prodSnapshot("2")
+	crawl(catalog.CrawlSucceeded, &changed) // a change
+	crawl(catalog.CrawlFailed, nil)
+	partial := changed
+	partial.Incomplete = map[string]string{"topic/orders": "no leader"}
+	crawl(catalog.CrawlPartial, &partial) // a partial run is no failure: recovered
+	crawl(catalog.CrawlPartial, &partial)
+	want := []string{"crawl.completed", "crawl.failed", "crawl.failed", "crawl.recovered", "crawl.completed", "crawl.failed", "crawl.recovered"}
+	if !reflect.DeepEqual(crawlEvents, want) {
+		t.Errorf("crawl events:\n got %v\nwant %v", crawlEvents, want)
+	}
+	runs, err := e.s.CrawlRuns(e.ctx, "prod", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 11 {
+		t.Errorf("%d crawl runs recorded, want 11", len(runs))
+	}
+	// A succeeded run recorded without a reconcile writes nothing either.
+	h0 := e.head()
+	e.clock.Advance(time.Minute)
+	if ch, err := e.s.RecordCrawlRun(e.ctx, catalog.CrawlRun{Source: "prod", Status: catalog.CrawlSucceeded, StartedAt: e.clock.T}); err != nil || ch.Seq != 0 {
+		t.Errorf("RecordCrawlRun of a quiet success = %+v, %v", ch, err)
+	}
+	if e.head() != h0 {
+		t.Error("a quiet run wrote a change")
+	}
+}

@@ -164,6 +164,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("PushScopes", func(t *testing.T) { testPushScopes(t, h) })
 	t.Run("NoSilentWrites", func(t *testing.T) { testNoSilentWrites(t, h) })
 	t.Run("CrawlRunCounts", func(t *testing.T) { testCrawlRunCounts(t, h) })
+	t.Run("CrawlEvents", func(t *testing.T) { testCrawlEvents(t, h) })
 	t.Run("PassThrough", func(t *testing.T) { testPassThrough(t, h) })
 	t.Run("TraverseCarrying", func(t *testing.T) { testTraverseCarrying(t, h) })
 	t.Run("EdgesByKeyAndScan", func(t *testing.T) { testEdgesByKeyAndScan(t, h) })

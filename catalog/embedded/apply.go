@@ -1,6 +1,7 @@
 package embedded
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -546,7 +547,8 @@ func normalizeOwners(owners []string) ([]string, error) {
 }
 
 // RecordCrawlRun stores a crawl run that did not reconcile and its
-// crawl.failed (or crawl.completed) event. See catalog.Writer.
+// crawl.failed event (see recordRun for the others). See catalog.Writer.
+// The Change is zero when the run wrote no event.
 func (s *Store) RecordCrawlRun(ctx context.Context, run catalog.CrawlRun) (catalog.Change, error) {
 	if err := catalog.ValidateSource(run.Source); err != nil {
 		return catalog.Change{}, err
@@ -559,13 +561,14 @@ func (s *Store) RecordCrawlRun(ctx context.Context, run catalog.CrawlRun) (catal
 	t := s.newTxn(s.now(), "/watershed/sources/"+run.Source, "crawler:"+run.Source, "")
 	t.run, t.runRes = &run, &run.Result
 	changes, err := s.commit(t)
-	if err != nil {
+	if err != nil || len(changes) == 0 {
 		return catalog.Change{}, err
 	}
 	return changes[len(changes)-1], nil
 }
 
-// CrawlRunData is the payload of crawl.completed and crawl.failed events.
+// CrawlRunData is the payload of crawl.completed, crawl.failed and
+// crawl.recovered events.
 type CrawlRunData struct {
 	Source     string                  `json:"source"`
 	Kind       string                  `json:"kind,omitempty"`
@@ -579,7 +582,11 @@ type CrawlRunData struct {
 }
 
 // recordRun stages run (with res as its result) and its event, and prunes
-// the source's oldest runs beyond the retention.
+// the source's oldest runs beyond the retention. The run is always kept;
+// its event says what happened to the source, so a crawl that changes
+// nothing writes none (DESIGN §4): crawl.failed for a failed run,
+// crawl.recovered for the first run that succeeds (or is partial) after a
+// failed one, crawl.completed for a run that changed something.
 func (t *txn) recordRun(run *catalog.CrawlRun, res *catalog.ReconcileResult) error {
 	if run.StartedAt.IsZero() {
 		run.StartedAt = t.at
@@ -592,31 +599,48 @@ func (t *txn) recordRun(run *catalog.CrawlRun, res *catalog.ReconcileResult) err
 	if err != nil {
 		return fmt.Errorf("encode crawl run: %w", err)
 	}
-	t.puts = append(t.puts, [2][]byte{runKey(run.Source, run.StartedAt), v})
-	typ := catalog.CrawlCompletedEvent
-	if run.Status == catalog.CrawlFailed {
-		typ = catalog.CrawlFailedEvent
-	}
-	if err := t.emit(typ, run.URN(), CrawlRunData{
-		Source: run.Source, Kind: run.Kind, Trigger: run.Trigger, Status: run.Status,
-		StartedAt: rec.StartedAt.Format("2006-01-02T15:04:05.000Z07:00"), DurationMS: run.Duration.Milliseconds(),
-		Counts: run.Counts, Result: *res, Errors: run.Errors,
-	}); err != nil {
-		return err
-	}
-	// Prune: keep the newest runs (the new one sorts first).
+	key := runKey(run.Source, run.StartedAt)
+	t.puts = append(t.puts, [2][]byte{key, v})
+	// The source's previous run is its newest stored one; prune the oldest
+	// (the new one sorts first).
 	prefix := append(append([]byte{prefixRun}, run.Source...), 0)
 	it, err := t.s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
 	if err != nil {
 		return fmt.Errorf("open crawl run iterator: %w", err)
 	}
 	defer it.Close()
+	var prev catalog.CrawlStatus
 	n := 1
 	for it.First(); it.Valid(); it.Next() {
+		if prev == "" && !bytes.Equal(it.Key(), key) {
+			var p runRecord
+			if err := json.Unmarshal(it.Value(), &p); err != nil {
+				return fmt.Errorf("decode crawl run: %w", err)
+			}
+			prev = p.Status
+		}
 		n++
 		if n > t.s.runs {
 			t.dels = append(t.dels, append([]byte(nil), it.Key()...))
 		}
 	}
-	return it.Error()
+	if err := it.Error(); err != nil {
+		return err
+	}
+	var typ catalog.ChangeType
+	switch {
+	case run.Status == catalog.CrawlFailed:
+		typ = catalog.CrawlFailedEvent
+	case prev == catalog.CrawlFailed:
+		typ = catalog.CrawlRecoveredEvent
+	case res.Changes > 0:
+		typ = catalog.CrawlCompletedEvent
+	default:
+		return nil // nothing happened to the source: the run is kept, no event
+	}
+	return t.emit(typ, run.URN(), CrawlRunData{
+		Source: run.Source, Kind: run.Kind, Trigger: run.Trigger, Status: run.Status,
+		StartedAt: rec.StartedAt.Format("2006-01-02T15:04:05.000Z07:00"), DurationMS: run.Duration.Milliseconds(),
+		Counts: run.Counts, Result: *res, Errors: run.Errors,
+	})
 }

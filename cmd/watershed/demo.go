@@ -15,6 +15,7 @@ import (
 
 	"github.com/watershed-data/watershed/config"
 	"github.com/watershed-data/watershed/internal/demo"
+	"github.com/watershed-data/watershed/webhooks"
 )
 
 // cmdDemo runs the server against an in-process demo estate: a Kafka
@@ -62,6 +63,8 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, envir
 
 	cfg := config.Defaults()
 	cfg.Listen, cfg.DataDir, cfg.Log.Level = *listen, dir, *logLevel
+	// A local demo: webhooks may reach receivers on this machine.
+	cfg.Webhooks.Allow = []string{"127.0.0.0/8", "::1/128"}
 	for _, s := range estate.SourceSettings(*schedule) {
 		src := config.Source{Name: s["name"].(string), Kind: s["kind"].(string), Schedule: s["schedule"].(string), Settings: map[string]any{}}
 		for k, v := range s {
@@ -80,6 +83,11 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, envir
 	}
 	go func() {
 		select {
+		case <-srv.opened:
+		case <-ctx.Done():
+			return
+		}
+		select {
 		case <-srv.crawls.Started():
 		case <-ctx.Done():
 			return
@@ -87,6 +95,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, envir
 		url := "http://" + srv.listener.Addr().String()
 		if err := pushDemoLineage(ctx, url); err != nil {
 			logger.Warn("post the demo's topology and OpenLineage event", "err", err)
+		}
+		if err := addDemoWebhook(ctx, srv); err != nil {
+			logger.Warn("add the demo's example Slack webhook", "err", err)
 		}
 		fmt.Fprintf(stdout, `
 Watershed demo is ready: %s
@@ -104,6 +115,28 @@ Stop with Ctrl-C.
 		return err
 	}
 	return nil
+}
+
+// demoSlackWebhook names the example subscription the demo ships.
+const demoSlackWebhook = "example: PII violations to Slack"
+
+// addDemoWebhook adds a disabled Slack-format subscription to policy
+// violations, as a starting point: point it at a real incoming-webhook URL
+// with updateWebhook and enable it.
+func addDemoWebhook(ctx context.Context, srv *server) error {
+	for _, ep := range srv.hooks.Endpoints(ctx) {
+		if ep.Name == demoSlackWebhook {
+			return nil
+		}
+	}
+	name, url, desc := demoSlackWebhook, "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX",
+		"Disabled example. Set the URL of a Slack incoming webhook (updateWebhook) and enable it."
+	slack, off := webhooks.FormatSlack, false
+	_, _, err := srv.hooks.Create(ctx, webhooks.EndpointInput{
+		Name: &name, URL: &url, Description: &desc, Types: []string{"policy.violation.*"}, Format: &slack, Enabled: &off,
+		Filter: &webhooks.Filter{Classification: "PII"},
+	})
+	return err
 }
 
 // pushDemoLineage posts what the estate's operators would push: the Kafka

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/oklog/run"
@@ -24,6 +25,7 @@ import (
 	"github.com/watershed-data/watershed/crawlers/kafka"
 	"github.com/watershed-data/watershed/crawlers/openlineage"
 	"github.com/watershed-data/watershed/graph"
+	"github.com/watershed-data/watershed/webhooks"
 )
 
 // commonFlags are shared by the commands that load a configuration.
@@ -70,22 +72,33 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer, environ []st
 }
 
 // server is the assembled process: the store, the change log and the HTTP
-// endpoints.
+// endpoints. It listens before the store is open: /healthz answers at once
+// and /readyz says 503 until the store is open (and the start-up crawls
+// have run), so a liveness probe never kills a server that is still
+// reading a large store.
 type server struct {
 	cfg       config.Config
 	logger    *slog.Logger
+	registry  *prometheus.Registry
+	http      *http.Server
+	listener  net.Listener
+	openStore func() (*embedded.Store, error) // embedded.Open by default
+
+	app    atomic.Pointer[http.Handler] // nil until the store is open
+	opened chan struct{}                // closed once app is set
+
+	// Set by start, before opened is closed.
 	store     *embedded.Store
 	changes   *changelog.Changelog
 	crawls    *crawlers.Manager // nil without sources
 	push      *openlineage.Service
-	registry  *prometheus.Registry
-	http      *http.Server
-	listener  net.Listener
+	hooks     *webhooks.Service
+	hookQueue *webhooks.Queue
 	readyFunc func() error
 }
 
-// newServer binds the listen address first (so a busy port fails fast,
-// before anything is opened), then opens the store and builds the handlers.
+// newServer binds the listen address (so a busy port fails fast) and
+// builds the HTTP server; it does not open the store (run does).
 func newServer(cfg config.Config, logger *slog.Logger) (*server, error) {
 	if err := checkExposure(cfg); err != nil {
 		return nil, err
@@ -94,15 +107,59 @@ func newServer(cfg config.Config, logger *slog.Logger) (*server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
-	store, err := embedded.Open(embedded.Options{Dir: cfg.DataDir, Logger: logger})
-	if err != nil {
-		return nil, errors.Join(fmt.Errorf("open store: %w", err), ln.Close())
+	s := &server{cfg: cfg, logger: logger, registry: prometheus.NewRegistry(), opened: make(chan struct{})}
+	s.openStore = func() (*embedded.Store, error) {
+		return embedded.Open(embedded.Options{Dir: cfg.DataDir, Logger: logger})
 	}
-	s := &server{cfg: cfg, logger: logger, store: store, listener: ln, registry: prometheus.NewRegistry()}
+	s.listener = newLimitListener(ln, maxConnections(cfg.HTTP.MaxConnections), logger, s.registry)
+	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("/readyz", s.serveReady)
+	mux.Handle("/metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{Registry: s.registry}))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if app := s.app.Load(); app != nil {
+			(*app).ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Retry-After", "1")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, `{"errors":[{"message":"the server is starting: the store is opening","extensions":{"code":"UNAVAILABLE"}}]}`+"\n")
+	})
+	var handler http.Handler = mux
+	if cfg.AnonymousAccess() != "none" {
+		handler = hostGuard(cfg.Listen, handler)
+	}
+	s.http = &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: time.Duration(cfg.HTTP.ReadHeaderTimeout),
+		ReadTimeout:       time.Duration(cfg.HTTP.ReadTimeout),
+		WriteTimeout:      time.Duration(cfg.HTTP.WriteTimeout),
+		IdleTimeout:       time.Duration(cfg.HTTP.IdleTimeout),
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	return s, nil
+}
+
+// start opens the store and builds the endpoints that need it, then
+// publishes them.
+func (s *server) start() error {
+	began := time.Now()
+	store, err := s.openStore()
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	s.store = store
+	cfg, logger := s.cfg, s.logger
 	s.changes = changelog.New(changelog.Options{Log: store, Cursors: store, Logger: logger})
 	if len(cfg.Sources) > 0 {
 		if s.crawls, err = newManager(cfg, store, logger); err != nil {
-			return nil, errors.Join(err, store.Close(), ln.Close())
+			return err
 		}
 		s.readyFunc = func() error {
 			select {
@@ -114,6 +171,9 @@ func newServer(cfg config.Config, logger *slog.Logger) (*server, error) {
 		}
 	}
 	s.registerMetrics()
+	if s.hooks, s.hookQueue, err = newWebhooks(cfg, store, s.changes, logger, s.registry); err != nil {
+		return fmt.Errorf("open webhooks: %w", err)
+	}
 
 	anon := map[string]graph.Access{"none": graph.AccessNone, "read": graph.AccessRead, "write": graph.AccessWrite}[cfg.AnonymousAccess()]
 	var tokens []graph.Token
@@ -126,12 +186,13 @@ func newServer(cfg config.Config, logger *slog.Logger) (*server, error) {
 		KafkaClusters: kafkaResolver(cfg), KnownCluster: knownKafka(cfg),
 	})
 	gql := graph.NewHandler(graph.Options{
-		Resolver: &graph.Resolver{Catalog: store, Changes: s.changes, Crawls: crawlController(s.crawls), Logger: logger},
+		Resolver: &graph.Resolver{Catalog: store, Changes: s.changes, Crawls: crawlController(s.crawls), Webhooks: s.hooks, Logger: logger},
 		Auth:     auth,
 		Logger:   logger,
 		Limits: graph.Limits{
 			MaxBodyBytes: cfg.GraphQL.MaxBodyBytes, MaxTokens: cfg.GraphQL.MaxTokens,
 			MaxDepth: cfg.GraphQL.MaxDepth, MaxComplexity: cfg.GraphQL.MaxComplexity,
+			MaxSubscriptionsPerConnection: cfg.GraphQL.MaxSubscriptionsPerConnection, MaxSubscriptions: cfg.GraphQL.MaxSubscriptions,
 		},
 	})
 	mux := http.NewServeMux()
@@ -139,24 +200,12 @@ func newServer(cfg config.Config, logger *slog.Logger) (*server, error) {
 	push := auth.RequireWriter(s.push.Handler())
 	mux.Handle(openlineage.LineagePath, s.instrument("openlineage", push))
 	mux.Handle(openlineage.TopologiesPath, s.instrument("topologies", push))
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain")
-		fmt.Fprintln(w, "ok")
-	})
-	mux.HandleFunc("/readyz", s.serveReady)
-	mux.Handle("/metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{Registry: s.registry}))
 	mux.HandleFunc("/", servePlaceholder)
-	var handler http.Handler = mux
-	if cfg.AnonymousAccess() != "none" {
-		handler = hostGuard(cfg.Listen, handler)
-	}
-	s.http = &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
-	return s, nil
+	var app http.Handler = mux
+	s.app.Store(&app)
+	close(s.opened)
+	logger.Info("store open", "took", time.Since(began).Round(time.Millisecond), "entities", store.Stats().Entities)
+	return nil
 }
 
 // checkExposure refuses to serve anonymous write access on a non-loopback
@@ -174,9 +223,10 @@ func checkExposure(cfg config.Config) error {
 	return nil
 }
 
-// run serves until ctx ends, then shuts down gracefully: it stops accepting
-// requests, lets running ones finish within the shutdown timeout, and closes
-// the store last.
+// run serves until ctx ends: it answers /healthz at once, opens the store,
+// then runs the crawls and the push-lineage sweeper. On the way out it stops
+// accepting requests, lets running ones finish within the shutdown timeout,
+// and closes the store last.
 func (s *server) run(ctx context.Context) error {
 	ln := s.listener
 	s.logger.Info("watershed serving", "url", "http://"+ln.Addr().String(), "graphql", "http://"+ln.Addr().String()+"/graphql", "dataDir", s.cfg.DataDir)
@@ -195,12 +245,13 @@ func (s *server) run(ctx context.Context) error {
 		}
 	})
 	{
-		sctx, cancel := context.WithCancel(context.Background())
-		g.Add(func() error { s.sweepPushLineage(sctx); return nil }, func(error) { cancel() })
-	}
-	if s.crawls != nil {
-		cctx, cancel := context.WithCancel(context.Background())
-		g.Add(func() error { return s.crawls.Run(cctx) }, func(error) { cancel() })
+		bctx, cancel := context.WithCancel(context.Background())
+		g.Add(func() error {
+			if err := s.start(); err != nil {
+				return err
+			}
+			return s.background(bctx)
+		}, func(error) { cancel() })
 	}
 	g.Add(func() error {
 		<-ctx.Done()
@@ -208,15 +259,51 @@ func (s *server) run(ctx context.Context) error {
 		return nil
 	}, func(error) {})
 	err := g.Run()
-	if cerr := s.store.Close(); cerr != nil {
-		err = errors.Join(err, fmt.Errorf("close store: %w", cerr))
+	if s.hookQueue != nil {
+		if cerr := s.hookQueue.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("close webhook queue: %w", cerr))
+		}
+	}
+	if s.store != nil {
+		if cerr := s.store.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("close store: %w", cerr))
+		}
 	}
 	s.logger.Info("stopped")
 	return err
 }
 
+// background runs the push-lineage sweeper, the webhooks stage and the
+// crawls until ctx ends.
+func (s *server) background(ctx context.Context) error {
+	var g run.Group
+	{
+		sctx, cancel := context.WithCancel(ctx)
+		g.Add(func() error { s.sweepPushLineage(sctx); return nil }, func(error) { cancel() })
+	}
+	{
+		wctx, cancel := context.WithCancel(ctx)
+		g.Add(func() error {
+			if err := s.hooks.Run(wctx); err != nil && wctx.Err() == nil {
+				return fmt.Errorf("webhooks: %w", err)
+			}
+			return nil
+		}, func(error) { cancel() })
+	}
+	if s.crawls != nil {
+		cctx, cancel := context.WithCancel(ctx)
+		g.Add(func() error { return s.crawls.Run(cctx) }, func(error) { cancel() })
+	}
+	return g.Run()
+}
+
 func (s *server) serveReady(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain")
+	if s.app.Load() == nil {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintln(w, "the store is opening")
+		return
+	}
 	if _, err := s.store.LastSeq(r.Context()); err != nil {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		fmt.Fprintln(w, "store:", err)
@@ -232,10 +319,9 @@ func (s *server) serveReady(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintln(w, "ready")
 }
 
+// registerMetrics registers the metrics of the open store.
 func (s *server) registerMetrics() {
 	s.registry.MustRegister(
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "watershed_catalog_entities", Help: "Entities known to the catalog, tombstones and referenced URNs included."},
 			func() float64 { return float64(s.store.Stats().Entities) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "watershed_catalog_edges", Help: "Edges known to the catalog, tombstones included."},
@@ -272,20 +358,16 @@ var (
 	subscriptionBacklog  = prometheus.NewDesc("watershed_changelog_subscription_backlog", "Change-log entries written but not yet handled by each subscription (head - position).", []string{"subscription"}, nil)
 	subscriptionRetries  = prometheus.NewDesc("watershed_changelog_subscription_retries_total", "Failed handler attempts of each subscription.", []string{"subscription"}, nil)
 	subscriptionSkipped  = prometheus.NewDesc("watershed_changelog_subscription_skipped_total", "Entries each subscription skipped after permanent errors or too many attempts.", []string{"subscription"}, nil)
-	changelogHead        = prometheus.NewDesc("watershed_changelog_head", "Sequence number of the newest change-log entry.", nil, nil)
 )
 
 func (c *subscriptionCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{subscriptionPosition, subscriptionBacklog, subscriptionRetries, subscriptionSkipped, changelogHead} {
+	for _, d := range []*prometheus.Desc{subscriptionPosition, subscriptionBacklog, subscriptionRetries, subscriptionSkipped} {
 		ch <- d
 	}
 }
 
 func (c *subscriptionCollector) Collect(ch chan<- prometheus.Metric) {
 	head, err := c.head(context.Background())
-	if err == nil {
-		ch <- prometheus.MustNewConstMetric(changelogHead, prometheus.GaugeValue, float64(head))
-	}
 	for _, st := range c.changes.Subscriptions() {
 		ch <- prometheus.MustNewConstMetric(subscriptionPosition, prometheus.GaugeValue, float64(st.Position), st.Name)
 		ch <- prometheus.MustNewConstMetric(subscriptionRetries, prometheus.CounterValue, float64(st.Retries), st.Name)

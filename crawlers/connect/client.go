@@ -210,3 +210,14 @@ type expandedConnector struct {
 type activeTopics struct {
 	Topics []string `json:"topics"`
 }
+
+// taskInfo is one entry of GET /connectors/{name}/tasks: the task's id and
+// the config the connector generated for it (JDBC sources put the tables a
+// task reads under "tables").
+type taskInfo struct {
+	ID struct {
+		Connector string `json:"connector"`
+		Task      int    `json:"task"`
+	} `json:"id"`
+	Config map[string]string `json:"config"`
+}

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/watershed-data/watershed/catalog"
-	"github.com/watershed-data/watershed/crawlers/kafka"
 )
 
 // Provenance of the links this crawler asserts.
@@ -23,6 +22,9 @@ const (
 	OriginConfig = "connect-config"
 	// OriginTopics marks what only the worker's /topics report showed.
 	OriginTopics = "connect-topics"
+	// OriginTasks marks what the connector's task configs showed (the
+	// tables a JDBC source's tasks read).
+	OriginTasks = "connect-tasks"
 )
 
 // Confidence levels of the links this crawler asserts.
@@ -35,6 +37,13 @@ const (
 	confidenceResolved = 0.7
 	// confidenceUnknown: a connector class we do not know.
 	confidenceUnknown = 0.5
+	// confidenceHistoric: a topic /topics reports that the sink's
+	// subscription no longer covers (read once, since creation or the last
+	// topics reset).
+	confidenceHistoric = 0.3
+	// confidenceUnconfirmed caps a topic derived from config that neither
+	// Connect's /topics nor the Kafka cluster has (yet).
+	confidenceUnconfirmed = 0.6
 )
 
 // DefaultConcurrency is how many connectors are read from the worker at once.
@@ -105,25 +114,22 @@ func NewCrawler(opts Options) (*Crawler, error) {
 }
 
 // ClusterURN returns the URN of the Connect cluster this crawler inventories.
-func (c *Crawler) ClusterURN() catalog.URN {
-	return catalog.MakeURN(catalog.KindConnectCluster, c.source)
-}
+func (c *Crawler) ClusterURN() catalog.URN { return catalog.ConnectClusterURN(c.source) }
 
 // ConnectorURN returns the URN of a connector of this Connect cluster.
-func (c *Crawler) ConnectorURN(name string) catalog.URN {
-	return catalog.MakeURN(catalog.KindConnector, c.source+"/"+name)
-}
+func (c *Crawler) ConnectorURN(name string) catalog.URN { return catalog.ConnectorURN(c.source, name) }
 
 // TopicURN returns the URN of a topic of the Kafka cluster the connectors use.
-func (c *Crawler) TopicURN(topic string) catalog.URN {
-	return catalog.MakeURN(catalog.KindTopic, c.cfg.Cluster+"/"+topic)
+func (c *Crawler) TopicURN(topic string) catalog.URN { return catalog.TopicURN(c.cfg.Cluster, topic) }
+
+// FieldURN returns the URN of a value field of a topic of the Kafka cluster.
+func (c *Crawler) FieldURN(topic, path string) catalog.URN {
+	return catalog.FieldURN(c.cfg.Cluster, topic, catalog.PartValue, path)
 }
 
-// GroupURN names a consumer group of the cluster the connectors use, with
-// the kafka crawler's escaping, so both crawlers name it alike.
-func (c *Crawler) GroupURN(group string) catalog.URN {
-	return catalog.MakeURN(catalog.KindConsumerGroup, c.cfg.Cluster+"/"+kafka.EscapeIdentity(group))
-}
+// GroupURN names a consumer group of the cluster the connectors use, as the
+// kafka crawler names it (catalog.GroupURN).
+func (c *Crawler) GroupURN(group string) catalog.URN { return catalog.GroupURN(c.cfg.Cluster, group) }
 
 // ConnectorScope is the snapshot scope of everything one connector asserts.
 func ConnectorScope(name string) string { return "connector/" + name }
@@ -139,21 +145,21 @@ func (c *Crawler) Crawl(ctx context.Context) (catalog.Snapshot, error) {
 	defer c.clientMu.Unlock()
 	defer c.client.closeIdle()
 	if err := c.client.prepare(c.cfg.TLS.CAFile); err != nil {
-		return catalog.Snapshot{}, catalog.Errorf(catalog.Invalid, "prepare connect client: %w", err)
+		return catalog.Snapshot{}, catalog.Errorf(catalog.Invalid, "prepare connect client: %w", redactedError{err})
 	}
 	at := c.now()
 
 	var info serverInfo
 	if err := c.client.get(ctx, "/", nil, &info); err != nil {
-		return catalog.Snapshot{}, catalog.Errorf(catalog.Unavailable, "read connect worker %s: %w", c.cfg.URL, err)
+		return catalog.Snapshot{}, catalog.Errorf(catalog.Unavailable, "read connect worker %s: %w", redactText(c.cfg.URL), redactedError{err})
 	}
 	views, err := c.readConnectors(ctx)
 	if err != nil {
-		return catalog.Snapshot{}, catalog.Errorf(catalog.Unavailable, "list connectors of %s: %w", c.cfg.URL, err)
+		return catalog.Snapshot{}, catalog.Errorf(catalog.Unavailable, "list connectors of %s: %w", redactText(c.cfg.URL), redactedError{err})
 	}
 	if err := ctx.Err(); err != nil {
 		// Reads cut short by the caller are no sign of broken connectors.
-		return catalog.Snapshot{}, catalog.Errorf(catalog.Unavailable, "crawl %s: %w", c.cfg.URL, err)
+		return catalog.Snapshot{}, catalog.Errorf(catalog.Unavailable, "crawl %s: %w", redactText(c.cfg.URL), err)
 	}
 
 	b := newSnapshotBuilder(c.source)
@@ -166,11 +172,14 @@ func (c *Crawler) Crawl(ctx context.Context) (catalog.Snapshot, error) {
 		out := b.scope(ConnectorScope(v.name))
 		if v.failure != "" {
 			out.problem(v.failure)
-			c.log.Warn("connector unreadable; keeping what the catalog knew", "connector", v.name, "reason", v.failure)
+			c.log.Warn("connector unreadable; keeping what the catalog knew", "connector", v.name, "reason", redactText(v.failure))
 			continue
 		}
 		if v.topicsProblem != "" {
 			out.problem(v.topicsProblem)
+		}
+		if v.tasksProblem != "" {
+			out.problem(v.tasksProblem)
 		}
 		d := &deriver{c: c, ctx: ctx, v: v, out: out, cache: cache, connURN: c.ConnectorURN(v.name)}
 		d.derive()
@@ -211,6 +220,12 @@ type connectorView struct {
 	// topicsProblem is why the active topics could not be read although
 	// the worker has the resource; what they would have shown is kept.
 	topicsProblem string
+	// tasks are the task configs (GET /connectors/{name}/tasks), read for
+	// the classes whose tasks say what they really read.
+	tasks      []map[string]string
+	tasksKnown bool
+	// tasksProblem is why the task configs could not be read.
+	tasksProblem string
 }
 
 // readConnectors lists the connectors with their config and status, using
@@ -230,6 +245,9 @@ func (c *Crawler) readConnectors(ctx context.Context) ([]*connectorView, error) 
 				}
 				if v.failure == "" && !v.gone {
 					c.readTopics(ctx, v)
+					if readsTaskConfigs(v.config["connector.class"]) {
+						c.readTasks(ctx, v)
+					}
 				}
 			}
 		})
@@ -278,7 +296,7 @@ func (c *Crawler) readExpanded(ctx context.Context) ([]*connectorView, bool, err
 	} else if statusOf(err) == 0 {
 		return nil, false, err // the worker is unreachable
 	} else {
-		c.log.Debug("expand API unavailable; reading connectors one by one", "err", err)
+		c.log.Debug("expand API unavailable; reading connectors one by one", "err", redactedError{err})
 	}
 	var names []string
 	if err := c.client.get(ctx, "/connectors", nil, &names); err != nil {
@@ -337,8 +355,37 @@ func (c *Crawler) readTopics(ctx context.Context, v *connectorView) {
 		sort.Strings(v.topics)
 		v.topicsKnown = true
 	case statusOf(err) == http.StatusNotFound || statusOf(err) == http.StatusForbidden:
-		c.log.Debug("active topics unavailable", "connector", v.name, "err", err)
+		c.log.Debug("active topics unavailable", "connector", v.name, "err", redactedError{err})
 	default:
 		v.topicsProblem = fmt.Sprintf("read active topics: %v", err)
 	}
 }
+
+// readTasks reads the connector's task configs. A connector that has not
+// started its tasks has none (an empty list); an error leaves them unknown
+// and makes the connector's scope incomplete, since they name what the
+// connector reads.
+func (c *Crawler) readTasks(ctx context.Context, v *connectorView) {
+	var body []taskInfo
+	err := c.client.get(ctx, "/connectors/"+v.name+"/tasks", nil, &body)
+	switch {
+	case err == nil:
+		sort.SliceStable(body, func(i, j int) bool { return body[i].ID.Task < body[j].ID.Task })
+		for _, t := range body {
+			v.tasks = append(v.tasks, t.Config)
+		}
+		v.tasksKnown = true
+	case statusOf(err) == http.StatusNotFound:
+		c.log.Debug("task configs unavailable", "connector", v.name, "err", redactedError{err})
+	default:
+		v.tasksProblem = fmt.Sprintf("read task configs: %v", err)
+	}
+}
+
+// redactedError shows err with the credentials its text may hold (a worker's
+// error message echoing a config value, a URL) replaced by their shape, and
+// unwraps to err.
+type redactedError struct{ err error }
+
+func (e redactedError) Error() string { return redactText(e.err.Error()) }
+func (e redactedError) Unwrap() error { return e.err }

@@ -2,8 +2,10 @@ package connect
 
 import (
 	"context"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -221,7 +223,8 @@ func TestJDBCSinks(t *testing.T) {
 		dbz + " -SINKS-> urn:table:" + my + " [connect-config 0.7]",
 	})
 	equalLists(t, "PRODUCES", linksOfKind(snap, catalog.EdgeProduces), []string{
-		js + " -PRODUCES-> urn:topic:prod/dlq.jdbc-sink [connect-config 1.0]",
+		// the dead letter queue has not been created yet: unconfirmed
+		js + " -PRODUCES-> urn:topic:prod/dlq.jdbc-sink [connect-config 0.6]",
 	})
 	f := "urn:field:prod/dbserver1.inventory.customers/value/"
 	o := "urn:field:prod/dbserver1.inventory.orders/value/"
@@ -286,8 +289,9 @@ func TestUnknownClass(t *testing.T) {
 		// topics is a framework setting: certain whatever the class
 		"urn:topic:prod/orders -CONSUMES-> " + conn + "acme-archiver [connect-config 1.0]",
 		"urn:topic:prod/orders -CONSUMES-> urn:group:prod/connect-acme-archiver [connect-config 1.0]",
-		"urn:topic:prod/payments -CONSUMES-> " + conn + "acme-archiver [connect-topics 0.5]",
-		"urn:topic:prod/payments -CONSUMES-> urn:group:prod/connect-acme-archiver [connect-topics 0.5]",
+		// reported, but outside the subscription (topics: orders): a
+		// historic claim, not a current consumption
+		"urn:topic:prod/payments -CONSUMES-> " + conn + "acme-archiver [connect-topics 0.3]",
 	})
 	feed := asset(t, snap, conn+"legacy-feed")
 	if feed.Properties["type"] != "source" || feed.Properties["config"].(map[string]any)["acme.api.token"] != Redacted {
@@ -329,7 +333,8 @@ func TestSecretRedaction(t *testing.T) {
 	}
 	// SQL Server 2.x names topics <prefix>.<database>.<schema>.<table>.
 	equalLists(t, "PRODUCES", linksOfKind(snap, catalog.EdgeProduces), []string{
-		conn + "fulfillment-cdc -PRODUCES-> urn:topic:prod/server1 [connect-config 1.0]",
+		// neither reported nor in the cluster: unconfirmed
+		conn + "fulfillment-cdc -PRODUCES-> urn:topic:prod/server1 [connect-config 0.6]",
 		conn + "fulfillment-cdc -PRODUCES-> urn:topic:prod/server1.testDB.dbo.customers [connect-config 1.0]",
 	})
 	equalLists(t, "tables", assetURNs(snap, catalog.KindTable), []string{"urn:table:sqlserver://sqlserver:1433/testDB.dbo.customers"})
@@ -609,8 +614,10 @@ func TestOtherDebeziumSources(t *testing.T) {
 		"urn:table:sqlserver://192.168.99.100:1433/testDB.dbo.customers",
 	})
 	equalLists(t, "PRODUCES", linksOfKind(snap, catalog.EdgeProduces), []string{
-		conn + "db2-cdc -PRODUCES-> urn:topic:prod/__debezium-heartbeat.mydb [connect-config 1.0]",
-		conn + "db2-cdc -PRODUCES-> urn:topic:prod/mydb.MYSCHEMA.MYTABLE [connect-config 1.0]",
+		// reported by no one and not among the cluster's topics (the
+		// fixture's cluster has the other connectors' topics only)
+		conn + "db2-cdc -PRODUCES-> urn:topic:prod/__debezium-heartbeat.mydb [connect-config 0.6]",
+		conn + "db2-cdc -PRODUCES-> urn:topic:prod/mydb.MYSCHEMA.MYTABLE [connect-config 0.6]",
 		// Debezium 1.x SQL Server topics: <server>.<schema>.<table>
 		conn + "legacy-sqlserver -PRODUCES-> urn:topic:prod/fullfillment [connect-config 1.0]",
 		conn + "legacy-sqlserver -PRODUCES-> urn:topic:prod/fullfillment.dbo.customers [connect-config 1.0]",
@@ -743,5 +750,338 @@ func TestCancelledCrawl(t *testing.T) {
 	defer time.AfterFunc(50*time.Millisecond, cancel).Stop()
 	if _, err := newTestCrawler(t, srv.URL, nil, nil).Crawl(ctx); err == nil || !strings.Contains(err.Error(), "context canceled") {
 		t.Fatalf("a cancelled crawl gave err = %v", err)
+	}
+}
+
+// TestJDBCSourceTasksAndRouters: the tables of JDBC sources come from their
+// list, from their tasks' "tables", or from reported topics only where the
+// transforms run backwards to one table; a content-based router keeps the
+// table; a hidden connection URL is an explicit unknown host, not an error.
+func TestJDBCSourceTasksAndRouters(t *testing.T) {
+	snap := crawlScenario(t, "jdbc_source_tasks.json")
+	if len(snap.Incomplete) != 0 {
+		t.Errorf("incomplete: %v", snap.Incomplete)
+	}
+	lib := "urn:table:mysql://test_mysql:3306/librarydb."
+	unk := "urn:table:jdbc://unknown/"
+	equalLists(t, "CAPTURES", linksOfKind(snap, catalog.EdgeCaptures), []string{
+		// ${env:MYSQL_CONNECTION_URL}: the tasks name the tables, the host is unknown
+		unk + "librarydb.book -CAPTURES-> " + conn + "mysql_source1 [connect-tasks 1.0]",
+		unk + "librarydb.member -CAPTURES-> " + conn + "mysql_source1 [connect-tasks 1.0]",
+		// no table list, a lossy RegexRouter: the tasks say what is read
+		lib + "book -CAPTURES-> " + conn + "mysql_source2 [connect-tasks 1.0]",
+		lib + "member -CAPTURES-> " + conn + "mysql_source2 [connect-tasks 1.0]",
+		// no tasks: only the invertible router names a table (lib_member ← member)
+		lib + "member -CAPTURES-> " + conn + "mysql_source2_untasked [connect-topics 0.7]",
+		// the configured "book" is the tasks' `librarydb`.`book`
+		unk + "librarydb.book -CAPTURES-> " + conn + "mysql_source3 [connect-config 1.0]",
+		// ExtractTopic: the configured table is read for certain
+		lib + "book -CAPTURES-> " + conn + "mysql_source5 [connect-config 1.0]",
+		"urn:table:postgres://test_postgres:5432/postgres.public.member -CAPTURES-> " + conn + "postgres_source [connect-config 1.0]",
+		"urn:table:postgres://events-db:5432/app.public.events -CAPTURES-> " + conn + "events-by-type [connect-config 1.0]",
+	})
+	equalLists(t, "PRODUCES", linksOfKind(snap, catalog.EdgeProduces), []string{
+		conn + "mysql_source1 -PRODUCES-> urn:topic:prod/test-mysql-jdbc-book [connect-tasks 1.0]",
+		conn + "mysql_source1 -PRODUCES-> urn:topic:prod/test-mysql-jdbc-member [connect-tasks 1.0]",
+		conn + "mysql_source2 -PRODUCES-> urn:topic:prod/member [connect-tasks 1.0]",
+		conn + "mysql_source2 -PRODUCES-> urn:topic:prod/my-new-topic-book [connect-tasks 1.0 t=TotalReplacement]",
+		conn + "mysql_source2_untasked -PRODUCES-> urn:topic:prod/lib_member [connect-topics 0.7 t=prefixed]",
+		// the lossy router's topic is kept at the connector, with no table
+		conn + "mysql_source2_untasked -PRODUCES-> urn:topic:prod/lib_my-new-topic-book [connect-topics 0.7]",
+		conn + "mysql_source3 -PRODUCES-> urn:topic:prod/my-new-topic [connect-config 1.0 t=TotalReplacement]",
+		// with one table, every reported topic comes from it
+		conn + "mysql_source5 -PRODUCES-> urn:topic:prod/Book1 [connect-topics 0.7 t=changetopic]",
+		conn + "mysql_source5 -PRODUCES-> urn:topic:prod/Book2 [connect-topics 0.7 t=changetopic]",
+		conn + "postgres_source -PRODUCES-> urn:topic:prod/test-postgres-jdbc-member [connect-config 1.0]",
+		conn + "events-by-type -PRODUCES-> urn:topic:prod/purchase [connect-topics 0.7 t=route]",
+		conn + "events-by-type -PRODUCES-> urn:topic:prod/signup [connect-topics 0.7 t=route]",
+	})
+	for _, a := range snap.Assets {
+		if strings.Contains(string(a.URN), "my-new-topic") && a.URN.Kind() != catalog.KindConnector {
+			t.Errorf("a table was made out of a router's output: %s", a.URN)
+		}
+	}
+	ev := "urn:column:postgres://events-db:5432/app.public.events/"
+	equalLists(t, "events DERIVES", links(snap, func(l catalog.Link) bool {
+		return l.Kind == catalog.EdgeDerives && strings.HasPrefix(string(l.From), ev)
+	}), []string{
+		ev + "event_type -DERIVES-> urn:field:prod/signup/value/event_type [connect-topics 0.7]",
+		ev + "id -DERIVES-> urn:field:prod/signup/value/id [connect-topics 0.7]",
+		ev + "user_id -DERIVES-> urn:field:prod/signup/value/user_id [connect-topics 0.7]",
+	})
+	book := asset(t, snap, unk+"librarydb.book")
+	if book.Properties["unresolvedConnection"] != "${env:MYSQL_CONNECTION_URL}" {
+		t.Errorf("book properties = %v", book.Properties)
+	}
+	notes := fmt.Sprint(asset(t, snap, conn+"mysql_source2_untasked").Properties["lineageNotes"])
+	if !strings.Contains(notes, "topic lib_my-new-topic-book: the transforms cannot be run backwards") {
+		t.Errorf("notes = %s", notes)
+	}
+	if cfg := asset(t, snap, conn+"mysql_source2").Properties["config"].(map[string]any); cfg["connection.url"] != "jdbc:mysql://foo:[redacted]@test_mysql:3306/librarydb" {
+		t.Errorf("connection.url = %v", cfg["connection.url"])
+	}
+}
+
+// TestSinkSubscriptionFilter: /topics lists every topic a sink used since it
+// was created; only those its subscription covers are sink targets.
+func TestSinkSubscriptionFilter(t *testing.T) {
+	s := scenario{}
+	s.Connectors = append(s.Connectors, loadScenario(t, "object_sinks.json").Connectors...)
+	var keep []int
+	for i, c := range s.Connectors {
+		switch c.Name {
+		case "s3-sink":
+			s.Connectors[i].Topics = []string{"s3_topic", "s3_topic_v0"} // renamed since
+			keep = append(keep, i)
+		case "elasticsearch-sink":
+			delete(s.Connectors[i].Config, "topics")
+			s.Connectors[i].Config["topics.regex"] = "test-elasticsearch-.*"
+			s.Connectors[i].Topics = []string{"test-elasticsearch-sink", "logs-2023"}
+			keep = append(keep, i)
+		}
+	}
+	var cs = s.Connectors[:0]
+	for _, i := range keep {
+		cs = append(cs, s.Connectors[i])
+	}
+	s.Connectors = cs
+	srv := startWorker(t, s, fakeconnect.Options{})
+	snap, err := newTestCrawler(t, srv.URL, MapSchemas{}, nil).Crawl(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	equalLists(t, "SINKS", linksOfKind(snap, catalog.EdgeSinks), []string{
+		conn + "elasticsearch-sink -SINKS-> urn:dataset:elasticsearch://elasticsearch:9200/test-elasticsearch-sink [connect-config 0.7]",
+		conn + "s3-sink -SINKS-> urn:dataset:s3://confluent-kafka-connect-s3-testing/topics/s3_topic [connect-config 1.0]",
+	})
+	equalLists(t, "CONSUMES of the connectors", links(snap, func(l catalog.Link) bool {
+		return l.Kind == catalog.EdgeConsumes && l.To.Kind() == catalog.KindConnector
+	}), []string{
+		"urn:topic:prod/logs-2023 -CONSUMES-> " + conn + "elasticsearch-sink [connect-topics 0.3]",
+		"urn:topic:prod/test-elasticsearch-sink -CONSUMES-> " + conn + "elasticsearch-sink [connect-config 0.7]",
+		"urn:topic:prod/s3_topic -CONSUMES-> " + conn + "s3-sink [connect-config 1.0]",
+		"urn:topic:prod/s3_topic_v0 -CONSUMES-> " + conn + "s3-sink [connect-topics 0.3]",
+	})
+	if datasets := assetURNs(snap, catalog.KindDataset); len(datasets) != 2 {
+		t.Errorf("a historic topic got a sink target: %v", datasets)
+	}
+}
+
+// TestUnconfirmedTopics: a topic derived from config that neither Connect
+// nor the cluster has gets a lower confidence than one that exists; without
+// any evidence nothing is lowered.
+func TestUnconfirmedTopics(t *testing.T) {
+	s := scenario{}
+	s.Connectors = append(s.Connectors, loadScenario(t, "postgres_regexrouter.json").Connectors[0])
+	s.Connectors[0].Config["table.include.list"] = "inventory.customers,inventory.orders"
+	delete(s.Connectors[0].Config, "transforms")
+	s.Connectors[0].Topics = nil
+	produces := func(lister TopicLister, opts fakeconnect.Options) []string {
+		srv := startWorker(t, s, opts)
+		snap, err := newTestCrawler(t, srv.URL, nil, func(o *Options) { o.Topics = lister }).Crawl(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return linksOfKind(snap, catalog.EdgeProduces)
+	}
+	cdc := conn + "inventory-cdc -PRODUCES-> urn:topic:prod/dbserver1.inventory."
+	equalLists(t, "cluster has customers", produces(topicList{"dbserver1.inventory.customers"}, fakeconnect.Options{NoTopicsEndpoint: true}), []string{
+		cdc + "customers [connect-config 1.0]",
+		cdc + "orders [connect-config 0.6]",
+	})
+	equalLists(t, "no evidence", produces(nil, fakeconnect.Options{NoTopicsEndpoint: true}), []string{
+		cdc + "customers [connect-config 1.0]",
+		cdc + "orders [connect-config 1.0]",
+	})
+	equalLists(t, "an empty cluster list is no evidence", produces(topicList{}, fakeconnect.Options{NoTopicsEndpoint: true}), []string{
+		cdc + "customers [connect-config 1.0]",
+		cdc + "orders [connect-config 1.0]",
+	})
+	// Connect reports what the connector wrote: nothing yet.
+	equalLists(t, "reported nothing", produces(nil, fakeconnect.Options{}), []string{
+		cdc + "customers [connect-config 0.6]",
+		cdc + "orders [connect-config 0.6]",
+	})
+}
+
+// TestConnectorClasses derives the classes beyond Confluent's and
+// Debezium's from real configs: each names its sources and targets.
+func TestConnectorClasses(t *testing.T) {
+	snap := crawlScenario(t, "connector_classes.json")
+	equalLists(t, "CAPTURES", linksOfKind(snap, catalog.EdgeCaptures), []string{
+		"urn:table:mongodb://test_mongo:27017/test_db.purchases -CAPTURES-> " + conn + "source_mongodb_connector [connect-config 1.0]",
+		"urn:table:mongodb://mongo1:27017/testdb.testcoll -CAPTURES-> " + conn + "mongodb-source-connector [connect-config 1.0]",
+		// a watched database: its collections from the reported topics
+		"urn:table:mongodb://cluster0.abcde.mongodb.net:27017/shop.orders -CAPTURES-> " + conn + "shop-watcher [connect-topics 0.7]",
+		"urn:table:mongodb://cluster0.abcde.mongodb.net:27017/shop.users -CAPTURES-> " + conn + "shop-watcher [connect-topics 0.7]",
+		// Confluent Cloud: connection.host and db.name
+		"urn:table:postgres://test-postgres.us-east-1.rds.amazonaws.com:5432/test_database.public.orders -CAPTURES-> " + conn + "postgres-cdc-cloud-connector [connect-config 1.0]",
+		"urn:table:postgres://test-postgres.us-east-1.rds.amazonaws.com:5432/test_database.public.users -CAPTURES-> " + conn + "postgres-cdc-cloud-connector [connect-config 1.0]",
+		"urn:table:mysql://sales-db.cluster-abc.eu-west-1.rds.amazonaws.com:3306/sales.orders -CAPTURES-> " + conn + "mysql-cloud-source [connect-config 1.0]",
+		"urn:table:mongodb://mongodb:27017/inventory.customers -CAPTURES-> " + conn + "inventory-mongodb [connect-topics 0.7]",
+		"urn:table:mongodb://mongodb:27017/inventory.orders -CAPTURES-> " + conn + "inventory-mongodb [connect-topics 0.7]",
+	})
+	equalLists(t, "PRODUCES", linksOfKind(snap, catalog.EdgeProduces), []string{
+		conn + "source_mongodb_connector -PRODUCES-> urn:topic:prod/mongodb.test_db.purchases [connect-config 1.0]",
+		conn + "mongodb-source-connector -PRODUCES-> urn:topic:prod/mongo.testdb.testcoll [connect-config 1.0]",
+		conn + "shop-watcher -PRODUCES-> urn:topic:prod/cdc.shop.orders [connect-topics 0.7]",
+		conn + "shop-watcher -PRODUCES-> urn:topic:prod/cdc.shop.users [connect-topics 0.7]",
+		conn + "postgres-cdc-cloud-connector -PRODUCES-> urn:topic:prod/test-server.public.orders [connect-config 1.0]",
+		conn + "postgres-cdc-cloud-connector -PRODUCES-> urn:topic:prod/test-server.public.users [connect-config 1.0]",
+		conn + "mysql-cloud-source -PRODUCES-> urn:topic:prod/mysql_orders [connect-config 1.0]",
+		conn + "inventory-mongodb -PRODUCES-> urn:topic:prod/dbserver1.inventory.customers [connect-topics 0.7]",
+		conn + "inventory-mongodb -PRODUCES-> urn:topic:prod/dbserver1.inventory.orders [connect-topics 0.7]",
+	})
+	ice := "urn:table:iceberg://iceberg-catalog.example.com/default."
+	iceCol := "urn:column:iceberg://iceberg-catalog.example.com/default."
+	equalLists(t, "SINKS", linksOfKind(snap, catalog.EdgeSinks), []string{
+		conn + "mongo-test-users-sink -SINKS-> urn:table:mongodb://iot-db-target:27017/test.users [connect-config 1.0]",
+		// the collection defaults to the topic, overridable per topic; the
+		// password holds '@'
+		conn + "orders-archive-sink -SINKS-> urn:table:mongodb://mongo-0.example:27017/archive.orders_2024 [connect-config 1.0]",
+		conn + "orders-archive-sink -SINKS-> urn:table:mongodb://mongo-0.example:27017/archive.payments [connect-config 1.0]",
+		conn + "mysql-sink-cloud-connector -SINKS-> urn:table:mysql://mysql-test.database.azure.com:3306/testdb.sample_data_orders [connect-config 1.0]",
+		conn + "mysql-sink-cloud-connector -SINKS-> urn:table:mysql://mysql-test.database.azure.com:3306/testdb.sample_data_stock_trades [connect-config 1.0]",
+		conn + "mysql-sink-cloud-connector -SINKS-> urn:table:mysql://mysql-test.database.azure.com:3306/testdb.sample_data_users [connect-config 1.0]",
+		// no snowflake.url.name in the config Confluent Cloud shows
+		conn + "snowflake-sink-cloud-connector -SINKS-> urn:table:snowflake://unknown/TEST_DB.TEST_SCHEMA.ORDER_EVENTS_782987144 [connect-config 1.0]",
+		conn + "snowflake-sink-cloud-connector -SINKS-> urn:table:snowflake://unknown/TEST_DB.TEST_SCHEMA.USER_EVENTS_1974889125 [connect-config 1.0]",
+		conn + "s3-cloud-sink -SINKS-> urn:dataset:s3://datalake-raw/kafka/pageviews [connect-config 1.0]",
+		conn + "clickhouse-sink -SINKS-> urn:table:clickhouse://abc123.eu-central-1.aws.clickhouse.cloud:8443/analytics.clicks_v2 [connect-config 1.0]",
+		conn + "clickhouse-sink -SINKS-> urn:table:clickhouse://abc123.eu-central-1.aws.clickhouse.cloud:8443/analytics.orders_local [connect-config 1.0]",
+		conn + "clickhouse-sink -SINKS-> urn:table:clickhouse://abc123.eu-central-1.aws.clickhouse.cloud:8443/analytics.users [connect-config 1.0]",
+		conn + "events-sink -SINKS-> " + ice + "events [connect-config 1.0]",
+		// routed by record content: both tables, at resolved confidence
+		conn + "events-fanout -SINKS-> urn:table:hive://hive-metastore:9083/default.events_create [connect-config 0.7]",
+		conn + "events-fanout -SINKS-> urn:table:hive://hive-metastore:9083/default.events_list [connect-config 0.7]",
+	})
+	equalLists(t, "DERIVES", linksOfKind(snap, catalog.EdgeDerives), []string{
+		// publish.full.document.only: the value is the document
+		"urn:column:mongodb://mongo1:27017/testdb.testcoll/_id -DERIVES-> urn:field:prod/mongo.testdb.testcoll/value/_id [connect-config 1.0]",
+		"urn:column:mongodb://mongo1:27017/testdb.testcoll/name -DERIVES-> urn:field:prod/mongo.testdb.testcoll/value/name [connect-config 1.0]",
+		"urn:column:mongodb://mongo1:27017/testdb.testcoll/qty -DERIVES-> urn:field:prod/mongo.testdb.testcoll/value/qty [connect-config 1.0]",
+		"urn:column:mongodb://mongo1:27017/testdb.testcoll/tags -DERIVES-> urn:field:prod/mongo.testdb.testcoll/value/tags [connect-config 1.0]",
+		// the RdbmsHandler reads Debezium envelopes
+		"urn:field:prod/orders/value/after.id -DERIVES-> urn:column:mongodb://mongo-0.example:27017/archive.orders_2024/id [connect-config 1.0]",
+		"urn:field:prod/orders/value/after.total -DERIVES-> urn:column:mongodb://mongo-0.example:27017/archive.orders_2024/total [connect-config 1.0]",
+		// a ChangeStreamHandler applies change events: fullDocument.x → x
+		"urn:field:prod/test.users/value/fullDocument.email -DERIVES-> urn:column:mongodb://iot-db-target:27017/test.users/email [connect-config 1.0]",
+		"urn:field:prod/test.users/value/fullDocument.name -DERIVES-> urn:column:mongodb://iot-db-target:27017/test.users/name [connect-config 1.0]",
+		// no unwrap: an envelope's top-level fields are columns
+		"urn:field:prod/orders/value/op -DERIVES-> urn:column:clickhouse://abc123.eu-central-1.aws.clickhouse.cloud:8443/analytics.orders_local/op [connect-config 1.0]",
+		"urn:field:prod/clicks/value/ts -DERIVES-> urn:column:clickhouse://abc123.eu-central-1.aws.clickhouse.cloud:8443/analytics.clicks_v2/ts [connect-config 1.0]",
+		"urn:field:prod/clicks/value/url -DERIVES-> urn:column:clickhouse://abc123.eu-central-1.aws.clickhouse.cloud:8443/analytics.clicks_v2/url [connect-config 1.0]",
+		"urn:field:prod/clicks/value/user_id -DERIVES-> urn:column:clickhouse://abc123.eu-central-1.aws.clickhouse.cloud:8443/analytics.clicks_v2/user_id [connect-config 1.0]",
+		"urn:field:prod/events/value/id -DERIVES-> " + iceCol + "events/id [connect-config 1.0]",
+		"urn:field:prod/events/value/payload -DERIVES-> " + iceCol + "events/payload [connect-config 1.0]",
+		"urn:field:prod/events/value/type -DERIVES-> " + iceCol + "events/type [connect-config 1.0]",
+		"urn:field:prod/events/value/id -DERIVES-> urn:column:hive://hive-metastore:9083/default.events_create/id [connect-config 0.7]",
+		"urn:field:prod/events/value/payload -DERIVES-> urn:column:hive://hive-metastore:9083/default.events_create/payload [connect-config 0.7]",
+		"urn:field:prod/events/value/type -DERIVES-> urn:column:hive://hive-metastore:9083/default.events_create/type [connect-config 0.7]",
+		"urn:field:prod/events/value/id -DERIVES-> urn:column:hive://hive-metastore:9083/default.events_list/id [connect-config 0.7]",
+		"urn:field:prod/events/value/payload -DERIVES-> urn:column:hive://hive-metastore:9083/default.events_list/payload [connect-config 0.7]",
+		"urn:field:prod/events/value/type -DERIVES-> urn:column:hive://hive-metastore:9083/default.events_list/type [connect-config 0.7]",
+	})
+	for name, class := range map[string]string{"postgres-cdc-cloud-connector": "PostgresCdcSource", "clickhouse-sink": classClickHouseSink} {
+		c := asset(t, snap, conn+name)
+		if c.Properties["class"] != class {
+			t.Errorf("%s class = %v", name, c.Properties["class"])
+		}
+	}
+	if notes := fmt.Sprint(asset(t, snap, conn+"events-dynamic").Properties["lineageNotes"]); !strings.Contains(notes, "dynamic-enabled") {
+		t.Errorf("dynamic routing not explained: %s", notes)
+	}
+	for _, c := range []struct{ connector, key string }{
+		{"clickhouse-sink", "password"}, {"events-sink", "iceberg.catalog.credential"}, {"mysql-cloud-source", "connection.password"}, {"inventory-mongodb", "mongodb.password"},
+	} {
+		if v := asset(t, snap, conn+c.connector).Properties["config"].(map[string]any)[c.key]; v != Redacted {
+			t.Errorf("%s %s = %v", c.connector, c.key, v)
+		}
+	}
+	if len(snap.Incomplete) != 0 {
+		t.Errorf("incomplete: %v", snap.Incomplete)
+	}
+}
+
+// TestNoSecretLeaks crawls one connector of every class we know, with
+// secrets planted where real configs hold them, plus task and connector
+// traces quoting credentials: no planted secret reaches the snapshot
+// (configs, live state, problems).
+func TestNoSecretLeaks(t *testing.T) {
+	s := loadScenario(t, "secrets_by_class.json")
+	srv := startWorker(t, s, fakeconnect.Options{})
+	srv.SetState("jdbc-sink", fakeconnect.StateFailed, "org.apache.kafka.connect.errors.ConnectException: java.sql.SQLException: Cannot create PoolableConnectionFactory (jdbc:postgresql://pg:5432/dwh?user=dwh&password=LEAK-trace)\n\tat io.confluent.connect.jdbc.sink.JdbcSinkTask.put(JdbcSinkTask.java:120)")
+	srv.SetTaskState("http-sink", 0, fakeconnect.StateFailed, "org.apache.kafka.connect.errors.ConnectException: request failed with headers Authorization: Bearer LEAKtracetoken123, url mongodb://x:p@LEAK-tracemongo@h/")
+	snap, err := newTestCrawler(t, srv.URL, MapSchemas{}, nil).Crawl(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(struct {
+		Assets     []catalog.Asset
+		Incomplete map[string]string
+	}{snap.Assets, snap.Incomplete})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(b), "LEAK"); n > 0 {
+		for _, a := range snap.Assets {
+			ab, _ := json.Marshal(a)
+			if strings.Contains(string(ab), "LEAK") {
+				t.Errorf("secret leaked in %s: %s", a.URN, ab)
+			}
+		}
+		for scope, r := range snap.Incomplete {
+			if strings.Contains(r, "LEAK") {
+				t.Errorf("secret leaked in the problem of %s: %s", scope, r)
+			}
+		}
+	}
+	if _, ok := snap.Incomplete["connector/es-bad-url"]; !ok {
+		t.Errorf("the malformed URL is not reported: %v", snap.Incomplete)
+	}
+	// Redaction keeps what is not secret.
+	cfg := asset(t, snap, conn+"http-sink").Properties["config"].(map[string]any)
+	if cfg["headers"] != "Authorization:Bearer [redacted]|X-Api-Version:2" || cfg["producer.override.ssl.keystore.type"] != "PEM" {
+		t.Errorf("http-sink config = %v", cfg)
+	}
+	if got := asset(t, snap, conn+"mongo-cdc").Properties["config"].(map[string]any)["mongodb.connection.string"]; got != "mongodb://debezium:[redacted]@mongodb:27017/?replicaSet=rs0" {
+		t.Errorf("mongodb.connection.string = %v", got)
+	}
+	if got := asset(t, snap, conn+"oracle-cdc").Properties["config"].(map[string]any)["database.url"]; got != "jdbc:oracle:thin:c##dbzuser/[redacted]@oracle:1521/ORCLCDB" {
+		t.Errorf("database.url = %v", got)
+	}
+}
+
+// TestPlaceholderServers: servers hidden behind config-provider placeholders
+// in every kind of connection key are recorded under the unknown host, not
+// reported as crawl problems.
+func TestPlaceholderServers(t *testing.T) {
+	s := scenario{}
+	add := func(name, typ string, cfg map[string]string) {
+		s.Connectors = append(s.Connectors, scenarioConnector{Name: name, Type: typ, Config: cfg})
+	}
+	add("pg-cdc", "source", map[string]string{"connector.class": classDebeziumPostgres, "database.hostname": "${env:PG_HOST}", "database.port": "${env:PG_PORT}",
+		"database.dbname": "shop", "topic.prefix": "shop", "table.include.list": "public.orders"})
+	add("es", "sink", map[string]string{"connector.class": classElasticsearchSink, "connection.url": "${file:/opt/secrets/es.properties:url}", "topics": "orders"})
+	add("s3", "sink", map[string]string{"connector.class": classS3Sink, "s3.bucket.name": "${env:LAKE_BUCKET}", "topics": "orders"})
+	add("ch", "sink", map[string]string{"connector.class": classClickHouseSink, "hostname": "${env:CH_HOST}", "topics": "orders"})
+	add("mongo", "sink", map[string]string{"connector.class": classMongoSink, "connection.uri": "${env:MONGO_URI}", "database": "archive", "topics": "orders"})
+	srv := startWorker(t, s, fakeconnect.Options{})
+	snap, err := newTestCrawler(t, srv.URL, MapSchemas{}, nil).Crawl(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Incomplete) != 0 {
+		t.Errorf("incomplete: %v", snap.Incomplete)
+	}
+	equalLists(t, "targets", append(linksOfKind(snap, catalog.EdgeSinks), linksOfKind(snap, catalog.EdgeCaptures)...), []string{
+		conn + "ch -SINKS-> urn:table:clickhouse://unknown:8443/default.orders [connect-config 1.0]",
+		conn + "es -SINKS-> urn:dataset:elasticsearch://unknown/orders [connect-config 1.0]",
+		conn + "mongo -SINKS-> urn:table:mongodb://unknown:27017/archive.orders [connect-config 1.0]",
+		conn + "s3 -SINKS-> urn:dataset:s3://unknown/topics/orders [connect-config 1.0]",
+		"urn:table:postgres://unknown:5432/shop.public.orders -CAPTURES-> " + conn + "pg-cdc [connect-config 1.0]",
+	})
+	if p := asset(t, snap, "urn:table:postgres://unknown:5432/shop.public.orders").Properties["unresolvedConnection"]; p != "${env:PG_HOST}" {
+		t.Errorf("unresolvedConnection = %v", p)
 	}
 }

@@ -1,9 +1,7 @@
 package connect
 
 import (
-	"fmt"
 	"net"
-	"net/url"
 	"regexp"
 	"strings"
 
@@ -23,7 +21,7 @@ const (
 
 var defaultPorts = map[string]string{
 	flavorPostgres: "5432", flavorMySQL: "3306", flavorSQLServer: "1433",
-	flavorOracle: "1521", flavorDB2: "50000", flavorMongoDB: "27017",
+	flavorOracle: "1521", flavorDB2: "50000", flavorMongoDB: "27017", flavorRedshift: "5439",
 }
 
 // dbServer is a database server: the OpenLineage namespace of its tables.
@@ -31,17 +29,33 @@ type dbServer struct {
 	flavor string
 	host   string
 	port   string
+	// unresolved is the placeholder that hides the host, if one does.
+	unresolved string
 }
 
+// newServer names a server. A host or port hidden behind a config-provider
+// placeholder gives UnknownHost (the default port), the placeholder kept in
+// unresolved.
 func newServer(flavor, host, port string) dbServer {
-	if port == "" {
-		port = defaultPorts[flavor]
+	s := dbServer{flavor: flavor, host: strings.ToLower(strings.TrimSpace(host)), port: strings.TrimSpace(port)}
+	if hasPlaceholder(host) {
+		s.host, s.unresolved = UnknownHost, placeholderPattern.FindString(host)
 	}
-	return dbServer{flavor: flavor, host: strings.ToLower(strings.TrimSpace(host)), port: strings.TrimSpace(port)}
+	if hasPlaceholder(port) {
+		s.port, s.unresolved = "", firstNonEmpty(s.unresolved, placeholderPattern.FindString(port))
+	}
+	if s.port == "" {
+		s.port = defaultPorts[flavor]
+	}
+	return s
 }
 
-// namespace is the OpenLineage namespace: "postgres://host:5432".
+// namespace is the OpenLineage namespace: "postgres://host:5432", or
+// "jdbc://unknown" when the config hides even the kind of database.
 func (s dbServer) namespace() string {
+	if s.port == "" {
+		return s.flavor + "://" + s.host
+	}
 	return s.flavor + "://" + net.JoinHostPort(s.host, s.port)
 }
 
@@ -54,10 +68,13 @@ type tableRef struct {
 	database string
 	schema   string
 	table    string
+	// unresolved is the config-provider placeholder that hides the server
+	// (the namespace's host is then UnknownHost).
+	unresolved string
 }
 
 func (s dbServer) table(database, schema, table string) tableRef {
-	return tableRef{ns: s.namespace(), database: database, schema: schema, table: table}
+	return tableRef{ns: s.namespace(), database: database, schema: schema, table: table, unresolved: s.unresolved}
 }
 
 // name is the OpenLineage dataset name.
@@ -71,172 +88,11 @@ func (t tableRef) name() string {
 	return strings.Join(parts, ".")
 }
 
-func (t tableRef) urn() catalog.URN {
-	return catalog.MakeURN(catalog.KindTable, t.ns+"/"+t.name())
-}
+func (t tableRef) urn() catalog.URN { return catalog.TableURN(t.ns, t.name()) }
 
-func (t tableRef) databaseURN() catalog.URN {
-	return catalog.MakeURN(catalog.KindDatabase, t.ns+"/"+t.database)
-}
+func (t tableRef) databaseURN() catalog.URN { return catalog.DatabaseURN(t.ns, t.database) }
 
-func (t tableRef) columnURN(col string) catalog.URN {
-	return catalog.MakeURN(catalog.KindColumn, t.ns+"/"+t.name()+"/"+col)
-}
-
-// jdbcTarget is what a JDBC URL says about where tables live.
-type jdbcTarget struct {
-	server   dbServer
-	database string
-	// defaultSchema qualifies unqualified table names.
-	defaultSchema string
-}
-
-var (
-	jdbcHostPort   = regexp.MustCompile(`^([^:/?;,\\]+|\[[^\]]+\])(?:\\[^:/;]*)?(?::(\d+))?`)
-	oracleDescHost = regexp.MustCompile(`(?i)\(\s*HOST\s*=\s*([^)\s]+)\s*\)`)
-	oracleDescPort = regexp.MustCompile(`(?i)\(\s*PORT\s*=\s*(\d+)\s*\)`)
-	oracleDescSvc  = regexp.MustCompile(`(?i)\(\s*(?:SERVICE_NAME|SID)\s*=\s*([^)\s]+)\s*\)`)
-)
-
-// parseJDBCURL understands the JDBC URLs of PostgreSQL, MySQL/MariaDB, SQL
-// Server, Oracle (thin) and Db2. user qualifies Oracle and Db2 tables, whose
-// default schema is the user's.
-func parseJDBCURL(raw, user string) (jdbcTarget, error) {
-	rest, ok := strings.CutPrefix(strings.TrimSpace(raw), "jdbc:")
-	if !ok {
-		return jdbcTarget{}, fmt.Errorf("connection.url %q is not a JDBC URL", redactValue("connection.url", raw))
-	}
-	sub, after, _ := strings.Cut(rest, ":")
-	switch strings.ToLower(sub) {
-	case "postgresql", "postgres", "pgsql":
-		return parseHierURL(flavorPostgres, after, "public", "currentSchema")
-	case "mysql", "mariadb":
-		return parseHierURL(flavorMySQL, after, "", "")
-	case "db2":
-		return parseHierURL(flavorDB2, after, strings.ToUpper(user), "currentSchema")
-	case "sqlserver":
-		return parseSQLServerURL(after)
-	case "oracle":
-		return parseOracleURL(after, user)
-	}
-	return jdbcTarget{}, fmt.Errorf("connection.url: unsupported JDBC subprotocol %q", sub)
-}
-
-// parseHierURL parses "//host[:port][,host2...]/database[?params]".
-func parseHierURL(flavor, s, defaultSchema, schemaParam string) (jdbcTarget, error) {
-	s, ok := strings.CutPrefix(s, "//")
-	if !ok {
-		return jdbcTarget{}, fmt.Errorf("connection.url: expected //host:port/database after jdbc:%s:", flavor)
-	}
-	hosts, path, _ := strings.Cut(s, "/")
-	host, port, err := firstHostPort(hosts)
-	if err != nil {
-		return jdbcTarget{}, err
-	}
-	db, query, _ := strings.Cut(path, "?")
-	t := jdbcTarget{server: newServer(flavor, host, port), database: db, defaultSchema: defaultSchema}
-	if schemaParam != "" && query != "" {
-		if q, err := url.ParseQuery(query); err == nil && q.Get(schemaParam) != "" {
-			t.defaultSchema = strings.Split(q.Get(schemaParam), ",")[0]
-		}
-	}
-	if flavor == flavorDB2 {
-		// Db2 puts properties after a colon: //host:port/db:currentSchema=X;
-		if name, props, ok := strings.Cut(db, ":"); ok {
-			t.database = name
-			for _, p := range strings.Split(props, ";") {
-				if k, v, ok := strings.Cut(p, "="); ok && strings.EqualFold(k, "currentSchema") {
-					t.defaultSchema = v
-				}
-			}
-		}
-	}
-	if t.database == "" {
-		return jdbcTarget{}, fmt.Errorf("connection.url names no database")
-	}
-	return t, nil
-}
-
-func firstHostPort(hosts string) (host, port string, err error) {
-	first := strings.Split(hosts, ",")[0]
-	m := jdbcHostPort.FindStringSubmatch(first)
-	if m == nil || m[1] == "" {
-		return "", "", fmt.Errorf("connection.url names no host")
-	}
-	return strings.Trim(m[1], "[]"), m[2], nil
-}
-
-// parseSQLServerURL parses "//host[\instance][:port][;prop=value...]".
-func parseSQLServerURL(s string) (jdbcTarget, error) {
-	s, ok := strings.CutPrefix(s, "//")
-	if !ok {
-		return jdbcTarget{}, fmt.Errorf("connection.url: expected //host after jdbc:sqlserver:")
-	}
-	hostPart, props, _ := strings.Cut(s, ";")
-	host, port, err := firstHostPort(hostPart)
-	if err != nil {
-		return jdbcTarget{}, err
-	}
-	t := jdbcTarget{defaultSchema: "dbo"}
-	for _, p := range strings.Split(props, ";") {
-		k, v, _ := strings.Cut(p, "=")
-		switch strings.ToLower(strings.TrimSpace(k)) {
-		case "databasename", "database":
-			t.database = strings.TrimSpace(v)
-		case "portnumber", "port":
-			port = strings.TrimSpace(v)
-		case "servername", "server":
-			if host == "" {
-				host = strings.TrimSpace(v)
-			}
-		}
-	}
-	t.server = newServer(flavorSQLServer, host, port)
-	if t.database == "" {
-		return jdbcTarget{}, fmt.Errorf("connection.url names no databaseName")
-	}
-	return t, nil
-}
-
-// parseOracleURL parses the thin forms "thin:@host:port:SID",
-// "thin:@//host:port/service", "thin:@host:port/service" and
-// "thin:@(DESCRIPTION=...)".
-func parseOracleURL(s, user string) (jdbcTarget, error) {
-	_, at, ok := strings.Cut(s, "@")
-	if !ok {
-		return jdbcTarget{}, fmt.Errorf("connection.url: expected jdbc:oracle:thin:@...")
-	}
-	t := jdbcTarget{defaultSchema: strings.ToUpper(user)}
-	if strings.HasPrefix(strings.TrimSpace(at), "(") {
-		h, p, svc := oracleDescHost.FindStringSubmatch(at), oracleDescPort.FindStringSubmatch(at), oracleDescSvc.FindStringSubmatch(at)
-		if h == nil || svc == nil {
-			return jdbcTarget{}, fmt.Errorf("connection.url: TNS descriptor without HOST or SERVICE_NAME/SID")
-		}
-		port := ""
-		if p != nil {
-			port = p[1]
-		}
-		t.server, t.database = newServer(flavorOracle, h[1], port), svc[1]
-		return t, nil
-	}
-	at = strings.TrimPrefix(at, "//")
-	hostPort, svc, slash := strings.Cut(at, "/")
-	host, port, sid := hostPort, "", ""
-	if parts := strings.Split(hostPort, ":"); len(parts) >= 2 {
-		host, port = parts[0], parts[1]
-		if len(parts) == 3 && !slash {
-			sid = parts[2]
-		}
-	}
-	if slash {
-		sid, _, _ = strings.Cut(svc, "?")
-	}
-	if host == "" || sid == "" {
-		return jdbcTarget{}, fmt.Errorf("connection.url: expected host:port/service or host:port:SID")
-	}
-	t.server, t.database = newServer(flavorOracle, host, port), sid
-	return t, nil
-}
+func (t tableRef) columnURN(col string) catalog.URN { return catalog.ColumnURN(t.urn(), col) }
 
 // qualify turns a table name as a JDBC connector writes it ("customers",
 // "inventory.customers", "db.inventory.customers", possibly quoted) into a
@@ -244,6 +100,7 @@ func parseOracleURL(s, user string) (jdbcTarget, error) {
 func (t jdbcTarget) qualify(name string) tableRef {
 	parts := splitIdentifier(name)
 	ref := t.server.table(t.database, t.defaultSchema, "")
+	ref.unresolved = firstNonEmpty(t.unresolved, ref.unresolved)
 	switch {
 	case len(parts) == 0:
 		return ref

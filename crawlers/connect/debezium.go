@@ -198,8 +198,8 @@ func (d *deriver) debeziumSource(flavor string) *debeziumSource {
 	default:
 		src.canName = src.hasServer && src.database != ""
 	}
-	keys := make([]string, 0, len(d.v.config))
-	for k := range d.v.config {
+	keys := make([]string, 0, len(d.conf))
+	for k := range d.conf {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
@@ -559,9 +559,13 @@ func (d *deriver) captureTable(src *debeziumSource, ct *capturedTable, recordBou
 	if src.canName {
 		d.tableAssets(ct.ref, columns, ct.origin, tableConf)
 		d.out.link(ct.ref.urn(), catalog.EdgeCaptures, d.connURN, ct.origin, tableConf, "", false)
+		d.input(ct.ref.urn())
 	}
 	for _, b := range topics {
 		d.produces(b.topic, b.origin, b.confidence, b.via)
+		if src.canName {
+			d.pair(ct.ref.urn(), d.c.TopicURN(b.topic), b.origin, min(b.confidence, tableConf), d.chain.appliedAliases(base))
+		}
 	}
 	if !src.canName || len(columns) == 0 {
 		return
@@ -603,23 +607,39 @@ func envelopeColumns(paths []string) []string {
 // change events: schema changes, heartbeats and transaction metadata. The
 // SMT chain applies to their records too.
 func (d *deriver) debeziumSideTopics(src *debeziumSource) {
-	var topics []string
+	type sideTopic struct {
+		topic string
+		// ddl: the schema change topic carries the captured tables' DDL,
+		// so each table feeds it; heartbeats and transaction metadata
+		// carry no table data.
+		ddl bool
+	}
+	var topics []sideTopic
 	switch src.flavor {
 	case flavorMySQL, flavorSQLServer, flavorOracle, flavorDB2:
 		if !strings.EqualFold(d.cfg("include.schema.changes"), "false") {
-			topics = append(topics, src.prefix)
+			topics = append(topics, sideTopic{src.prefix, true})
 		}
 	}
 	if atoiDefault(d.cfg("heartbeat.interval.ms"), 0) > 0 {
 		prefix := firstNonEmpty(d.cfg("topic.heartbeat.prefix"), d.cfg("heartbeat.topics.prefix"), "__debezium-heartbeat")
-		topics = append(topics, prefix+"."+src.prefix)
+		topics = append(topics, sideTopic{prefix + "." + src.prefix, false})
 	}
 	if strings.EqualFold(d.cfg("provide.transaction.metadata"), "true") {
-		topics = append(topics, src.prefix+"."+valueOr(d.cfg("topic.transaction"), "transaction"))
+		topics = append(topics, sideTopic{src.prefix + "." + valueOr(d.cfg("topic.transaction"), "transaction"), false})
 	}
 	for _, t := range topics {
-		if run := d.chain.run(t, nil); run.route.exact() {
-			d.produces(run.route.topic, OriginConfig, confidenceConfig, strings.Join(run.route.via, ","))
+		run := d.chain.run(t.topic, nil)
+		if !run.route.exact() {
+			continue
+		}
+		d.produces(run.route.topic, OriginConfig, confidenceConfig, strings.Join(run.route.via, ","))
+		if !t.ddl {
+			d.side[run.route.topic] = true
+			continue
+		}
+		for _, in := range append([]catalog.URN(nil), d.inputs...) {
+			d.pair(in, d.c.TopicURN(run.route.topic), OriginConfig, confidenceConfig, d.chain.appliedAliases(run))
 		}
 	}
 }
@@ -636,11 +656,15 @@ func mongoHost(connString, hosts string) (string, string, error) {
 		if !ok {
 			return "", "", fmt.Errorf("mongodb.connection.string is not a mongodb:// URL")
 		}
-		if _, after, ok := strings.Cut(rest, "@"); ok {
-			rest = after
+		// The hosts end at the first '/' or '?'; user-info ends at the last
+		// '@' before them (a password may hold '@').
+		hostList := rest
+		if i := strings.IndexAny(hostList, "/?"); i >= 0 {
+			hostList = hostList[:i]
 		}
-		hostList, _, _ := strings.Cut(rest, "/")
-		hostList, _, _ = strings.Cut(hostList, "?")
+		if i := strings.LastIndexByte(hostList, '@'); i >= 0 {
+			hostList = hostList[i+1:]
+		}
 		return splitHostPort(strings.Split(hostList, ",")[0])
 	}
 	if hosts != "" {

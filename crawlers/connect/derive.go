@@ -3,6 +3,7 @@ package connect
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -39,11 +40,13 @@ var debeziumFlavors = map[string]string{
 	classDebeziumDB2:       flavorDB2,
 }
 
-// SupportedClasses lists the connector classes with a dedicated derivation;
-// any other class gets the generic one (reported topics, confidence 0.5).
+// SupportedClasses lists the connector classes with a dedicated derivation
+// (the Confluent Cloud plugins of ManagedClasses map onto them); any other
+// class gets the generic one (reported topics, confidence 0.5).
 func SupportedClasses() []string {
 	out := []string{classJDBCSource, classJDBCSink, classDebeziumJDBCSink, classS3Sink,
-		classElasticsearchSink, classSnowflakeSink, classBigQuerySink, classHDFSSink, classHDFS3Sink, classGCSSink}
+		classElasticsearchSink, classSnowflakeSink, classBigQuerySink, classHDFSSink, classHDFS3Sink, classGCSSink,
+		classMongoSource, classMongoSink, classClickHouseSink, classIcebergSink, classTabularIceberg}
 	for c := range debeziumFlavors {
 		out = append(out, c)
 	}
@@ -51,11 +54,29 @@ func SupportedClasses() []string {
 	return out
 }
 
+// readsTaskConfigs reports whether the crawler reads the task configs of a
+// connector of class: the JDBC sources, whose tasks name the tables they
+// read.
+func readsTaskConfigs(class string) bool {
+	class = strings.TrimSpace(class)
+	if m, ok := managedClasses[class]; ok {
+		class = m.class
+	}
+	return class == classJDBCSource
+}
+
+// jdbcConnection reads the connector's JDBC connection: connection.url and
+// connection.user.
+func (d *deriver) jdbcConnection() (jdbcTarget, error) {
+	return parseJDBCURL(d.cfg("connection.url"), firstNonEmpty(d.cfg("connection.user"), d.cfg("connection.username")))
+}
+
 // crawlCache memoises catalog lookups for one crawl.
 type crawlCache struct {
 	c           *Crawler
 	schemas     map[catalog.URN]schemaResult
 	known       []string
+	knownSet    map[string]bool
 	knownErr    error
 	knownLoaded bool
 }
@@ -83,6 +104,18 @@ func (k *crawlCache) schema(ctx context.Context, topic catalog.URN) schemaResult
 	return r
 }
 
+// inCluster reports whether the cluster's topic list (once loaded) has
+// topic.
+func (k *crawlCache) inCluster(topic string) bool {
+	if k.knownSet == nil {
+		k.knownSet = make(map[string]bool, len(k.known))
+		for _, t := range k.known {
+			k.knownSet[t] = true
+		}
+	}
+	return k.knownSet[topic]
+}
+
 func (k *crawlCache) clusterTopics(ctx context.Context) ([]string, error) {
 	if k.c.topics == nil {
 		return nil, nil
@@ -103,22 +136,101 @@ type deriver struct {
 	cache   *crawlCache
 	connURN catalog.URN
 
-	class string
+	// conf is the config the derivation reads: the connector's own, with
+	// the keys of a managed (Confluent Cloud) class translated to those of
+	// its self-managed equivalent.
+	conf  map[string]string
+	class string // the class whose derivation applies
 	typ   string
 	chain chain
 	notes []string
 	// explained are the reported topics a derivation accounted for.
 	explained map[string]bool
+
+	// Pair edges: the data sets the connector reads (inputs) and writes
+	// (produced topics, paired outputs), for the per-pair DERIVES edges
+	// that make the connector pass-through for lineage walks.
+	inputs   []catalog.URN
+	produced []string
+	paired   map[catalog.URN]bool
+	// side are produced topics that carry no input data (heartbeats,
+	// transaction metadata): they get no pair edges.
+	side map[string]bool
 }
 
-func (d *deriver) cfg(key string) string { return strings.TrimSpace(d.v.config[key]) }
+// pair asserts the per-pair edge from → to (topic → table for a sink, table
+// → topic for a source) with the connector as Via and the transforms that
+// applied on the way.
+func (d *deriver) pair(from, to catalog.URN, origin string, confidence float64, transform string) {
+	d.paired[to] = true
+	d.input(from)
+	d.out.linkVia(from, catalog.EdgeDerives, to, d.connURN, origin, confidence, transform, false)
+}
+
+// input records a data set the connector reads.
+func (d *deriver) input(u catalog.URN) {
+	for _, x := range d.inputs {
+		if x == u {
+			return
+		}
+	}
+	d.inputs = append(d.inputs, u)
+}
+
+// pairUnattributed gives every produced topic that no derivation paired (a
+// topic the connector reports but whose table is unknown) a pair edge from
+// every input, at confidenceResolved: once the connector is pass-through,
+// an unpaired output would be unreachable, and which input feeds it is
+// unknown. A connector without pair edges is left as it is.
+func (d *deriver) pairUnattributed() {
+	if len(d.paired) == 0 || d.typ != "source" {
+		return
+	}
+	for _, topic := range d.produced {
+		to := d.c.TopicURN(topic)
+		if d.paired[to] || d.side[topic] {
+			continue
+		}
+		for _, from := range append([]catalog.URN(nil), d.inputs...) {
+			d.pair(from, to, OriginTopics, confidenceResolved, "")
+		}
+	}
+}
+
+// appliedAliases names the transforms that acted on a run, in order: the
+// Transform of a pair edge. A router counts when it renamed the topic; a
+// transform that changes nothing lineage tracks (headers, schema metadata)
+// does not count.
+func (ch chain) appliedAliases(run chainRun) string {
+	var out []string
+	for i, t := range ch.transforms {
+		if i >= len(run.applied) || !run.applied[i] || t.keySide || t.kind == smtNoop {
+			continue
+		}
+		switch t.kind {
+		case smtRegexRouter, smtByLogicalTableRouter, smtTimestampRouter, smtContentRouter, smtEventRouter:
+			if !slices.Contains(run.route.via, t.alias) {
+				continue
+			}
+		}
+		out = append(out, t.alias)
+	}
+	return strings.Join(out, ",")
+}
+
+func (d *deriver) cfg(key string) string { return strings.TrimSpace(d.conf[key]) }
 
 // derive emits the connector, its place in the cluster and its lineage.
 func (d *deriver) derive() {
-	d.class = d.cfg("connector.class")
+	d.conf = d.v.config
+	d.class = strings.TrimSpace(d.v.config["connector.class"])
+	if m, ok := managedClasses[d.class]; ok {
+		d.class, d.conf = m.class, m.translate(d.v.config)
+	}
 	d.typ = strings.ToLower(d.v.typ)
 	d.explained = map[string]bool{}
-	d.chain = parseChain(d.v.config)
+	d.paired, d.side = map[catalog.URN]bool{}, map[string]bool{}
+	d.chain = parseChain(d.conf)
 	for _, p := range d.chain.problems {
 		d.out.problem("transforms: " + p)
 	}
@@ -133,28 +245,41 @@ func (d *deriver) derive() {
 		d.jdbcSource()
 	case d.class == classJDBCSink || d.class == classDebeziumJDBCSink:
 		d.setType("sink")
-		d.sink(d.jdbcSinkTarget)
+		d.sink(one(d.jdbcSinkTarget))
 	case d.class == classS3Sink:
 		d.setType("sink")
-		d.sink(d.s3Target)
+		d.sink(one(d.s3Target))
 	case d.class == classElasticsearchSink:
 		d.setType("sink")
-		d.sink(d.elasticsearchTarget)
+		d.sink(one(d.elasticsearchTarget))
 	case d.class == classSnowflakeSink:
 		d.setType("sink")
-		d.sink(d.snowflakeTarget)
+		d.sink(one(d.snowflakeTarget))
 	case d.class == classBigQuerySink:
 		d.setType("sink")
-		d.sink(d.bigQueryTarget)
+		d.sink(one(d.bigQueryTarget))
 	case d.class == classHDFSSink || d.class == classHDFS3Sink:
 		d.setType("sink")
-		d.sink(d.hdfsTarget)
+		d.sink(one(d.hdfsTarget))
 	case d.class == classGCSSink:
 		d.setType("sink")
-		d.sink(d.gcsTarget)
+		d.sink(one(d.gcsTarget))
+	case d.class == classMongoSource:
+		d.setType("source")
+		d.mongoSource()
+	case d.class == classMongoSink:
+		d.setType("sink")
+		d.sink(one(d.mongoSinkTarget))
+	case d.class == classClickHouseSink:
+		d.setType("sink")
+		d.sink(one(d.clickHouseTarget))
+	case d.class == classIcebergSink || d.class == classTabularIceberg:
+		d.setType("sink")
+		d.sink(d.icebergTargets)
 	default:
 		d.generic()
 	}
+	d.pairUnattributed()
 	d.out.asset(d.connectorAsset())
 	d.out.link(d.c.ClusterURN(), catalog.EdgeContains, d.connURN, OriginConfig, confidenceConfig, "", false)
 }
@@ -167,7 +292,7 @@ func (d *deriver) setType(t string) {
 
 func (d *deriver) connectorAsset() catalog.Asset {
 	props := catalog.Properties{
-		"class":  d.class,
+		"class":  strings.TrimSpace(d.v.config["connector.class"]),
 		"type":   valueOr(d.typ, "unknown"),
 		"config": redactConfig(d.v.config),
 	}
@@ -212,9 +337,10 @@ func (d *deriver) connectorAsset() catalog.Asset {
 }
 
 // traceSummary keeps the first line of a Java stack trace (the exception
-// and its message), bounded.
+// and its message), bounded, with the credentials it may hold (a JDBC URL
+// with its password, a connection string) redacted.
 func traceSummary(trace string) string {
-	line, _, _ := strings.Cut(strings.TrimSpace(trace), "\n")
+	line, _, _ := strings.Cut(strings.TrimSpace(redactText(trace)), "\n")
 	line = strings.TrimSpace(line)
 	if len(line) > 300 {
 		line = line[:297] + "..."
@@ -241,7 +367,27 @@ func (d *deriver) reported(topic string) bool {
 // renamed the topic.
 func (d *deriver) produces(topic, origin string, confidence float64, transform string) {
 	d.explained[topic] = true
+	d.produced = appendUnique(d.produced, topic)
+	confidence = d.confirmed(topic, origin, confidence)
 	d.out.link(d.connURN, catalog.EdgeProduces, d.c.TopicURN(topic), origin, confidence, transform, false)
+}
+
+// confirmed caps the confidence of a topic derived from config at
+// confidenceUnconfirmed when there is evidence of which topics exist (the
+// topics Connect reports, a non-empty list of the cluster's topics) and
+// neither has it: the config names a topic nobody has seen.
+func (d *deriver) confirmed(topic, origin string, confidence float64) float64 {
+	if origin != OriginConfig || d.reported(topic) {
+		return confidence
+	}
+	known, _ := d.cache.clusterTopics(d.ctx)
+	if !d.v.topicsKnown && len(known) == 0 {
+		return confidence // no evidence either way
+	}
+	if d.cache.inCluster(topic) {
+		return confidence
+	}
+	return min(confidence, confidenceUnconfirmed)
 }
 
 // consumes asserts topic → connector, and topic → the sink's consumer
@@ -249,6 +395,7 @@ func (d *deriver) produces(topic, origin string, confidence float64, transform s
 // the two sources' views of it become one edge with two claims.
 func (d *deriver) consumes(topic, origin string, confidence float64) {
 	d.explained[topic] = true
+	confidence = d.confirmed(topic, origin, confidence)
 	d.out.link(d.c.TopicURN(topic), catalog.EdgeConsumes, d.connURN, origin, confidence, "", false)
 	if d.typ == "sink" {
 		d.out.link(d.c.TopicURN(topic), catalog.EdgeConsumes, d.c.GroupURN(d.sinkGroup()), origin, confidence, "", false)
@@ -288,8 +435,7 @@ func (d *deriver) generic() {
 	}
 	switch d.typ {
 	case "sink":
-		d.sinkTopics(confidenceUnknown)
-		d.deadLetterQueue()
+		d.deadLetterQueue(d.sinkTopics(confidenceUnknown))
 	case "source":
 		d.unexplainedTopics(confidenceUnknown)
 	}
@@ -315,10 +461,9 @@ func (d *deriver) emitColumnFieldEdges(t tableRef, topic string, run chainRun, s
 	if run.capped {
 		confidence = min(confidence, confidenceResolved)
 	}
-	topicURN := d.c.TopicURN(topic)
 	for _, f := range run.flows {
 		for _, target := range f.targets(schema.Paths) {
-			d.out.link(t.columnURN(f.origin), catalog.EdgeDerives, fieldURN(topicURN, target.path),
+			d.out.link(t.columnURN(f.origin), catalog.EdgeDerives, d.c.FieldURN(topic, target.path),
 				origin, confidence, strings.Join(target.touched, ","), target.masking)
 		}
 	}
@@ -336,6 +481,12 @@ func (d *deriver) tableAssets(t tableRef, columns []string, origin string, confi
 	}
 	if t.schema != "" {
 		props["schema"] = t.schema
+	}
+	if t.unresolved != "" {
+		// The server is hidden: say what hides it (a placeholder names
+		// where a secret lives, not the secret).
+		props["unresolvedConnection"] = t.unresolved
+		d.note("the database server is hidden by %s: its tables are recorded under host %q", t.unresolved, UnknownHost)
 	}
 	d.out.asset(catalog.Asset{URN: t.urn(), Name: t.table, Properties: props})
 	for _, col := range columns {

@@ -16,18 +16,26 @@ import (
 	"github.com/watershed-data/watershed/internal/fakeconnect"
 )
 
+// scenarioConnector is one connector of a scenario.
+type scenarioConnector struct {
+	Name   string            `json:"name"`
+	Config map[string]string `json:"config"`
+	Type   string            `json:"type"`
+	State  string            `json:"state"`
+	Topics []string          `json:"topics"`
+	// Tasks are the keys the connector adds to each task's config.
+	Tasks []map[string]string `json:"tasks"`
+}
+
 // scenario is one testdata/*.json file: connectors as a worker holds them
 // and the topic schemas the schema registry crawler would have catalogued.
 type scenario struct {
-	Description string `json:"description"`
-	Connectors  []struct {
-		Name   string            `json:"name"`
-		Config map[string]string `json:"config"`
-		Type   string            `json:"type"`
-		State  string            `json:"state"`
-		Topics []string          `json:"topics"`
-	} `json:"connectors"`
-	Schemas map[string]struct {
+	Description string              `json:"description"`
+	Connectors  []scenarioConnector `json:"connectors"`
+	// ClusterTopics, when set, are the Kafka cluster's topics (the
+	// TopicLister); otherwise the topics with schemas are.
+	ClusterTopics []string `json:"clusterTopics"`
+	Schemas       map[string]struct {
 		RecordName string   `json:"recordName"`
 		Paths      []string `json:"paths"`
 	} `json:"schemas"`
@@ -53,9 +61,19 @@ func loadScenario(t *testing.T, name string) scenario {
 func (s scenario) schemas() MapSchemas {
 	m := MapSchemas{}
 	for topic, ts := range s.Schemas {
-		m[catalog.MakeURN(catalog.KindTopic, testCluster+"/"+topic)] = TopicSchema{RecordName: ts.RecordName, Paths: ts.Paths}
+		m[catalog.TopicURN(testCluster, topic)] = TopicSchema{RecordName: ts.RecordName, Paths: ts.Paths}
 	}
 	return m
+}
+
+// topicList is a TopicLister of fixed topics of testCluster.
+type topicList []string
+
+func (l topicList) Topics(_ context.Context, cluster string) ([]string, error) {
+	if cluster != testCluster {
+		return nil, nil
+	}
+	return append([]string(nil), l...), nil
 }
 
 // startWorker serves the scenario's connectors from a fake worker on a real
@@ -65,7 +83,7 @@ func startWorker(t *testing.T, s scenario, opts fakeconnect.Options) *fakeconnec
 	srv := fakeconnect.NewServer(opts)
 	t.Cleanup(srv.Close)
 	for _, c := range s.Connectors {
-		srv.AddConnector(fakeconnect.Connector{Name: c.Name, Config: c.Config, Type: c.Type, State: c.State, Topics: c.Topics})
+		srv.AddConnector(fakeconnect.Connector{Name: c.Name, Config: c.Config, Type: c.Type, State: c.State, Topics: c.Topics, TaskConfigs: c.Tasks})
 	}
 	return srv
 }
@@ -92,7 +110,11 @@ func crawlScenario(t *testing.T, file string) catalog.Snapshot {
 	t.Helper()
 	s := loadScenario(t, file)
 	srv := startWorker(t, s, fakeconnect.Options{})
-	snap, err := newTestCrawler(t, srv.URL, s.schemas(), nil).Crawl(context.Background())
+	snap, err := newTestCrawler(t, srv.URL, s.schemas(), func(o *Options) {
+		if s.ClusterTopics != nil {
+			o.Topics = topicList(s.ClusterTopics)
+		}
+	}).Crawl(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,8 +148,29 @@ func links(s catalog.Snapshot, keep func(catalog.Link) bool) []string {
 	return out
 }
 
+// linksOfKind renders the links of kind k; pair edges (those with a Via)
+// are left to pairLinks.
 func linksOfKind(s catalog.Snapshot, k catalog.EdgeKind) []string {
-	return links(s, func(l catalog.Link) bool { return l.Kind == k })
+	return links(s, func(l catalog.Link) bool { return l.Kind == k && l.Via == "" })
+}
+
+// pairLinks renders the pair edges (DERIVES with a Via) of connector name,
+// or of every connector when name is empty, as "from -> to [origin conf
+// t=transform]".
+func pairLinks(s catalog.Snapshot, name string) []string {
+	var out []string
+	for _, l := range s.Links {
+		if l.Via == "" || (name != "" && l.Via != catalog.ConnectorURN(testSource, name)) {
+			continue
+		}
+		str := fmt.Sprintf("%s -> %s [%s %.1f", l.From, l.To, l.Origin, l.Confidence)
+		if l.Transform != "" {
+			str += " t=" + l.Transform
+		}
+		out = append(out, str+"]")
+	}
+	sort.Strings(out)
+	return out
 }
 
 func assetURNs(s catalog.Snapshot, k catalog.Kind) []string {

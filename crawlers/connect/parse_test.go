@@ -123,26 +123,71 @@ func TestSecretKeys(t *testing.T) {
 	}
 }
 
+// TestJDBCURLs reads URLs from the drivers' documentation and from real
+// connector configs the way the drivers read them.
 func TestJDBCURLs(t *testing.T) {
 	tests := []struct {
 		url, user, table, want, err string
+		unresolved                  bool
 	}{
 		{url: "jdbc:postgresql://Postgres:5432/inventory?user=u&password=p", table: "customers", want: "urn:table:postgres://postgres:5432/inventory.public.customers"},
 		{url: "jdbc:postgresql://pg1,pg2:5433/inventory?currentSchema=sales", table: "orders", want: "urn:table:postgres://pg1:5432/inventory.sales.orders"},
 		{url: "jdbc:postgresql://pg/inventory", table: "crm.accounts", want: "urn:table:postgres://pg:5432/inventory.crm.accounts"},
 		{url: "jdbc:postgresql://pg/inventory", table: `"Sales"."Orders"`, want: "urn:table:postgres://pg:5432/inventory.Sales.Orders"},
+		// pgjdbc: no host means localhost; no database means the user's name
+		{url: "jdbc:postgresql:accounting", table: "t", want: "urn:table:postgres://localhost:5432/accounting.public.t"},
+		{url: "jdbc:postgresql://[::1]:5740/accounting", table: "t", want: "urn:table:postgres://[::1]:5740/accounting.public.t"},
+		{url: "jdbc:postgresql://pg/?user=app&password=x", table: "t", want: "urn:table:postgres://pg:5432/app.public.t"},
+		{url: "jdbc:postgresql://pg:5432/", user: "reporting", table: "t", want: "urn:table:postgres://pg:5432/reporting.public.t"},
+		{url: "jdbc:postgresql://test_postgres:5432/postgres?user=postgres&password=datahub", table: "member", want: "urn:table:postgres://test_postgres:5432/postgres.public.member"},
+		{url: "jdbc:postgresql://h1:5432,h2:5433/db?targetServerType=primary&loadBalanceHosts=true", table: "t", want: "urn:table:postgres://h1:5432/db.public.t"},
+		// MySQL Connector/J: user-info is never the host
+		{url: "jdbc:mysql://foo:datahub@test_mysql:3306/librarydb", table: "book", want: "urn:table:mysql://test_mysql:3306/librarydb.book"},
+		{url: "jdbc:mysql://sandy:p%40ss@mysql/librarydb", table: "book", want: "urn:table:mysql://mysql:3306/librarydb.book"},
 		{url: "jdbc:mysql://mysql:3306/analytics", table: "orders", want: "urn:table:mysql://mysql:3306/analytics.orders"},
+		{url: "jdbc:mysql://address=(protocol=tcp)(host=Primary.Example)(port=3307)/sales", table: "orders", want: "urn:table:mysql://primary.example:3307/sales.orders"},
+		{url: "jdbc:mysql://(host=myhost1,port=1111,key1=value1),(host=myhost2,port=2222)/sales", table: "orders", want: "urn:table:mysql://myhost1:1111/sales.orders"},
+		{url: "jdbc:mysql://sandy:secret@[myhost1:1111,myhost2:2222]/sales", table: "orders", want: "urn:table:mysql://myhost1:1111/sales.orders"},
+		{url: "jdbc:mysql://[(host=myhost1,port=1111,user=sandy,password=secret),(host=myhost2,port=2222)]/sales", table: "orders", want: "urn:table:mysql://myhost1:1111/sales.orders"},
+		{url: "jdbc:mysql:loadbalance://host1:3306,host2:3307/shop?loadBalanceBlocklistTimeout=5000", table: "orders", want: "urn:table:mysql://host1:3306/shop.orders"},
+		{url: "jdbc:mysql:replication://source,replica1,replica2/shop", table: "orders", want: "urn:table:mysql://source:3306/shop.orders"},
+		{url: "jdbc:mysql://[::1]:3306/shop", table: "orders", want: "urn:table:mysql://[::1]:3306/shop.orders"},
 		{url: "jdbc:mariadb://maria/analytics", table: "other.orders", want: "urn:table:mysql://maria:3306/other.orders"},
+		{url: "jdbc:mariadb:replication://master1,slave1/test?user=root&password=myPassword", table: "t", want: "urn:table:mysql://master1:3306/test.t"},
+		{url: "jdbc:mariadb://address=(host=localhost)(port=3306)(type=master),address=(host=replica)(port=3307)(type=slave)/db", table: "t", want: "urn:table:mysql://localhost:3306/db.t"},
+		{url: "jdbc:mysql://mysql:3306/", err: "no database"},
+		// SQL Server (Microsoft and jTDS)
 		{url: "jdbc:sqlserver://sql:1433;databaseName=sales;encrypt=true", table: "orders", want: "urn:table:sqlserver://sql:1433/sales.dbo.orders"},
 		{url: `jdbc:sqlserver://sql\inst;database=sales`, table: "ops.orders", want: "urn:table:sqlserver://sql:1433/sales.ops.orders"},
+		{url: `jdbc:sqlserver://sqlserver.example.com\SQLEXPRESS:1434;database=x`, table: "t", want: "urn:table:sqlserver://sqlserver.example.com:1434/x.dbo.t"},
+		{url: "jdbc:sqlserver://localhost;instanceName=instance1;DatabaseName=AdventureWorks;user=MyUserName;password={pass;word=x};", table: "t", want: "urn:table:sqlserver://localhost:1433/AdventureWorks.dbo.t"},
+		{url: "jdbc:sqlserver://;serverName=sql.example.com;portNumber=14330;databaseName=db", table: "t", want: "urn:table:sqlserver://sql.example.com:14330/db.dbo.t"},
+		{url: "jdbc:jtds:sqlserver://mssql:1433/orders;user=sa;password=x", table: "t", want: "urn:table:sqlserver://mssql:1433/orders.dbo.t"},
+		// Oracle thin: user/password@, SID, services, EZConnect, descriptors
 		{url: "jdbc:oracle:thin:@oracle:1521:ORCL", user: "scott", table: "emp", want: "urn:table:oracle://oracle:1521/ORCL.SCOTT.emp"},
+		{url: "jdbc:oracle:thin:scott/tiger@myhost:1521:orcl", table: "emp", want: "urn:table:oracle://myhost:1521/orcl.SCOTT.emp"},
+		{url: `jdbc:oracle:thin:scott/"p@ss/word"@//myhost:1521/svc`, table: "emp", want: "urn:table:oracle://myhost:1521/svc.SCOTT.emp"},
 		{url: "jdbc:oracle:thin:@//oracle:1522/ORCLPDB1", table: "HR.EMPLOYEES", want: "urn:table:oracle://oracle:1522/ORCLPDB1.HR.EMPLOYEES"},
+		{url: "jdbc:oracle:thin:@myhost/XEPDB1", table: "HR.T", want: "urn:table:oracle://myhost:1521/XEPDB1.HR.T"},
+		{url: "jdbc:oracle:thin:@tcps://adb.eu-frankfurt-1.oraclecloud.com:1522/g13_high.adb.oraclecloud.com?wallet_location=/wallet", table: "HR.T", want: "urn:table:oracle://adb.eu-frankfurt-1.oraclecloud.com:1522/g13_high.adb.oraclecloud.com.HR.T"},
+		{url: "jdbc:oracle:thin:@//h1:1521,h2:1521/svc", table: "HR.T", want: "urn:table:oracle://h1:1521/svc.HR.T"},
 		{url: "jdbc:oracle:thin:@(DESCRIPTION=(ADDRESS=(PROTOCOL=TCP)(HOST=ora)(PORT=1521))(CONNECT_DATA=(SERVICE_NAME=svc)))", table: "HR.T", want: "urn:table:oracle://ora:1521/svc.HR.T"},
+		{url: "jdbc:oracle:thin:@(DESCRIPTION=(ADDRESS_LIST=(ADDRESS=(PROTOCOL=TCP)(HOST=h1)(PORT=1531))(ADDRESS=(PROTOCOL=TCP)(HOST=h2)(PORT=1521)))(CONNECT_DATA=(SID=ORCL)))", table: "HR.T", want: "urn:table:oracle://h1:1531/ORCL.HR.T"},
+		{url: "jdbc:oracle:thin:@prod_alias", table: "HR.T", want: "urn:table:oracle://unknown:1521/prod_alias.HR.T", unresolved: true},
+		// Db2, Redshift
 		{url: "jdbc:db2://db2:50000/SAMPLE", user: "db2inst1", table: "EMP", want: "urn:table:db2://db2:50000/SAMPLE.DB2INST1.EMP"},
 		{url: "jdbc:db2://db2:50000/SAMPLE:currentSchema=APP;", table: "EMP", want: "urn:table:db2://db2:50000/SAMPLE.APP.EMP"},
+		{url: "jdbc:redshift://examplecluster.abc123xyz789.us-west-2.redshift.amazonaws.com/dev", table: "t", want: "urn:table:redshift://examplecluster.abc123xyz789.us-west-2.redshift.amazonaws.com:5439/dev.public.t"},
+		// placeholders: an explicit unknown host, not an error
+		{url: "${env:MYSQL_CONNECTION_URL}", table: "book", want: "urn:table:jdbc://unknown/book", unresolved: true},
+		{url: "${file:/opt/secrets/connect.properties:url}", table: "librarydb.book", want: "urn:table:jdbc://unknown/librarydb.book", unresolved: true},
+		{url: "jdbc:mysql://${env:DB_HOST}:3306/shop", table: "orders", want: "urn:table:mysql://unknown:3306/shop.orders", unresolved: true},
+		{url: "jdbc:postgresql://pg:5432/db?password=${env:PW}", table: "t", want: "urn:table:postgres://pg:5432/db.public.t"},
 		{url: "jdbc:h2:mem:test", err: "unsupported JDBC subprotocol"},
 		{url: "postgresql://pg/db", err: "not a JDBC URL"},
 		{url: "jdbc:postgresql://pg/", err: "no database"},
+		{url: "jdbc:mysql://db:33o6/x", err: "not a number"},
+		{url: "", err: "not set"},
 	}
 	for _, tc := range tests {
 		jt, err := parseJDBCURL(tc.url, tc.user)
@@ -158,6 +203,9 @@ func TestJDBCURLs(t *testing.T) {
 		}
 		if got := string(jt.qualify(tc.table).urn()); got != tc.want {
 			t.Errorf("%s + %s = %s, want %s", tc.url, tc.table, got, tc.want)
+		}
+		if (jt.unresolved != "") != tc.unresolved {
+			t.Errorf("%s: unresolved = %q", tc.url, jt.unresolved)
 		}
 	}
 }

@@ -3,8 +3,8 @@ package connect
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
-	"strings"
 
 	"github.com/watershed-data/watershed/catalog"
 )
@@ -42,14 +42,22 @@ const ValueSchemaNameProperty = "valueSchemaName"
 
 // CatalogLookup implements TopicSchemas and TopicLister over a catalog:
 // a topic's value fields are the FIELD entities reachable from the topic by
-// CONTAINS edges whose URN lies under urn:field:<cluster>/<topic>/value/, and
-// its record name is the topic property "valueSchemaName".
+// CONTAINS edges whose "part" property is "value" (or absent), each at the
+// path its "path" property holds — as the schema registry crawler writes
+// them; no URN is cut apart. Its record name is the topic property
+// "valueSchemaName".
 type CatalogLookup struct {
 	r catalog.Reader
 }
 
 // NewCatalogLookup returns a lookup reading r.
 func NewCatalogLookup(r catalog.Reader) *CatalogLookup { return &CatalogLookup{r: r} }
+
+// Properties of FIELD entities this lookup reads.
+const (
+	fieldPathProperty = "path"
+	fieldPartProperty = "part"
+)
 
 // ValueSchema implements TopicSchemas. A topic the catalog does not know, or
 // knows only as a tombstone, is reported as unknown (false, nil).
@@ -76,16 +84,31 @@ func (l *CatalogLookup) ValueSchema(ctx context.Context, topic catalog.URN) (Top
 	if err != nil {
 		return TopicSchema{}, false, fmt.Errorf("read fields of topic %s: %w", topic, err)
 	}
-	prefix := string(fieldURNPrefix(topic))
+	var fields []catalog.URN
 	for _, n := range walk.Nodes {
-		if n.Kind != catalog.KindField {
-			continue
+		if n.Kind == catalog.KindField {
+			fields = append(fields, n.URN)
 		}
-		if path, ok := strings.CutPrefix(string(n.URN), prefix); ok && path != "" {
-			ts.Paths = append(ts.Paths, path)
+	}
+	if len(fields) > 0 {
+		es, err := l.r.Entities(ctx, fields)
+		if err != nil {
+			return TopicSchema{}, false, fmt.Errorf("read fields of topic %s: %w", topic, err)
+		}
+		for _, f := range es {
+			if f.URN == "" || f.Deleted() {
+				continue
+			}
+			if part, ok := f.Properties[fieldPartProperty].(string); ok && part != catalog.PartValue {
+				continue
+			}
+			if path, ok := f.Properties[fieldPathProperty].(string); ok && path != "" {
+				ts.Paths = append(ts.Paths, path)
+			}
 		}
 	}
 	sort.Strings(ts.Paths)
+	ts.Paths = slices.Compact(ts.Paths)
 	if ts.RecordName == "" && len(ts.Paths) == 0 {
 		return TopicSchema{}, false, nil
 	}
@@ -95,35 +118,24 @@ func (l *CatalogLookup) ValueSchema(ctx context.Context, topic catalog.URN) (Top
 // Topics implements TopicLister: the TOPIC entities the cluster CONTAINS.
 func (l *CatalogLookup) Topics(ctx context.Context, cluster string) ([]string, error) {
 	edges, err := l.r.Edges(ctx, catalog.EdgeQuery{
-		URN:       catalog.MakeURN(catalog.KindKafkaCluster, cluster),
+		URN:       catalog.KafkaClusterURN(cluster),
 		Direction: catalog.Downstream,
 		Kinds:     []catalog.EdgeKind{catalog.EdgeContains},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read topics of cluster %s: %w", cluster, err)
 	}
-	prefix := string(catalog.MakeURN(catalog.KindTopic, cluster+"/"))
 	var out []string
 	for _, e := range edges {
 		if e.Deleted() {
 			continue
 		}
-		if name, ok := strings.CutPrefix(string(e.To), prefix); ok && name != "" {
+		if c, name, ok := e.To.Topic(); ok && c == cluster {
 			out = append(out, name)
 		}
 	}
 	sort.Strings(out)
 	return out, nil
-}
-
-// fieldURNPrefix returns "urn:field:<cluster>/<topic>/value/" for a topic URN.
-func fieldURNPrefix(topic catalog.URN) catalog.URN {
-	return catalog.MakeURN(catalog.KindField, topic.Identity()+"/value/")
-}
-
-// fieldURN returns the URN of a value field of topic.
-func fieldURN(topic catalog.URN, path string) catalog.URN {
-	return fieldURNPrefix(topic) + catalog.URN(path)
 }
 
 // MapSchemas is a TopicSchemas and TopicLister held in memory, keyed by topic
@@ -138,10 +150,9 @@ func (m MapSchemas) ValueSchema(_ context.Context, topic catalog.URN) (TopicSche
 
 // Topics implements TopicLister.
 func (m MapSchemas) Topics(_ context.Context, cluster string) ([]string, error) {
-	prefix := string(catalog.MakeURN(catalog.KindTopic, cluster+"/"))
 	var out []string
 	for u := range m {
-		if name, ok := strings.CutPrefix(string(u), prefix); ok {
+		if c, name, ok := u.Topic(); ok && c == cluster {
 			out = append(out, name)
 		}
 	}

@@ -33,6 +33,21 @@ func (g *graphReader) Entity(_ context.Context, u catalog.URN) (catalog.Entity, 
 	return e, nil
 }
 
+func (g *graphReader) Entities(ctx context.Context, urns []catalog.URN) ([]catalog.Entity, error) {
+	out := make([]catalog.Entity, len(urns))
+	for i, u := range urns {
+		e, err := g.Entity(ctx, u)
+		if catalog.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[i] = e
+	}
+	return out, nil
+}
+
 func (g *graphReader) Edges(_ context.Context, q catalog.EdgeQuery) ([]catalog.Edge, error) {
 	var out []catalog.Edge
 	for _, e := range g.edges {
@@ -68,6 +83,14 @@ func (g *graphReader) contains(from, to string) {
 	g.edges = append(g.edges, catalog.Edge{EdgeKey: catalog.EdgeKey{From: catalog.URN(from), Kind: catalog.EdgeContains, To: catalog.URN(to)}})
 }
 
+// field adds a FIELD entity with the properties the schema registry crawler
+// writes, contained by parent.
+func (g *graphReader) field(parent, urn, part, path string) {
+	g.contains(parent, urn)
+	g.entities[catalog.URN(urn)] = catalog.Entity{URN: catalog.URN(urn), Kind: catalog.KindField,
+		Properties: catalog.Properties{"path": path, "part": part, "type": "string"}}
+}
+
 // registryGraph is what the kafka and schema registry crawlers leave in the
 // catalog for topic cdc.customers: the topic with its value record name, a
 // nested field tree and a key field.
@@ -81,13 +104,24 @@ func registryGraph() *graphReader {
 	g.contains("urn:kafka:prod", topic)
 	g.contains("urn:kafka:prod", "urn:topic:prod/cdc.orders")
 	g.contains("urn:kafka:other", "urn:topic:other/elsewhere")
-	g.contains(topic, f+"value/after")
-	g.contains(f+"value/after", f+"value/after.id")
-	g.contains(f+"value/after", f+"value/after.email")
-	g.contains(topic, f+"value/before")
-	g.contains(f+"value/before", f+"value/before.email")
-	g.contains(topic, f+"value/op")
-	g.contains(topic, f+"key/id")
+	g.field(topic, f+"value/after", "value", "after")
+	g.field(f+"value/after", f+"value/after.id", "value", "after.id")
+	g.field(f+"value/after", f+"value/after.email", "value", "after.email")
+	g.field(topic, f+"value/before", "value", "before")
+	g.field(f+"value/before", f+"value/before.email", "value", "before.email")
+	g.field(topic, f+"value/op", "value", "op")
+	g.field(topic, f+"key/id", "key", "id")
+	// The path comes from the property, never from the URN: a field whose
+	// URN spells its path escaped still has its real path.
+	g.field(f+"value/after", f+"value/after.first%20name", "value", "after.first name")
+	// A field another source asserted without a part is a value field; a
+	// tombstoned one is gone.
+	g.field(topic, f+"value/source", "", "source")
+	delete(g.entities[catalog.URN(f+"value/source")].Properties, "part")
+	g.field(topic, f+"value/dropped", "value", "dropped")
+	dropped := g.entities[catalog.URN(f+"value/dropped")]
+	dropped.DeletedAt = time.Unix(2, 0)
+	g.entities[dropped.URN] = dropped
 	return g
 }
 
@@ -100,7 +134,7 @@ func TestCatalogLookup(t *testing.T) {
 	}
 	want := TopicSchema{
 		RecordName: "dbserver1.inventory.customers.Envelope",
-		Paths:      []string{"after", "after.email", "after.id", "before", "before.email", "op"},
+		Paths:      []string{"after", "after.email", "after.first name", "after.id", "before", "before.email", "op", "source"},
 	}
 	if ts.RecordName != want.RecordName || strings.Join(ts.Paths, ",") != strings.Join(want.Paths, ",") {
 		t.Errorf("ValueSchema = %+v, want %+v", ts, want)
@@ -148,6 +182,8 @@ func TestCrawlWithCatalog(t *testing.T) {
 	equalLists(t, "DERIVES", linksOfKind(snap, catalog.EdgeDerives), []string{
 		col + "email -DERIVES-> " + f + "after.email [connect-config 1.0]",
 		col + "email -DERIVES-> " + f + "before.email [connect-config 1.0]",
+		// a name that needs escaping is escaped alike on both ends
+		col + "first%20name -DERIVES-> " + f + "after.first%20name [connect-config 1.0]",
 		col + "id -DERIVES-> " + f + "after.id [connect-config 1.0]",
 	})
 	// A catalog failure keeps the field lineage the store had.

@@ -17,11 +17,18 @@ type topicBinding struct {
 	topic      string
 	origin     string
 	confidence float64
+	// historic marks a reported topic outside the sink's subscription:
+	// /topics lists every topic used since the connector was created or its
+	// topics were last reset, so it was read once, and is no sink target.
+	historic bool
 }
 
 // sinkTopics asserts the topics a sink consumes: its topics list (certain),
 // its topics.regex resolved against the reported and the cluster's known
-// topics, and what Connect reports (at reportedConfidence).
+// topics, and the reported topics its subscription covers (at
+// reportedConfidence). A reported topic the subscription does not cover is
+// kept only as a historic claim at confidenceHistoric. It returns the
+// current bindings.
 func (d *deriver) sinkTopics(reportedConfidence float64) []topicBinding {
 	seen := map[string]int{}
 	var out []topicBinding
@@ -35,11 +42,16 @@ func (d *deriver) sinkTopics(reportedConfidence float64) []topicBinding {
 		seen[b.topic] = len(out)
 		out = append(out, b)
 	}
+	listed := map[string]bool{}
 	for _, t := range splitList(d.cfg("topics")) {
-		add(topicBinding{t, OriginConfig, confidenceConfig})
+		listed[t] = true
+		add(topicBinding{topic: t, origin: OriginConfig, confidence: confidenceConfig})
 	}
-	if pattern := d.cfg("topics.regex"); pattern != "" {
-		re, err := compileJavaFull(pattern, false)
+	pattern := d.cfg("topics.regex")
+	var re *regexp.Regexp
+	if pattern != "" {
+		var err error
+		re, err = compileJavaFull(pattern, false)
 		if err != nil {
 			d.out.problem(fmt.Sprintf("topics.regex: %v", err))
 		} else {
@@ -50,7 +62,7 @@ func (d *deriver) sinkTopics(reportedConfidence float64) []topicBinding {
 			candidates := append(append([]string(nil), d.v.topics...), known...)
 			for _, t := range candidates {
 				if re.MatchString(t) {
-					add(topicBinding{t, OriginConfig, confidenceResolved})
+					add(topicBinding{topic: t, origin: OriginConfig, confidence: confidenceResolved})
 				}
 			}
 			if !d.v.topicsKnown && d.c.topics == nil {
@@ -58,20 +70,42 @@ func (d *deriver) sinkTopics(reportedConfidence float64) []topicBinding {
 			}
 		}
 	}
+	// Without a readable subscription every reported topic is current.
+	subscribed := func(t string) bool {
+		return (len(listed) == 0 && pattern == "") || listed[t] || (re != nil && re.MatchString(t)) || (pattern != "" && re == nil)
+	}
+	var historic []string
 	for _, t := range d.v.topics {
-		add(topicBinding{t, OriginTopics, reportedConfidence})
+		if subscribed(t) {
+			add(topicBinding{topic: t, origin: OriginTopics, confidence: reportedConfidence})
+		} else if _, ok := seen[t]; !ok {
+			historic = append(historic, t)
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].topic < out[j].topic })
 	for _, b := range out {
 		d.consumes(b.topic, b.origin, b.confidence)
 	}
+	for _, t := range historic {
+		d.explained[t] = true
+		d.out.link(d.c.TopicURN(t), catalog.EdgeConsumes, d.connURN, OriginTopics, confidenceHistoric, "", false)
+	}
+	if len(historic) > 0 {
+		d.note("Connect reports topics the subscription no longer covers (%s): they were read once and are kept as historic claims, not sink targets", strings.Join(historic, ", "))
+	}
 	return out
 }
 
-// deadLetterQueue asserts the sink's dead letter queue topic.
-func (d *deriver) deadLetterQueue() {
-	if t := d.cfg("errors.deadletterqueue.topic.name"); t != "" {
-		d.produces(t, OriginConfig, confidenceConfig, "")
+// deadLetterQueue asserts the sink's dead letter queue topic, which the
+// records of every consumed topic may reach.
+func (d *deriver) deadLetterQueue(consumed []topicBinding) {
+	t := d.cfg("errors.deadletterqueue.topic.name")
+	if t == "" {
+		return
+	}
+	d.produces(t, OriginConfig, confidenceConfig, "")
+	for _, b := range consumed {
+		d.pair(d.c.TopicURN(b.topic), d.c.TopicURN(t), b.origin, min(b.confidence, confidenceResolved), "")
 	}
 }
 
@@ -84,17 +118,37 @@ type sinkTarget struct {
 	// column maps a value path, as it leaves the SMT chain, to the column
 	// it lands in; nil when the target has no columns we can name.
 	column func(path string) (string, bool)
+	// unwrap says the connector reads Debezium envelopes itself ("after.x"
+	// lands in column x) unless the chain already unwrapped them.
+	unwrap bool
+	// confidence caps the target's lineage (a target chosen by record
+	// content); zero means no cap.
+	confidence float64
 }
 
-type targetFunc func(topic string) (sinkTarget, error)
+// targetFunc names the targets a sink writes one topic to: one for most
+// sinks, several for a fan-out (an Iceberg sink's tables).
+type targetFunc func(topic string) ([]sinkTarget, error)
 
-// sink derives a sink connector: consumed topics, the target per topic
+// one adapts a single-target naming function.
+func one(f func(topic string) (sinkTarget, error)) targetFunc {
+	return func(topic string) ([]sinkTarget, error) {
+		t, err := f(topic)
+		if err != nil {
+			return nil, err
+		}
+		return []sinkTarget{t}, nil
+	}
+}
+
+// sink derives a sink connector: consumed topics, the targets per topic
 // (after the SMT chain renamed it), and field → column edges.
 func (d *deriver) sink(target targetFunc) {
-	for _, b := range d.sinkTopics(confidenceResolved) {
+	bindings := d.sinkTopics(confidenceResolved)
+	for _, b := range bindings {
 		d.sinkTopic(b, target)
 	}
-	d.deadLetterQueue()
+	d.deadLetterQueue(bindings)
 }
 
 func (d *deriver) sinkTopic(b topicBinding, target targetFunc) {
@@ -105,29 +159,39 @@ func (d *deriver) sinkTopic(b topicBinding, target targetFunc) {
 			flows = append(flows, flow{origin: p, path: p})
 		}
 	}
-	ch := d.chain
-	if d.class == classDebeziumJDBCSink && !d.chainUnwraps() {
-		// The Debezium JDBC sink reads envelopes itself: "after.x" lands
-		// in column x. No alias: no transform of the config touched it.
-		ch.transforms = append(append([]*transform(nil), ch.transforms...), &transform{kind: smtUnwrap, inserted: map[string]bool{}})
-	}
-	run := ch.run(b.topic, flows)
+	base := d.chain.run(b.topic, nil)
 	switch {
-	case run.route.dropped:
+	case base.route.dropped:
 		d.note("records of topic %s are dropped by a Filter transform", b.topic)
 		return
-	case !run.route.exact():
-		d.note("the target of topic %s depends on record content (transform %s)", b.topic, strings.Join(run.route.via, ","))
+	case !base.route.exact():
+		d.note("the target of topic %s depends on record content (transform %s)", b.topic, strings.Join(base.route.via, ","))
 		return
 	}
-	tgt, err := target(run.route.topic)
+	tgts, err := target(base.route.topic)
 	if err != nil {
 		d.out.problem(err.Error())
 		return
 	}
+	for _, tgt := range tgts {
+		ch := d.chain
+		if tgt.unwrap && !d.chainUnwraps() {
+			// No alias: no transform of the config touched the field.
+			ch.transforms = append(append([]*transform(nil), ch.transforms...), &transform{kind: smtUnwrap, inserted: map[string]bool{}})
+		}
+		d.sinkTarget(b, ch.run(b.topic, flows), tgt, hasSchema)
+	}
+}
+
+// sinkTarget emits one topic → target binding: SINKS, the target and its
+// columns, and field → column edges.
+func (d *deriver) sinkTarget(b topicBinding, run chainRun, tgt sinkTarget, hasSchema bool) {
 	confidence := b.confidence
 	if run.capped {
 		confidence = min(confidence, confidenceResolved)
+	}
+	if tgt.confidence > 0 {
+		confidence = min(confidence, tgt.confidence)
 	}
 	var targetURN catalog.URN
 	if tgt.table != nil {
@@ -137,6 +201,7 @@ func (d *deriver) sinkTopic(b topicBinding, target targetFunc) {
 		d.out.asset(tgt.dataset)
 	}
 	d.out.link(d.connURN, catalog.EdgeSinks, targetURN, b.origin, confidence, strings.Join(run.route.via, ","), false)
+	d.pair(d.c.TopicURN(b.topic), targetURN, b.origin, confidence, d.chain.appliedAliases(run))
 	if tgt.table == nil {
 		return
 	}
@@ -170,9 +235,8 @@ func (d *deriver) sinkTopic(b topicBinding, target targetFunc) {
 		}
 	}
 	d.tableAssets(*tgt.table, sortedKeys(cols), OriginConfig, confidence)
-	topicURN := d.c.TopicURN(b.topic)
 	for _, e := range edges {
-		d.out.link(fieldURN(topicURN, e.field), catalog.EdgeDerives, tgt.table.columnURN(e.column),
+		d.out.link(d.c.FieldURN(b.topic, e.field), catalog.EdgeDerives, tgt.table.columnURN(e.column),
 			b.origin, confidence, strings.Join(e.touched, ","), e.masking)
 	}
 }
@@ -257,7 +321,7 @@ func (d *deriver) jdbcSinkTarget(topic string) (sinkTarget, error) {
 	if strings.EqualFold(d.cfg("pk.mode"), "record_key") || strings.EqualFold(d.cfg("primary.key.mode"), "record_key") {
 		d.note("primary key columns come from record keys, which value lineage does not follow")
 	}
-	return sinkTarget{table: &ref, column: topLevelColumn(include, exclude, nil)}, nil
+	return sinkTarget{table: &ref, column: topLevelColumn(include, exclude, nil), unwrap: debezium}, nil
 }
 
 // sinkFieldList reads a Debezium sink field list, whose entries are
@@ -289,20 +353,35 @@ func (d *deriver) s3Target(topic string) (sinkTarget, error) {
 // objectStoreTarget names a <topics.dir>/<topic> prefix under an object
 // store or file system namespace.
 func (d *deriver) objectStoreTarget(ns, topic string) sinkTarget {
-	delim := valueOr(d.v.config["directory.delim"], "/")
+	var unresolved string
+	if hasPlaceholder(ns) {
+		// A bucket or namenode hidden behind a placeholder.
+		unresolved = placeholderPattern.FindString(ns)
+		scheme, _, _ := strings.Cut(ns, "://")
+		ns = scheme + "://" + UnknownHost
+		d.note("the bucket or file system is hidden by %s: its paths are recorded under %s", unresolved, ns)
+	}
+	delim := valueOr(d.conf["directory.delim"], "/")
 	dir := strings.Trim(valueOr(d.cfg("topics.dir"), "topics"), "/")
 	path := dir + delim + topic
 	props := catalog.Properties{"namespace": ns, "name": path}
 	if f := d.cfg("format.class"); f != "" {
 		props["format"] = f
 	}
-	return sinkTarget{dataset: catalog.Asset{URN: catalog.MakeURN(catalog.KindDataset, ns+"/"+path), Name: path, Properties: props}}
+	if unresolved != "" {
+		props["unresolvedConnection"] = unresolved
+	}
+	return sinkTarget{dataset: catalog.Asset{URN: catalog.DatasetURN(ns, path), Name: path, Properties: props}}
 }
 
 // hdfsTarget names the HDFS directory the Confluent HDFS 2/3 sinks write a
 // topic to: hdfs://<namenode>/<topics.dir>/<topic>.
 func (d *deriver) hdfsTarget(topic string) (sinkTarget, error) {
-	u, err := url.Parse(firstNonEmpty(d.cfg("hdfs.url"), d.cfg("store.url")))
+	raw := firstNonEmpty(d.cfg("hdfs.url"), d.cfg("store.url"))
+	if hasPlaceholder(raw) {
+		return d.objectStoreTarget("hdfs://"+placeholderPattern.FindString(raw), topic), nil
+	}
+	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
 		return sinkTarget{}, fmt.Errorf("hdfs.url is not an hdfs://namenode:port URL")
 	}
@@ -326,6 +405,17 @@ func (d *deriver) elasticsearchTarget(topic string) (sinkTarget, error) {
 	if len(urls) == 0 {
 		return sinkTarget{}, fmt.Errorf("connection.url is not set")
 	}
+	if hasPlaceholder(urls[0]) {
+		// The server is hidden: the index is still known.
+		ns := "elasticsearch://" + UnknownHost
+		index := strings.ToLower(topic)
+		d.note("the Elasticsearch server is hidden by %s: its indexes are recorded under host %q", placeholderPattern.FindString(urls[0]), UnknownHost)
+		return sinkTarget{dataset: catalog.Asset{
+			URN:        catalog.DatasetURN(ns, index),
+			Name:       index,
+			Properties: catalog.Properties{"namespace": ns, "name": index, "index": index, "unresolvedConnection": placeholderPattern.FindString(urls[0])},
+		}}, nil
+	}
 	u, err := url.Parse(urls[0])
 	if err != nil || u.Hostname() == "" {
 		return sinkTarget{}, fmt.Errorf("connection.url %q is not a URL", redactValue("connection.url", urls[0]))
@@ -340,7 +430,7 @@ func (d *deriver) elasticsearchTarget(topic string) (sinkTarget, error) {
 	ns := "elasticsearch://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port)
 	index := strings.ToLower(topic)
 	return sinkTarget{dataset: catalog.Asset{
-		URN:        catalog.MakeURN(catalog.KindDataset, ns+"/"+index),
+		URN:        catalog.DatasetURN(ns, index),
 		Name:       index,
 		Properties: catalog.Properties{"namespace": ns, "name": index, "index": index},
 	}}, nil
@@ -351,9 +441,20 @@ func (d *deriver) elasticsearchTarget(topic string) (sinkTarget, error) {
 // names resolve upper-case in Snowflake. Without schematization every field
 // lands in the RECORD_CONTENT variant column.
 func (d *deriver) snowflakeTarget(topic string) (sinkTarget, error) {
-	account, err := snowflakeAccount(d.cfg("snowflake.url.name"))
-	if err != nil {
-		return sinkTarget{}, err
+	var account, unresolved string
+	switch raw := d.cfg("snowflake.url.name"); {
+	case raw == "":
+		// Confluent Cloud's SnowflakeSink may leave it out of the config
+		// it shows.
+		account = UnknownHost
+		d.note("snowflake.url.name is not set: the tables are recorded under snowflake://%s", UnknownHost)
+	case hasPlaceholder(raw):
+		account, unresolved = UnknownHost, placeholderPattern.FindString(raw)
+	default:
+		var err error
+		if account, err = snowflakeAccount(raw); err != nil {
+			return sinkTarget{}, err
+		}
 	}
 	db, schema := d.cfg("snowflake.database.name"), d.cfg("snowflake.schema.name")
 	if db == "" || schema == "" {
@@ -363,7 +464,7 @@ func (d *deriver) snowflakeTarget(topic string) (sinkTarget, error) {
 	if err != nil {
 		return sinkTarget{}, err
 	}
-	ref := tableRef{ns: "snowflake://" + account, database: snowflakeIdent(db), schema: snowflakeIdent(schema), table: snowflakeIdent(table)}
+	ref := tableRef{ns: "snowflake://" + account, database: snowflakeIdent(db), schema: snowflakeIdent(schema), table: snowflakeIdent(table), unresolved: unresolved}
 	column := func(string) (string, bool) { return "RECORD_CONTENT", true }
 	if strings.EqualFold(d.cfg("snowflake.enable.schematization"), "true") {
 		column = topLevelColumn(nil, nil, strings.ToUpper)

@@ -108,6 +108,7 @@ type transform struct {
 
 	// routers
 	regex    *regexp.Regexp
+	regexSrc string // the Java pattern as configured
 	repl     javaReplacement
 	outTopic *regexp.Regexp // topics an EventRouter/TimestampRouter may produce
 	tsFormat string         // TimestampRouter topic.format
@@ -199,9 +200,11 @@ func parseTransform(cfg map[string]string, alias string) (*transform, error) {
 	var err error
 	switch t.kind {
 	case smtRegexRouter:
-		t.regex, t.repl, err = compileRouter(get("regex"), get("replacement"), false)
+		t.regexSrc = get("regex")
+		t.regex, t.repl, err = compileRouter(t.regexSrc, get("replacement"), false)
 	case smtByLogicalTableRouter:
-		t.regex, t.repl, err = compileRouter(get("topic.regex"), get("topic.replacement"), false)
+		t.regexSrc = get("topic.regex")
+		t.regex, t.repl, err = compileRouter(t.regexSrc, get("topic.replacement"), false)
 	case smtTimestampRouter:
 		t.tsFormat = valueOr(get("topic.format"), "${topic}-${timestamp}")
 	case smtEventRouter:

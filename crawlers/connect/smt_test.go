@@ -282,3 +282,49 @@ func TestInverse(t *testing.T) {
 		t.Errorf("inverse = %v, want %v", got, want)
 	}
 }
+
+// TestChainPreimages runs chains backwards on topic names: a start topic is
+// named only where the routers leave a single candidate.
+func TestChainPreimages(t *testing.T) {
+	router := func(regex, repl string) map[string]string {
+		return map[string]string{
+			"transforms": "r", "transforms.r.type": "org.apache.kafka.connect.transforms.RegexRouter",
+			"transforms.r.regex": regex, "transforms.r.replacement": repl,
+		}
+	}
+	tests := []struct {
+		name  string
+		cfg   map[string]string
+		topic string
+		want  string // comma-joined preimages; "?" when they cannot be enumerated
+	}{
+		{"no transforms", map[string]string{}, "book", "book"},
+		{"prefixing router", router("(.*)", "jdbc_$1"), "jdbc_book", "book"},
+		{"prefixing router, foreign topic", router("(.*)", "jdbc_$1"), "other", ""},
+		{"lossy router", router(".*(book)", "my-new-topic-$1"), "my-new-topic-book", "?"},
+		{"constant router", router(".*", "my-new-topic"), "my-new-topic", "?"},
+		{"partial router: untouched names pass", router("(mem.*)", "lib_$1"), "lib_member", "lib_member,member"},
+		{"reordering router: a dotless name passes too", router(`([^.]+)\.([^.]+)`, "$2_$1"), "orders_shop", "orders_shop,shop.orders"},
+		{"named groups", router(`(?<db>[^.]+)\.(?<t>[^.]+)`, "${t}-from-${db}"), "orders-from-shop", "orders-from-shop,shop.orders"},
+		{"ambiguous split", router("(.*)_(.*)", "$1-$2"), "a-b-c", "?"},
+		{"dropped group", router(`(.*)customers_shard(.*)`, "$1customers_all_shards"), "db.customers_all_shards", "?"},
+		{"content router", map[string]string{"transforms": "x", "transforms.x.type": "io.confluent.connect.transforms.ExtractTopic$Value", "transforms.x.field": "name"}, "Book1", "?"},
+		{"timestamp router", map[string]string{"transforms": "ts", "transforms.ts.type": "org.apache.kafka.connect.transforms.TimestampRouter"}, "book-20240101", "?"},
+	}
+	for _, tc := range tests {
+		ch := parseChain(tc.cfg)
+		if len(ch.problems) > 0 {
+			t.Fatalf("%s: %v", tc.name, ch.problems)
+		}
+		got, ok := ch.preimages(tc.topic)
+		s := strings.Join(got, ",")
+		if !ok {
+			s = "?"
+		}
+		sorted := strings.Split(s, ",")
+		sort.Strings(sorted)
+		if s = strings.Join(sorted, ","); s != tc.want {
+			t.Errorf("%s: preimages(%q) = %q, want %q", tc.name, tc.topic, s, tc.want)
+		}
+	}
+}

@@ -46,7 +46,13 @@ func (b *snapshotBuilder) snapshot() catalog.Snapshot {
 	}
 
 	assets := map[catalog.URN]int{}
-	links := map[catalog.EdgeKey]int{}
+	// Links merge by edge; pair edges of different connectors stay apart,
+	// so that the store records every connector the pair flows through.
+	type linkKey struct {
+		key catalog.EdgeKey
+		via catalog.URN
+	}
+	links := map[linkKey]int{}
 	for _, o := range outs {
 		for _, a := range o.assets {
 			a.Scope = o.name
@@ -59,11 +65,12 @@ func (b *snapshotBuilder) snapshot() catalog.Snapshot {
 		}
 		for _, l := range o.links {
 			l.Scope = o.name
-			if i, dup := links[l.Key()]; dup {
+			lk := linkKey{l.Key(), l.Via}
+			if i, dup := links[lk]; dup {
 				s.Links[i] = mergeLink(s.Links[i], l)
 				continue
 			}
-			links[l.Key()] = len(s.Links)
+			links[lk] = len(s.Links)
 			s.Links = append(s.Links, l)
 		}
 		if len(o.problems) > 0 {
@@ -82,7 +89,10 @@ func (b *snapshotBuilder) snapshot() catalog.Snapshot {
 		if a.Kind != b.Kind {
 			return a.Kind < b.Kind
 		}
-		return a.To < b.To
+		if a.To != b.To {
+			return a.To < b.To
+		}
+		return s.Links[i].Via < s.Links[j].Via
 	})
 	return s
 }
@@ -136,17 +146,24 @@ type scopeOutput struct {
 func (o *scopeOutput) asset(a catalog.Asset) { o.assets = append(o.assets, a) }
 
 func (o *scopeOutput) link(from catalog.URN, kind catalog.EdgeKind, to catalog.URN, origin string, confidence float64, transform string, masking bool) {
+	o.linkVia(from, kind, to, "", origin, confidence, transform, masking)
+}
+
+// linkVia is link with the connector a pair edge flows through.
+func (o *scopeOutput) linkVia(from catalog.URN, kind catalog.EdgeKind, to, via catalog.URN, origin string, confidence float64, transform string, masking bool) {
 	if from == to {
 		return
 	}
 	o.links = append(o.links, catalog.Link{
 		From: from, Kind: kind, To: to, Origin: origin, Confidence: confidence,
-		Transform: transform, Masking: masking,
+		Transform: transform, Masking: masking, Via: via,
 	})
 }
 
-// problem records why the scope's lineage is incomplete.
+// problem records why the scope's lineage is incomplete, with the
+// credentials the reason may quote redacted.
 func (o *scopeOutput) problem(reason string) {
+	reason = redactText(reason)
 	for _, p := range o.problems {
 		if p == reason {
 			return

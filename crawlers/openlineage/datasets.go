@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"time"
 
 	"github.com/watershed-data/watershed/catalog"
 )
@@ -30,12 +31,16 @@ import (
 
 // datasetAgg is what a batch says about one owned dataset.
 type datasetAgg struct {
-	ref         datasetRef
-	schema      []schemaField
-	hasSchema   bool
-	description string
+	ref            datasetRef
+	schema         []schemaField
+	hasSchema      bool
+	description    string
+	hasDescription bool
 	// fields are the paths column lineage names.
 	fields map[string]bool
+	// eventTime is the newest eventTime of the DatasetEvents describing it
+	// (zero when none did).
+	eventTime time.Time
 }
 
 // snapshot builds the batch's snapshot: per touched job its JOB asset,
@@ -89,8 +94,8 @@ func (b *batch) snapshot(ctx context.Context) (catalog.Snapshot, error) {
 					if d.hasSchema {
 						a.schema, a.hasSchema = d.schema, true
 					}
-					if d.description != "" {
-						a.description = d.description
+					if d.hasDescription {
+						a.description, a.hasDescription = d.description, true
 					}
 				}
 			}
@@ -121,14 +126,36 @@ func (b *batch) snapshot(ctx context.Context) (catalog.Snapshot, error) {
 			}
 		}
 	}
-	if len(snap.Scopes) == 0 {
+	// What DatasetEvents say, and datasets that gained an alias.
+	for _, u := range b.described {
+		e := b.events[u]
+		a := agg(e.ref)
+		if e.hasSchema {
+			a.schema, a.hasSchema = e.schema, true
+		}
+		if e.hasDescription {
+			a.description, a.hasDescription = e.description, true
+		}
+		if e.eventTime.After(a.eventTime) {
+			a.eventTime = e.eventTime
+		}
+	}
+	for _, u := range sortedURNs(b.res.declared) {
+		if _, ok := aggs[u]; !ok && u.Kind() != catalog.KindTopic {
+			agg(datasetRef{URN: u, Kind: u.Kind()})
+		}
+	}
+	for _, u := range b.expireDatasets {
+		addScope(DatasetScope(u))
+	}
+	if len(snap.Scopes) == 0 && len(aggs) == 0 {
 		return snap, nil
 	}
 
 	// Datasets that lost their last job.
 	var orphans []catalog.URN
 	for u := range dropped {
-		if !referenced[u] && (u.Kind() == catalog.KindTable || u.Kind() == catalog.KindDataset) {
+		if !referenced[u] && aggs[u] == nil && (u.Kind() == catalog.KindTable || u.Kind() == catalog.KindDataset) {
 			orphans = append(orphans, u)
 		}
 	}
@@ -143,14 +170,38 @@ func (b *batch) snapshot(ctx context.Context) (catalog.Snapshot, error) {
 		}
 	}
 
-	// Datasets the batch describes.
+	// Datasets the batch describes. A dataset's scope is rewritten when a
+	// schema facet describes it, a DatasetEvent does, or it gained an alias;
+	// otherwise it is asserted only where the catalog lacks it.
 	var candidates []catalog.Asset
 	var candidateLinks []catalog.Link
 	for _, u := range aggOrder {
 		a := aggs[u]
-		if a.hasSchema {
+		ent, err := s.cat.Entity(ctx, u)
+		switch {
+		case catalog.IsNotFound(err):
+			ent = catalog.Entity{}
+		case err != nil:
+			return snap, fmt.Errorf("read dataset %s: %w", u, err)
+		case ent.Deleted() || !slices.Contains(ent.Sources, SourceOpenLineage):
+			ent = catalog.Entity{}
+		}
+		if a.ref.Namespace == "" && ent.URN != "" {
+			// Known only as the target of an alias: its identity is stored.
+			a.ref.Namespace, _ = ent.Properties["namespace"].(string)
+			a.ref.Name, _ = ent.Properties["name"].(string)
+			if r := resolveDataset(a.ref.Namespace, a.ref.Name, s.clusters); r.URN == u {
+				a.ref = r
+			}
+		}
+		recorded, err := s.recordedAliases(ctx, u, ent)
+		if err != nil {
+			return snap, err
+		}
+		aliases, added := mergeAliases(recorded, b.res.declared[u])
+		if a.hasSchema || added || !a.eventTime.IsZero() {
 			addScope(DatasetScope(u))
-			assets, links, kept, err := s.authoritativeDataset(ctx, a)
+			assets, links, kept, err := s.rewriteDataset(ctx, a, ent, aliases)
 			if err != nil {
 				return snap, err
 			}
@@ -163,6 +214,9 @@ func (b *batch) snapshot(ctx context.Context) (catalog.Snapshot, error) {
 			snap.Assets = append(snap.Assets, assets...)
 			snap.Links = append(snap.Links, links...)
 			continue
+		}
+		if a.ref.Namespace == "" && a.ref.Name == "" {
+			continue // an alias target the catalog no longer has
 		}
 		candidates = append(candidates, datasetAsset(a.ref, a.description))
 		for _, p := range sortedKeys(a.fields) {
@@ -191,8 +245,18 @@ func (b *batch) snapshot(ctx context.Context) (catalog.Snapshot, error) {
 }
 
 // datasetInUse reports whether a job outside exclude links to u with an
-// OpenLineage claim.
+// OpenLineage claim, or a DatasetEvent described it within the TTL.
 func (s *Service) datasetInUse(ctx context.Context, u catalog.URN, exclude map[catalog.URN]bool) (bool, error) {
+	ent, err := s.cat.Entity(ctx, u)
+	switch {
+	case catalog.IsNotFound(err):
+	case err != nil:
+		return false, fmt.Errorf("read dataset %s: %w", u, err)
+	default:
+		if t := parseLive(ent.Live).lastEventTime; !t.IsZero() && s.now().Sub(t) <= s.ttl {
+			return true, nil
+		}
+	}
 	edges, err := s.cat.Edges(ctx, catalog.EdgeQuery{URN: u, Direction: catalog.Both, Kinds: []catalog.EdgeKind{catalog.EdgeConsumes, catalog.EdgeProduces}})
 	if err != nil {
 		return false, fmt.Errorf("read edges of %s: %w", u, err)
@@ -232,13 +296,34 @@ func (s *Service) missing(ctx context.Context, assets []catalog.Asset) (map[cata
 	return out, nil
 }
 
-// authoritativeDataset returns everything the dataset's scope holds when a
-// schema facet describes it: the dataset, its schema fields (nested fields
-// contained by their parent), the fields column lineage names, and fields
-// the catalog has that OpenLineage field lineage uses (kept: the batch
-// itself may be removing that lineage, see pruneKept).
-func (s *Service) authoritativeDataset(ctx context.Context, a *datasetAgg) (assets []catalog.Asset, links []catalog.Link, kept []catalog.URN, err error) {
-	assets = []catalog.Asset{datasetAsset(a.ref, a.description)}
+// rewriteDataset returns everything the dataset's scope holds once the
+// batch rewrites it: the dataset (its description and the newest
+// DatasetEvent time kept unless the batch says otherwise), its fields, its
+// aliases (aliases.go) and the CONTAINS and location links. ent is the
+// dataset as the openlineage source asserts it (zero when it does not).
+//
+// With a schema facet the fields are the schema's (nested fields contained
+// by their parent), the fields column lineage names, and fields the catalog
+// has that OpenLineage field lineage uses (kept: the batch itself may be
+// removing that lineage, see pruneKept). Without one, the fields asserted
+// so far stay, and column lineage adds to them.
+func (s *Service) rewriteDataset(ctx context.Context, a *datasetAgg, ent catalog.Entity, aliases []aliasDecl) (assets []catalog.Asset, links []catalog.Link, kept []catalog.URN, err error) {
+	desc := ent.Description
+	if a.hasDescription {
+		desc = a.description
+	}
+	ds := datasetAsset(a.ref, desc)
+	if len(aliases) > 0 {
+		ds.Properties[propAliases] = aliasURNs(aliases)
+	}
+	last := parseLive(ent.Live).lastEventTime
+	if a.eventTime.After(last) {
+		last = a.eventTime
+	}
+	if !last.IsZero() {
+		ds.Live = catalog.Properties{liveLastEventTime: last.UTC().Format(time.RFC3339Nano)}
+	}
+	assets = []catalog.Asset{ds}
 	have := map[catalog.URN]bool{}
 	var walk func(parent catalog.URN, prefix string, fs []schemaField)
 	walk = func(parent catalog.URN, prefix string, fs []schemaField) {
@@ -265,8 +350,13 @@ func (s *Service) authoritativeDataset(ctx context.Context, a *datasetAgg) (asse
 			links = append(links, containsLink(a.ref, a.ref.URN, fa.URN))
 		}
 	}
+	aa, al := aliasAssets(a.ref, aliases)
+	assets = append(assets, aa...)
+	links = append(links, al...)
 
-	// Fields the schema no longer lists stay while field lineage uses them.
+	// Fields asserted before: without a schema facet they all stay; with
+	// one, those the schema no longer lists stay while field lineage uses
+	// them.
 	existing, err := s.assertedFields(ctx, a.ref.URN)
 	if err != nil {
 		return nil, nil, nil, err
@@ -289,12 +379,17 @@ func (s *Service) authoritativeDataset(ctx context.Context, a *datasetAgg) (asse
 		return nil, nil, nil, fmt.Errorf("read fields of %s: %w", a.ref.URN, err)
 	}
 	for i, f := range extra {
-		used, err := s.fieldInUse(ctx, f.urn)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		if !used || ents[i].URN == "" {
+		if ents[i].URN == "" {
 			continue
+		}
+		if a.hasSchema {
+			used, err := s.fieldInUse(ctx, f.urn)
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			if !used {
+				continue
+			}
 		}
 		props := catalog.Properties{}
 		for _, k := range []string{"path", "type", "description"} {
@@ -310,7 +405,9 @@ func (s *Service) authoritativeDataset(ctx context.Context, a *datasetAgg) (asse
 		assets = append(assets, catalog.Asset{URN: f.urn, Name: path, Description: desc, Properties: props, Scope: DatasetScope(a.ref.URN)})
 		links = append(links, containsLink(a.ref, f.parent, f.urn))
 		have[f.urn] = true
-		kept = append(kept, f.urn)
+		if a.hasSchema {
+			kept = append(kept, f.urn)
+		}
 	}
 	return assets, links, kept, nil
 }
@@ -430,6 +527,15 @@ func fieldAsset(ref datasetRef, path, typ, description string) catalog.Asset {
 
 func containsLink(ref datasetRef, parent, child catalog.URN) catalog.Link {
 	return catalog.Link{From: parent, Kind: catalog.EdgeContains, To: child, Origin: OriginOpenLineage, Confidence: 1, Scope: DatasetScope(ref.URN)}
+}
+
+func sortedURNs[V any](m map[catalog.URN]V) []catalog.URN {
+	out := make([]catalog.URN, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
 }
 
 func sortedKeys(m map[string]bool) []string {

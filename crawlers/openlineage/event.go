@@ -3,6 +3,7 @@ package openlineage
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -17,8 +18,8 @@ const (
 	stateOther    = "OTHER"
 )
 
-// olEvent is the part of a RunEvent or JobEvent the service reads. It is
-// decoded only after the event passed schema validation.
+// olEvent is the part of a RunEvent, JobEvent or DatasetEvent the service
+// reads. It is decoded only after the event passed schema validation.
 type olEvent struct {
 	EventType string      `json:"eventType"`
 	EventTime string      `json:"eventTime"`
@@ -28,6 +29,8 @@ type olEvent struct {
 	Job       olJob       `json:"job"`
 	Inputs    []olDataset `json:"inputs"`
 	Outputs   []olDataset `json:"outputs"`
+	// Dataset is a DatasetEvent's dataset.
+	Dataset *olDataset `json:"dataset"`
 
 	kind eventKind
 	time time.Time // EventTime parsed
@@ -50,7 +53,7 @@ type olJob struct {
 	sourceCode *sourceCodeLocationFacet
 }
 
-func (j *olJob) parse(ptr string) error {
+func (j *olJob) parse(d *decoder, ptr string) {
 	var (
 		jt  jobTypeFacet
 		doc documentationFacet
@@ -67,15 +70,10 @@ func (j *olJob) parse(ptr string) error {
 		{"sql", &sql, func() { j.sql = &sql }},
 		{"sourceCodeLocation", &src, func() { j.sourceCode = &src }},
 	} {
-		ok, err := facet(j.Facets, f.name, f.dst, ptr)
-		if err != nil {
-			return err
-		}
-		if ok {
+		if d.facet(j.Facets, f.name, f.dst, ptr) {
 			f.set()
 		}
 	}
-	return nil
 }
 
 type olDataset struct {
@@ -84,50 +82,31 @@ type olDataset struct {
 	Facets    map[string]json.RawMessage `json:"facets"`
 
 	// The facets the service reads, decoded by parse (nil when absent).
-	schema  *schemaFacet
-	doc     *documentationFacet
-	columns *columnLineageFacet
+	schema   *schemaFacet
+	doc      *documentationFacet
+	columns  *columnLineageFacet
+	symlinks *symlinksFacet
 }
 
-func (d *olDataset) parse(ptr string, output bool) error {
+func (ds *olDataset) parse(d *decoder, ptr string, output bool) {
 	var sch schemaFacet
-	if ok, err := facet(d.Facets, "schema", &sch, ptr); err != nil {
-		return err
-	} else if ok {
-		if err := checkSchemaFields(sch.Fields, ptr+"/facets/schema/fields"); err != nil {
-			return err
-		}
-		d.schema = &sch
+	if d.facet(ds.Facets, "schema", &sch, ptr) {
+		ds.schema = &sch
 	}
 	var doc documentationFacet
-	if ok, err := facet(d.Facets, "documentation", &doc, ptr); err != nil {
-		return err
-	} else if ok {
-		d.doc = &doc
+	if d.facet(ds.Facets, "documentation", &doc, ptr) {
+		ds.doc = &doc
+	}
+	var sl symlinksFacet
+	if d.facet(ds.Facets, "symlinks", &sl, ptr) {
+		ds.symlinks = &sl
 	}
 	if output {
 		var cl columnLineageFacet
-		if ok, err := facet(d.Facets, "columnLineage", &cl, ptr); err != nil {
-			return err
-		} else if ok {
-			d.columns = &cl
+		if d.facet(ds.Facets, "columnLineage", &cl, ptr) {
+			ds.columns = &cl
 		}
 	}
-	return nil
-}
-
-// checkSchemaFields enforces what SchemaDatasetFacet requires of a field:
-// a non-empty name.
-func checkSchemaFields(fs []schemaField, ptr string) error {
-	for i, f := range fs {
-		if strings.TrimSpace(f.Name) == "" {
-			return fmt.Errorf("at %s/%d: a schema field needs a name", ptr, i)
-		}
-		if err := checkSchemaFields(f.Fields, fmt.Sprintf("%s/%d/fields", ptr, i)); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // Facets the service reads. Every facet may carry "_deleted": true (2-0-2),
@@ -171,6 +150,20 @@ type schemaField struct {
 	Fields      []schemaField `json:"fields"` // nested (SchemaDatasetFacet 1-1-0)
 }
 
+// symlinksFacet lists other names of a dataset: a table Spark reads by its
+// storage path carries the metastore table (type TABLE); a Hive table
+// carries its storage location (type LOCATION).
+type symlinksFacet struct {
+	facetBase
+	Identifiers []symlink `json:"identifiers"`
+}
+
+type symlink struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	Type      string `json:"type"`
+}
+
 type columnLineageFacet struct {
 	facetBase
 	Fields map[string]columnLineageField `json:"fields"`
@@ -196,74 +189,88 @@ type transformation struct {
 	Masking     bool   `json:"masking"`
 }
 
+// decoder decodes the facets of one validated event: facets that did not
+// match their schema are skipped, and one that does not decode (a custom
+// facet under a standard name) is skipped with a warning.
+type decoder struct {
+	skip     map[string]bool
+	warnings []Warning
+}
+
+// facet decodes the facet name of facets (located at ptr) into out. It
+// reports false when the facet is absent or skipped.
+func (d *decoder) facet(facets map[string]json.RawMessage, name string, out any, ptr string) bool {
+	raw, ok := facets[name]
+	if !ok {
+		return false
+	}
+	at := ptr + "/facets/" + jsonPointer([]string{name})[1:]
+	if d.skip[at] {
+		return false
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		d.warnings = append(d.warnings, Warning{At: at, Message: fmt.Sprintf("%s facet does not decode: %v; the facet is ignored", name, err)})
+		return false
+	}
+	return true
+}
+
 // decodeEvent decodes a validated event. ptr locates it in the body for
-// error messages.
-func decodeEvent(raw json.RawMessage, kind eventKind, ptr string, now time.Time) (*olEvent, error) {
+// error messages and warnings.
+func decodeEvent(raw json.RawMessage, val validation, ptr string, now time.Time) (*olEvent, []Warning, error) {
 	var ev olEvent
 	if err := json.Unmarshal(raw, &ev); err != nil {
-		return nil, fmt.Errorf("at %s: %w", pointerOrRoot(ptr), err)
+		return nil, nil, fmt.Errorf("at %s: %w", pointerOrRoot(ptr), err)
 	}
-	ev.kind, ev.ptr = kind, ptr
-	t, err := time.Parse(time.RFC3339Nano, strings.ToUpper(ev.EventTime))
+	ev.kind, ev.ptr = val.kind, ptr
+	t, err := parseEventTime(ev.EventTime)
 	if err != nil {
-		return nil, fmt.Errorf("at %s/eventTime: %q is not an RFC 3339 date-time", ptr, ev.EventTime)
+		return nil, nil, fmt.Errorf("at %s/eventTime: %q is not an RFC 3339 date-time", ptr, ev.EventTime)
 	}
 	ev.time = t.UTC()
 	if ev.time.After(now) {
 		// A producer's clock ahead of ours must not keep a job fresh.
 		ev.time = now
 	}
-	if kind == runEvent && (ev.Run == nil || ev.Run.RunID == "") {
-		return nil, fmt.Errorf("at %s/run: missing property 'runId'", ptr)
+	if ev.kind == runEvent && (ev.Run == nil || ev.Run.RunID == "") {
+		return nil, nil, fmt.Errorf("at %s/run: missing property 'runId'", ptr)
 	}
-	if strings.TrimSpace(ev.Job.Namespace) == "" || strings.TrimSpace(ev.Job.Name) == "" {
-		return nil, fmt.Errorf("at %s/job: namespace and name must not be empty", ptr)
+	d := &decoder{skip: val.skip, warnings: slices.Clone(val.warnings)}
+	if ev.kind == datasetEvent {
+		if ev.Dataset == nil {
+			return nil, nil, fmt.Errorf("at %s: missing property 'dataset'", pointerOrRoot(ptr))
+		}
+		ev.Dataset.parse(d, ptr+"/dataset", false)
+		ev.Inputs, ev.Outputs = nil, nil
+		return &ev, d.warnings, nil
 	}
-	if err := ev.Job.parse(ptr + "/job"); err != nil {
-		return nil, err
-	}
+	ev.Dataset = nil
+	ev.Job.parse(d, ptr+"/job")
 	for i := range ev.Inputs {
-		p := fmt.Sprintf("%s/inputs/%d", ptr, i)
-		if strings.TrimSpace(ev.Inputs[i].Namespace) == "" || strings.TrimSpace(ev.Inputs[i].Name) == "" {
-			return nil, fmt.Errorf("at %s: namespace and name must not be empty", p)
-		}
-		if err := ev.Inputs[i].parse(p, false); err != nil {
-			return nil, err
-		}
+		ev.Inputs[i].parse(d, fmt.Sprintf("%s/inputs/%d", ptr, i), false)
 	}
 	for i := range ev.Outputs {
-		p := fmt.Sprintf("%s/outputs/%d", ptr, i)
-		if strings.TrimSpace(ev.Outputs[i].Namespace) == "" || strings.TrimSpace(ev.Outputs[i].Name) == "" {
-			return nil, fmt.Errorf("at %s: namespace and name must not be empty", p)
-		}
-		if err := ev.Outputs[i].parse(p, true); err != nil {
-			return nil, err
-		}
-		if cl := ev.Outputs[i].columns; cl != nil {
-			for out, f := range cl.Fields {
-				if strings.TrimSpace(out) == "" {
-					return nil, fmt.Errorf("at %s/facets/columnLineage/fields: an output field needs a name", p)
-				}
-				for j, in := range f.InputFields {
-					if strings.TrimSpace(in.Namespace) == "" || strings.TrimSpace(in.Name) == "" || strings.TrimSpace(in.Field) == "" {
-						return nil, fmt.Errorf("at %s/facets/columnLineage/fields/%s/inputFields/%d: namespace, name and field must not be empty", p, jsonPointer([]string{out})[1:], j)
-					}
-				}
-			}
-		}
+		ev.Outputs[i].parse(d, fmt.Sprintf("%s/outputs/%d", ptr, i), true)
 	}
-	return &ev, nil
+	return &ev, d.warnings, nil
 }
 
-// facet decodes the facet name of facets into out. It reports false when
-// the facet is absent; an undecodable facet is an error naming its pointer.
-func facet(facets map[string]json.RawMessage, name string, out any, ptr string) (bool, error) {
-	raw, ok := facets[name]
-	if !ok {
-		return false, nil
+// parseEventTime parses an RFC 3339 date-time, a leap second included:
+// 23:59:60 is the instant before the next day's 00:00:00 (Go's time cannot
+// hold it, so it is read as the next second, which orders it correctly
+// against every other event but one sent in that very next second).
+func parseEventTime(s string) (time.Time, error) {
+	s = strings.ToUpper(s)
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err == nil {
+		return t, nil
 	}
-	if err := json.Unmarshal(raw, out); err != nil {
-		return false, fmt.Errorf("at %s/facets/%s: %w", ptr, name, err)
+	// "2016-12-31T23:59:60Z", "…T23:59:60.5+01:00": second 60.
+	if len(s) > 19 && s[10] == 'T' && s[16] == ':' && s[17:19] == "60" {
+		t, err2 := time.Parse(time.RFC3339Nano, s[:17]+"59"+s[19:])
+		if err2 == nil {
+			return t.Add(time.Second), nil
+		}
 	}
-	return true, nil
+	return time.Time{}, err
 }

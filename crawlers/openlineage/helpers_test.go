@@ -35,7 +35,11 @@ type env struct {
 	svc   *Service
 	srv   *httptest.Server
 
+	// close stops the server and closes the store (once; also at cleanup).
+	close func()
+
 	mu    sync.Mutex
+	base  time.Time
 	ticks int
 }
 
@@ -51,14 +55,30 @@ func clusterAliases(hp string) (string, bool) {
 
 func newEnv(t *testing.T, mod func(*Options)) *env {
 	t.Helper()
+	return newEnvWith(t, envOptions{}, mod)
+}
+
+// envOptions vary the test environment.
+type envOptions struct {
+	// base is the service clock's start; zero means testBase.
+	base time.Time
+	// noSync skips fsync: for tests that post many requests.
+	noSync bool
+}
+
+func newEnvWith(t *testing.T, eo envOptions, mod func(*Options)) *env {
+	t.Helper()
 	// The store's clock stands before every test event, so that snapshots
 	// stamped with event times are not clamped to a later commit.
 	storeClock := func() time.Time { return time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC) }
-	st, err := embedded.Open(embedded.Options{Dir: t.TempDir(), Now: storeClock})
+	st, err := embedded.Open(embedded.Options{Dir: t.TempDir(), Now: storeClock, NoSync: eo.noSync})
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
-	e := &env{t: t, store: st}
+	e := &env{t: t, store: st, base: eo.base}
+	if e.base.IsZero() {
+		e.base = testBase
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	e.ctx = ctx
 	opts := Options{
@@ -73,13 +93,17 @@ func newEnv(t *testing.T, mod func(*Options)) *env {
 	}
 	e.svc = New(opts)
 	e.srv = httptest.NewServer(e.svc.Handler())
-	t.Cleanup(func() {
-		e.srv.Close()
-		cancel()
-		if err := st.Close(); err != nil {
-			t.Errorf("close store: %v", err)
-		}
-	})
+	var once sync.Once
+	e.close = func() {
+		once.Do(func() {
+			e.srv.Close()
+			cancel()
+			if err := st.Close(); err != nil {
+				t.Errorf("close store: %v", err)
+			}
+		})
+	}
+	t.Cleanup(e.close)
 	e.seedKafka()
 	return e
 }
@@ -89,7 +113,7 @@ func (e *env) now() time.Time {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.ticks++
-	return testBase.Add(time.Duration(e.ticks) * time.Second)
+	return e.base.Add(time.Duration(e.ticks) * time.Second)
 }
 
 // seedKafka reconciles what the kafka crawler of source "prod" would
@@ -99,16 +123,16 @@ func (e *env) seedKafka() {
 	e.t.Helper()
 	topics := []string{"orders", "payments", "orders-paid", "orders-eu", "orders-us", "customers", "order-totals",
 		"order-enricher-order-totals-store-changelog", "streams-plaintext-input", "streams-wordcount-output"}
-	cluster := clusterURN("prod")
+	cluster := catalog.KafkaClusterURN("prod")
 	snap := catalog.Snapshot{Source: "prod", At: testBase, Assets: []catalog.Asset{{URN: cluster, Name: "prod"}}}
 	for _, tp := range topics {
-		u := topicURN("prod", tp)
+		u := catalog.TopicURN("prod", tp)
 		snap.Assets = append(snap.Assets, catalog.Asset{URN: u, Name: tp, Scope: "topic/" + tp})
 		snap.Links = append(snap.Links, catalog.Link{From: cluster, Kind: catalog.EdgeContains, To: u, Origin: "metadata", Confidence: 1, Scope: "topic/" + tp})
 	}
-	job := streamsJobURN("prod", "order-enricher")
+	job := catalog.StreamsJobURN("prod", "order-enricher")
 	snap.Assets = append(snap.Assets, catalog.Asset{URN: job, Name: "order-enricher", Properties: catalog.Properties{"framework": "kafka-streams", "applicationId": "order-enricher"}, Scope: "streams/order-enricher"})
-	snap.Links = append(snap.Links, catalog.Link{From: job, Kind: catalog.EdgeProduces, To: topicURN("prod", "order-enricher-order-totals-store-changelog"), Origin: "streams-naming", Confidence: 0.8, Scope: "streams/order-enricher"})
+	snap.Links = append(snap.Links, catalog.Link{From: job, Kind: catalog.EdgeProduces, To: catalog.TopicURN("prod", "order-enricher-order-totals-store-changelog"), Origin: "streams-naming", Confidence: 0.8, Scope: "streams/order-enricher"})
 	if _, err := e.store.Reconcile(e.ctx, snap, nil); err != nil {
 		e.t.Fatalf("seed kafka: %v", err)
 	}

@@ -26,9 +26,14 @@ type LineageSummary struct {
 	Jobs []string `json:"jobs"`
 	// Events counts the events accepted (ignored ones included).
 	Events int `json:"events"`
+	// Datasets lists the datasets the request's DatasetEvents describe.
+	Datasets []string `json:"datasets,omitempty"`
 	// Ignored lists valid events that changed nothing: events of a run
-	// that started before the job's latest run.
+	// that started before the job's latest run, DatasetEvents of topics.
 	Ignored []IgnoredEvent `json:"ignored,omitempty"`
+	// Warnings lists the facets that were ignored because they do not match
+	// their published schema (the rest of their event is recorded).
+	Warnings []Warning `json:"warnings,omitempty"`
 	// The counts of the one Reconcile the request made.
 	EdgesAdded   int `json:"edgesAdded"`
 	EdgesRemoved int `json:"edgesRemoved"`
@@ -68,7 +73,7 @@ func (s *Service) serveLineage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	evs, err := s.parseEvents(body)
+	evs, warnings, err := s.parseEvents(body)
 	if err != nil {
 		s.writeError(w, http.StatusBadRequest, err.Error())
 		return
@@ -78,22 +83,26 @@ func (s *Service) serveLineage(w http.ResponseWriter, r *http.Request) {
 		s.writeStoreError(w, "record lineage", err)
 		return
 	}
+	sum.Warnings = warnings
+	for _, w := range warnings {
+		s.log.Info("ignored facet", "at", w.At, "reason", w.Message)
+	}
 	s.writeJSON(w, http.StatusCreated, sum)
 }
 
 // parseEvents validates and decodes a body holding one event or a JSON
 // array of events. It fails on the first invalid event; nothing has been
-// applied then.
-func (s *Service) parseEvents(body []byte) ([]*olEvent, error) {
+// applied then. The warnings name the facets ignored.
+func (s *Service) parseEvents(body []byte) ([]*olEvent, []Warning, error) {
 	trimmed := bytes.TrimSpace(body)
 	var raws []json.RawMessage
 	var ptrs []string
 	if trimmed[0] == '[' {
 		if err := json.Unmarshal(trimmed, &raws); err != nil {
-			return nil, notJSON(err)
+			return nil, nil, notJSON(err)
 		}
 		if len(raws) == 0 {
-			return nil, errors.New("the request holds an empty array: send one event or an array of events")
+			return nil, nil, errors.New("the request holds an empty array: send one event or an array of events")
 		}
 		for i := range raws {
 			ptrs = append(ptrs, "/"+strconv.Itoa(i))
@@ -101,31 +110,30 @@ func (s *Service) parseEvents(body []byte) ([]*olEvent, error) {
 	} else {
 		var probe json.RawMessage
 		if err := json.Unmarshal(trimmed, &probe); err != nil {
-			return nil, notJSON(err)
+			return nil, nil, notJSON(err)
 		}
 		raws, ptrs = []json.RawMessage{trimmed}, []string{""}
 	}
 	now := s.now().UTC()
 	evs := make([]*olEvent, 0, len(raws))
+	var warnings []Warning
 	for i, raw := range raws {
 		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
 		if err != nil {
-			return nil, fmt.Errorf("at %s: %w", pointerOrRoot(ptrs[i]), err)
+			return nil, nil, fmt.Errorf("at %s: %w", pointerOrRoot(ptrs[i]), err)
 		}
-		kind, err := s.schemas.validate(doc, ptrs[i])
+		val, err := s.schemas.validate(doc, ptrs[i])
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		if kind == datasetEvent {
-			return nil, fmt.Errorf("at %s: DatasetEvent is not supported: dataset metadata comes from the crawlers; send RunEvents or JobEvents (static lineage)", pointerOrRoot(ptrs[i]))
-		}
-		ev, err := decodeEvent(raw, kind, ptrs[i], now)
+		ev, ws, err := decodeEvent(raw, val, ptrs[i], now)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		evs = append(evs, ev)
+		warnings = append(warnings, ws...)
 	}
-	return evs, nil
+	return evs, warnings, nil
 }
 
 func notJSON(err error) error {
@@ -142,18 +150,36 @@ func (s *Service) applyEvents(ctx context.Context, evs []*olEvent) (LineageSumma
 	s.olMu.Lock()
 	defer s.olMu.Unlock()
 	sum := LineageSummary{Events: len(evs), Jobs: []string{}}
-	b := &batch{s: s, jobs: map[jobKey]*jobWork{}}
+	b := newBatch(s)
 	for _, ev := range evs {
+		if ev.kind == datasetEvent {
+			reason, err := b.describeDataset(ctx, ev)
+			if err != nil {
+				return sum, err
+			}
+			if reason != "" {
+				sum.Ignored = append(sum.Ignored, IgnoredEvent{Event: ev.ptr, Reason: reason})
+				s.log.Info("ignored event", "reason", reason)
+			}
+			continue
+		}
 		jw, err := b.job(ctx, jobKey{namespace: strings.TrimSpace(ev.Job.Namespace), name: strings.TrimSpace(ev.Job.Name)})
 		if err != nil {
 			return sum, err
 		}
-		if reason := jw.apply(s, ev); reason != "" {
+		reason, err := jw.apply(ctx, b, ev)
+		if err != nil {
+			return sum, err
+		}
+		if reason != "" {
 			sum.Ignored = append(sum.Ignored, IgnoredEvent{Event: ev.ptr, Reason: reason})
 			s.log.Info("ignored event", "job", jw.urn, "reason", reason)
 		}
 	}
-	if len(evs) == 1 {
+	for _, u := range b.described {
+		sum.Datasets = append(sum.Datasets, string(u))
+	}
+	if len(evs) == 1 && evs[0].kind != datasetEvent {
 		sum.Job = string(jobKey{namespace: strings.TrimSpace(evs[0].Job.Namespace), name: strings.TrimSpace(evs[0].Job.Name)}.urn())
 	}
 	res, err := b.reconcile(ctx)
@@ -170,17 +196,69 @@ func (s *Service) applyEvents(ctx context.Context, evs []*olEvent) (LineageSumma
 }
 
 // batch is the work of one request (or one expiry): the jobs it touches,
-// loaded from the catalog, then one snapshot over their scopes.
+// loaded from the catalog, the datasets its DatasetEvents describe, then one
+// snapshot over their scopes.
 type batch struct {
 	s     *Service
 	jobs  map[jobKey]*jobWork
 	order []*jobWork
+	res   *resolver
+	// events holds what DatasetEvents say, per dataset; described lists
+	// those datasets in order of appearance.
+	events    map[catalog.URN]*datasetAgg
+	described []catalog.URN
+	// expireDatasets are datasets Sweep ages out.
+	expireDatasets []catalog.URN
 	// kept lists, per authoritative dataset, the fields kept only for
 	// OpenLineage field lineage (see pruneKept).
 	kept map[catalog.URN][]catalog.URN
 }
 
+func newBatch(s *Service) *batch {
+	return &batch{s: s, jobs: map[jobKey]*jobWork{}, res: newResolver(s), events: map[catalog.URN]*datasetAgg{}}
+}
+
+// describeDataset folds a DatasetEvent into the batch: its dataset's
+// schema, documentation and symlinks facets. It returns why the event was
+// ignored, or "".
+func (b *batch) describeDataset(ctx context.Context, ev *olEvent) (string, error) {
+	d := ev.Dataset
+	ref, err := b.res.resolve(ctx, d.Namespace, d.Name, d.symlinks)
+	if err != nil {
+		return "", err
+	}
+	if !ref.owned() {
+		return fmt.Sprintf("%s is a topic of Kafka source %s: the kafka crawler describes it", ref.URN, ref.Cluster), nil
+	}
+	a := b.events[ref.URN]
+	if a == nil {
+		a = &datasetAgg{ref: ref, fields: map[string]bool{}}
+		b.events[ref.URN] = a
+		b.described = append(b.described, ref.URN)
+	}
+	if f := d.schema; f != nil {
+		if f.Deleted {
+			a.schema, a.hasSchema = nil, true
+		} else {
+			a.schema, a.hasSchema = f.Fields, true
+		}
+	}
+	if f := d.doc; f != nil {
+		a.description, a.hasDescription = f.Description, true
+		if f.Deleted {
+			a.description = ""
+		}
+	}
+	if ev.time.After(a.eventTime) {
+		a.eventTime = ev.time
+	}
+	return "", nil
+}
+
 func (b *batch) job(ctx context.Context, key jobKey) (*jobWork, error) {
+	if b.res == nil {
+		b.res = newResolver(b.s)
+	}
 	if jw := b.jobs[key]; jw != nil {
 		return jw, nil
 	}
@@ -337,22 +415,25 @@ func claimOf(e catalog.Edge, source string) (catalog.Claim, bool) {
 
 // apply folds one event into the job. It returns why the event was ignored,
 // or "".
-func (jw *jobWork) apply(s *Service, ev *olEvent) string {
+func (jw *jobWork) apply(ctx context.Context, b *batch, ev *olEvent) (string, error) {
+	s := b.s
 	t := ev.time
 	if ev.kind == jobEvent {
 		if jw.cur != nil && t.Before(jw.cur.started) {
-			return "the JobEvent is older than the job's latest run"
+			return "the JobEvent is older than the job's latest run", nil
 		}
 		r := newRun(jw.key, "", t)
 		r.complete = true
 		jw.switchRun(r)
-		jw.accumulate(s, ev)
+		if err := jw.accumulate(ctx, b.res, ev); err != nil {
+			return "", err
+		}
 		jw.live.runID, jw.live.runState, jw.live.runStarted, jw.live.eventType = "", "", time.Time{}, jobEventTypeMarker
 	} else {
 		id := strings.ToLower(ev.Run.RunID)
 		if jw.cur == nil || jw.cur.runID != id {
 			if jw.cur != nil && t.Before(jw.cur.started) {
-				return fmt.Sprintf("run %s started before the job's latest run %s", id, jw.cur.runID)
+				return fmt.Sprintf("run %s started before the job's latest run %s", id, jw.cur.runID), nil
 			}
 			next := newRun(jw.key, id, t)
 			if r := s.runs.get(id); r != nil && r.job == jw.key {
@@ -373,7 +454,9 @@ func (jw *jobWork) apply(s *Service, ev *olEvent) string {
 		}
 		// A failed or aborted run keeps the last known lineage.
 		if ev.EventType != stateFail && ev.EventType != stateAbort {
-			jw.accumulate(s, ev)
+			if err := jw.accumulate(ctx, b.res, ev); err != nil {
+				return "", err
+			}
 		}
 		jw.live.runID, jw.live.runState, jw.live.runStarted = r.runID, r.state, r.started
 		jw.live.eventType = ev.EventType
@@ -386,7 +469,7 @@ func (jw *jobWork) apply(s *Service, ev *olEvent) string {
 	}
 	jw.applyJobFacets(ev)
 	jw.touched = true
-	return ""
+	return "", nil
 }
 
 // switchRun makes next the job's current run; the lineage of the run it
@@ -399,20 +482,31 @@ func (jw *jobWork) switchRun(next *runState) {
 }
 
 // accumulate adds the event's datasets and column lineage to the run.
-func (jw *jobWork) accumulate(s *Service, ev *olEvent) {
+// Datasets land on their canonical dataset (see aliases.go).
+func (jw *jobWork) accumulate(ctx context.Context, res *resolver, ev *olEvent) error {
 	r := jw.cur
 	for i := range ev.Inputs {
 		d := &ev.Inputs[i]
-		r.dataset(resolveDataset(d.Namespace, d.Name, s.clusters), false).absorb(d)
+		ref, err := res.resolve(ctx, d.Namespace, d.Name, d.symlinks)
+		if err != nil {
+			return err
+		}
+		r.dataset(ref, false).absorb(d)
 	}
 	for i := range ev.Outputs {
 		d := &ev.Outputs[i]
-		ref := resolveDataset(d.Namespace, d.Name, s.clusters)
+		ref, err := res.resolve(ctx, d.Namespace, d.Name, d.symlinks)
+		if err != nil {
+			return err
+		}
 		r.dataset(ref, true).absorb(d)
 		if d.columns != nil {
-			r.setColumns(ref, d.columns, s.clusters)
+			if err := r.setColumns(ctx, ref, d.columns, res); err != nil {
+				return err
+			}
 		}
 	}
+	return nil
 }
 
 func (d *datasetInfo) absorb(ds *olDataset) {
@@ -424,17 +518,16 @@ func (d *datasetInfo) absorb(ds *olDataset) {
 		}
 	}
 	if f := ds.doc; f != nil {
+		d.description, d.hasDescription = f.Description, true
 		if f.Deleted {
 			d.description = ""
-		} else {
-			d.description = f.Description
 		}
 	}
 }
 
 // setColumns replaces what the run knows about the column lineage of the
 // output dataset out with facet (a facet replaces its previous instance).
-func (r *runState) setColumns(out datasetRef, facet *columnLineageFacet, clusters func(string) (string, bool)) {
+func (r *runState) setColumns(ctx context.Context, out datasetRef, facet *columnLineageFacet, res *resolver) error {
 	r.hasColumns = true
 	for k, e := range r.columns {
 		if e.output == out.URN {
@@ -442,7 +535,7 @@ func (r *runState) setColumns(out datasetRef, facet *columnLineageFacet, cluster
 		}
 	}
 	if facet.Deleted {
-		return
+		return nil
 	}
 	outFields := make([]string, 0, len(facet.Fields))
 	for f := range facet.Fields {
@@ -453,7 +546,10 @@ func (r *runState) setColumns(out datasetRef, facet *columnLineageFacet, cluster
 		f := facet.Fields[of]
 		to := out.fieldURN(of)
 		for _, in := range f.InputFields {
-			inRef := resolveDataset(in.Namespace, in.Name, clusters)
+			inRef, err := res.resolve(ctx, in.Namespace, in.Name, nil)
+			if err != nil {
+				return err
+			}
 			r.dataset(inRef, false)
 			from := inRef.fieldURN(in.Field)
 			if from == to {
@@ -468,6 +564,7 @@ func (r *runState) setColumns(out datasetRef, facet *columnLineageFacet, cluster
 			e.add(in.Transformations, f.TransformationType, f.TransformationDescription)
 		}
 	}
+	return nil
 }
 
 // add records the transformations of one input-field mapping. Transform

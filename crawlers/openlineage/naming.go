@@ -7,9 +7,10 @@ import (
 	"github.com/watershed-data/watershed/catalog"
 )
 
-// The URN helpers below repeat the kafka crawler's rules (crawlers/kafka
-// urn.go) instead of importing that package: crawlers meet in the catalog,
-// not in each other's code. TestURNsAgreeWithKafkaCrawler pins them.
+// Every identity another source also names (topics, their fields, tables,
+// columns, datasets, Kafka Streams jobs) is spelled by catalog/urns.go, so
+// a dataset an OpenLineage event names lands on the entity the crawlers
+// assert.
 
 // escapeIdentity applies the URN escaping rule of catalog.EscapeIdentity.
 func escapeIdentity(s string) string { return catalog.EscapeIdentity(s) }
@@ -19,22 +20,6 @@ func escapeIdentity(s string) string { return catalog.EscapeIdentity(s) }
 // of the URN always separates the dataset from the path.
 func escapePath(path string) string {
 	return strings.ReplaceAll(escapeIdentity(path), "/", "%2F")
-}
-
-// topicURN is kafka.TopicURN: urn:topic:<cluster>/<topic>.
-func topicURN(cluster, topic string) catalog.URN {
-	return catalog.MakeURN(catalog.KindTopic, cluster+"/"+escapeIdentity(topic))
-}
-
-// clusterURN is kafka.ClusterURN: urn:kafka:<cluster>.
-func clusterURN(cluster string) catalog.URN {
-	return catalog.MakeURN(catalog.KindKafkaCluster, cluster)
-}
-
-// streamsJobURN is kafka.StreamsJobURN:
-// urn:job:kafka-streams://<cluster>/<application.id>.
-func streamsJobURN(cluster, appID string) catalog.URN {
-	return catalog.MakeURN(catalog.KindJob, "kafka-streams://"+cluster+"/"+escapeIdentity(appID))
 }
 
 // JobURN is the URN of the OpenLineage job name in namespace:
@@ -88,9 +73,9 @@ func (d datasetRef) owned() bool { return d.Kind != catalog.KindTopic }
 func (d datasetRef) fieldURN(path string) catalog.URN {
 	switch {
 	case d.Kind == catalog.KindTopic:
-		return catalog.MakeURN(catalog.KindField, d.Cluster+"/"+escapeIdentity(d.Name)+"/value/"+escapeIdentity(path))
+		return catalog.FieldURN(d.Cluster, d.Name, "value", path)
 	case d.Kind == catalog.KindTable:
-		return catalog.MakeURN(catalog.KindColumn, d.URN.Identity()+"/"+escapePath(path))
+		return catalog.ColumnURN(d.URN, path)
 	case d.kafka:
 		return catalog.MakeURN(catalog.KindField, d.URN.Identity()+"/value/"+escapePath(path))
 	default:
@@ -126,17 +111,48 @@ func databaseScheme(scheme string) (canonical, port string, ok bool) {
 	return "", "", false
 }
 
-// objectStoreScheme maps file-system and object-store schemes to their
-// canonical spelling (s3a and s3n are s3). Their dataset names are paths; a
-// leading '/' is dropped, as the connect crawler names them.
-func objectStoreScheme(scheme string) (string, bool) {
+// pathScheme maps the schemes of file systems and object stores to their
+// canonical spelling (s3a and s3n are s3). Their dataset names are paths.
+func pathScheme(scheme string) (string, bool) {
 	switch scheme {
 	case "s3", "s3a", "s3n":
 		return "s3", true
-	case "gs", "hdfs":
+	case "gs", "hdfs", "file", "dbfs", "abfss", "wasbs":
 		return scheme, true
 	}
 	return "", false
+}
+
+// splitNamespace cuts a namespace into scheme and the rest after "://".
+// "file" and "dbfs" alone, and "file:/p" or "dbfs:/p" (how the Java client
+// writes a local or Databricks path as a namespace), have an empty
+// authority.
+func splitNamespace(ns string) (scheme, rest string, ok bool) {
+	if scheme, rest, ok = strings.Cut(ns, "://"); ok {
+		return strings.ToLower(scheme), rest, true
+	}
+	lower := strings.ToLower(ns)
+	for _, s := range []string{"file", "dbfs"} {
+		if lower == s {
+			return s, "", true
+		}
+		if p, ok := strings.CutPrefix(lower, s+":/"); ok {
+			return s, "/" + ns[len(ns)-len(p):], true
+		}
+	}
+	return "", "", false
+}
+
+// joinPath joins a namespace's path and a dataset name with exactly one
+// '/' and without a trailing one: the location the two stand for.
+func joinPath(nsPath, name string) string {
+	parts := make([]string, 0, 2)
+	for _, p := range []string{nsPath, name} {
+		if p = strings.Trim(p, "/"); p != "" {
+			parts = append(parts, p)
+		}
+	}
+	return strings.Join(parts, "/")
 }
 
 // resolveDataset maps an OpenLineage dataset (namespace, name) onto a
@@ -150,16 +166,23 @@ func objectStoreScheme(scheme string) (string, bool) {
 //     sqlserver, mariadb → mysql), the host lower-cased and the default port
 //     added; snowflake://<account> lower-cased without .snowflakecomputing.com;
 //     the namespace "bigquery";
-//   - s3/s3a/s3n, gs, hdfs → urn:dataset:<scheme>://<bucket>/<path> without
-//     a leading '/' in the path;
-//   - anything else → urn:dataset:<namespace>/<name> as given (a trailing
-//     '/' of the namespace dropped).
+//   - file systems and object stores (s3/s3a/s3n, gs, hdfs, file, dbfs,
+//     abfss, wasbs) → urn:dataset:<scheme>://<authority>/<path>: the
+//     location the Naming spec's namespace and name stand for, whether the
+//     name starts with '/' (hdfs, file, dbfs) or not (s3, gs), a trailing
+//     '/' dropped; "file" and "dbfs" alone have an empty authority
+//     (file:///tmp/x);
+//   - any other scheme://… namespace → urn:dataset:<namespace>/<name>, the
+//     namespace as given (scheme lower-cased) and exactly one '/' before the
+//     name (inmemory:// + df → inmemory:///df);
+//   - a namespace without a scheme → urn:dataset:<namespace>/<name> (a
+//     trailing '/' of the namespace dropped).
 func resolveDataset(namespace, name string, clusters func(string) (string, bool)) datasetRef {
-	ns := strings.TrimRight(strings.TrimSpace(namespace), "/")
+	ns := strings.TrimSpace(namespace)
 	name = strings.TrimSpace(name)
-	scheme, rest, hasScheme := strings.Cut(ns, "://")
-	lscheme := strings.ToLower(scheme)
+	lscheme, rest, hasScheme := splitNamespace(ns)
 	if !hasScheme {
+		ns = strings.TrimRight(ns, "/")
 		if strings.EqualFold(ns, "bigquery") {
 			return tableRef("bigquery", name)
 		}
@@ -172,7 +195,7 @@ func resolveDataset(namespace, name string, clusters func(string) (string, bool)
 		if clusters != nil {
 			for _, hp := range strings.Split(authority, ",") {
 				if c, ok := clusters(strings.TrimSpace(hp)); ok {
-					return datasetRef{Namespace: "kafka://" + authority, Name: name, URN: topicURN(c, name), Kind: catalog.KindTopic, Cluster: c, kafka: true}
+					return datasetRef{Namespace: "kafka://" + authority, Name: name, URN: catalog.TopicURN(c, name), Kind: catalog.KindTopic, Cluster: c, kafka: true}
 				}
 			}
 		}
@@ -182,6 +205,8 @@ func resolveDataset(namespace, name string, clusters func(string) (string, bool)
 		account = strings.TrimSuffix(account, ".snowflakecomputing.com")
 		account = strings.TrimSuffix(account, ".privatelink")
 		return tableRef("snowflake://"+account, name)
+	case lscheme == "bigquery" && authority == "" && strings.Trim(path, "/") == "":
+		return tableRef("bigquery", name) // bigquery:// (the Naming table's spelling)
 	}
 	if canonical, port, ok := databaseScheme(lscheme); ok {
 		host := strings.ToLower(authority)
@@ -194,30 +219,39 @@ func resolveDataset(namespace, name string, clusters func(string) (string, bool)
 			}
 		}
 		nsOut := canonical + "://" + host
-		if path != "" {
+		if path = strings.Trim(path, "/"); path != "" {
 			nsOut += "/" + path
 		}
 		return tableRef(nsOut, name)
 	}
-	if store, ok := objectStoreScheme(lscheme); ok {
+	if store, ok := pathScheme(lscheme); ok {
 		host := authority
 		if store == "hdfs" {
 			host = strings.ToLower(host)
 		}
 		nsOut := store + "://" + host
-		if path != "" {
-			// A namespace carrying a path (s3://bucket/prefix) keeps it.
-			nsOut += "/" + path
+		if p := strings.Trim(path, "/"); p != "" {
+			nsOut += "/" + p // a namespace carrying a path (s3://bucket/prefix) keeps it
 		}
-		return datasetOf(nsOut, strings.TrimLeft(name, "/"), false)
+		loc := store + "://" + host
+		if p := joinPath(path, name); p != "" {
+			loc += "/" + p
+		}
+		return datasetRef{Namespace: nsOut, Name: name, URN: catalog.MakeURN(catalog.KindDataset, escapeIdentity(loc)), Kind: catalog.KindDataset}
 	}
-	return datasetOf(lscheme+"://"+rest, name, false)
+	// Another scheme: the namespace as given, one separator before the name.
+	nsOut := lscheme + "://" + rest
+	base := nsOut
+	if rest != "" {
+		base = lscheme + "://" + strings.TrimRight(rest, "/")
+	}
+	return datasetRef{Namespace: nsOut, Name: name, URN: catalog.MakeURN(catalog.KindDataset, escapeIdentity(base+"/"+strings.TrimLeft(name, "/"))), Kind: catalog.KindDataset}
 }
 
 func tableRef(ns, name string) datasetRef {
-	return datasetRef{Namespace: ns, Name: name, URN: catalog.MakeURN(catalog.KindTable, escapeIdentity(ns+"/"+name)), Kind: catalog.KindTable}
+	return datasetRef{Namespace: ns, Name: name, URN: catalog.TableURN(ns, name), Kind: catalog.KindTable}
 }
 
 func datasetOf(ns, name string, kafka bool) datasetRef {
-	return datasetRef{Namespace: ns, Name: name, URN: catalog.MakeURN(catalog.KindDataset, escapeIdentity(ns+"/"+name)), Kind: catalog.KindDataset, kafka: kafka}
+	return datasetRef{Namespace: ns, Name: name, URN: catalog.DatasetURN(ns, name), Kind: catalog.KindDataset, kafka: kafka}
 }

@@ -4,7 +4,6 @@ import (
 	"testing"
 
 	"github.com/watershed-data/watershed/catalog"
-	"github.com/watershed-data/watershed/crawlers/kafka"
 )
 
 func TestResolveDataset(t *testing.T) {
@@ -28,8 +27,34 @@ func TestResolveDataset(t *testing.T) {
 		{"s3a://lake", "/topics/orders", "urn:dataset:s3://lake/topics/orders", "urn:field:s3://lake/topics/orders/f.g"},
 		{"gs://lake/", "topics/orders", "urn:dataset:gs://lake/topics/orders", ""},
 		{"hdfs://NN:9000", "/topics/orders", "urn:dataset:hdfs://nn:9000/topics/orders", ""},
-		{"file", "/tmp/my data.csv", "urn:dataset:file//tmp/my%20data.csv", ""},
 		{"my-datasource-namespace", "instance.schema.table", "urn:dataset:my-datasource-namespace/instance.schema.table", ""},
+		{"bigquery://", "my-project.kcbq.orders", "urn:table:bigquery/my-project.kcbq.orders", ""},
+		// The Naming spec's paths: s3 and gs names are object keys (no
+		// leading '/'), hdfs, file and dbfs names absolute paths; either way
+		// the URN is the location, with one '/' between its parts.
+		{"s3://lake", "topics/orders", "urn:dataset:s3://lake/topics/orders", ""},
+		{"s3://lake", "/topics/orders/", "urn:dataset:s3://lake/topics/orders", ""},
+		{"s3://lake/warehouse", "default.table", "urn:dataset:s3://lake/warehouse/default.table", ""},
+		{"s3://lake", "/", "urn:dataset:s3://lake", ""},
+		{"gs://lake", "/topics/orders", "urn:dataset:gs://lake/topics/orders", ""},
+		{"hdfs://nn:8020", "/warehouse/location/", "urn:dataset:hdfs://nn:8020/warehouse/location", ""},
+		{"hdfs://nn:8020", "warehouse/location", "urn:dataset:hdfs://nn:8020/warehouse/location", ""},
+		{"hdfs://nn:8020/warehouse", "default.table", "urn:dataset:hdfs://nn:8020/warehouse/default.table", "urn:field:hdfs://nn:8020/warehouse/default.table/f.g"},
+		{"file", "/tmp/my data.csv", "urn:dataset:file:///tmp/my%20data.csv", "urn:field:file:///tmp/my%20data.csv/f.g"},
+		{"file", "warehouse/location", "urn:dataset:file:///warehouse/location", ""},
+		{"file:/tmp/iceberg", "default.v2_source_1", "urn:dataset:file:///tmp/iceberg/default.v2_source_1", ""},
+		{"file://fileserver", "/share/data.csv", "urn:dataset:file://fileserver/share/data.csv", ""},
+		{"dbfs", "/warehouse/location", "urn:dataset:dbfs:///warehouse/location", ""},
+		{"dbfs:/warehouse/location", "default.table", "urn:dataset:dbfs:///warehouse/location/default.table", ""},
+		{"dbfs://my-workspace", "/mnt/raw/events", "urn:dataset:dbfs://my-workspace/mnt/raw/events", ""},
+		// Other scheme:// namespaces keep their "//" and get exactly one '/'.
+		{"inmemory://", "df_1", "urn:dataset:inmemory:///df_1", ""},
+		{"inmemory://", "/df_1", "urn:dataset:inmemory:///df_1", ""},
+		{"azurekusto://adx.kusto.windows.net/", "db/table", "urn:dataset:azurekusto://adx.kusto.windows.net/db/table", ""},
+		{"pubsub", "topic:proj:events", "urn:dataset:pubsub/topic:proj:events", ""},
+		// Empty names are allowed by the spec.
+		{"my-namespace", "", "urn:dataset:my-namespace/", "urn:field:my-namespace//f.g"},
+		{"", "orphan", "urn:dataset:/orphan", ""},
 	}
 	for _, c := range cases {
 		ref := resolveDataset(c.ns, c.name, clusterAliases)
@@ -46,23 +71,5 @@ func TestResolveDataset(t *testing.T) {
 	// A '/' in a dataset's field path cannot be confused with the dataset.
 	if got := resolveDataset("s3://b", "a", nil).fieldURN("x/y"); got != "urn:field:s3://b/a/x%2Fy" {
 		t.Errorf("field with slash = %s", got)
-	}
-}
-
-// The URNs the topology endpoint writes are exactly the kafka crawler's.
-func TestURNsAgreeWithKafkaCrawler(t *testing.T) {
-	for _, name := range []string{"order-enricher", "app with space", "100%", "naïve", "a/b"} {
-		if got, want := streamsJobURN("prod", name), kafka.StreamsJobURN("prod", name); got != want {
-			t.Errorf("streamsJobURN(%q) = %s, want %s", name, got, want)
-		}
-		if got, want := topicURN("prod", name), kafka.TopicURN("prod", name); got != want {
-			t.Errorf("topicURN(%q) = %s, want %s", name, got, want)
-		}
-		if got, want := escapeIdentity(name), kafka.EscapeIdentity(name); got != want {
-			t.Errorf("escapeIdentity(%q) = %s, want %s", name, got, want)
-		}
-	}
-	if clusterURN("prod") != kafka.ClusterURN("prod") {
-		t.Error("cluster URN differs")
 	}
 }

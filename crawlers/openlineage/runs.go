@@ -26,9 +26,10 @@ type datasetInfo struct {
 	seeded bool
 	// schema is the latest schema facet of the run, authoritative for the
 	// dataset's fields; nil when the run sent none.
-	schema      []schemaField
-	hasSchema   bool
-	description string
+	schema         []schemaField
+	hasSchema      bool
+	description    string
+	hasDescription bool
 }
 
 func (d *datasetInfo) clone() *datasetInfo {

@@ -14,13 +14,17 @@ package openlineage
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -88,9 +92,15 @@ type Options struct {
 	// TTL is how long an OpenLineage job may stay silent before Sweep
 	// removes its lineage; zero means DefaultTTL.
 	TTL time.Duration
-	// MaxBodyBytes bounds a request body (413 beyond); zero means
-	// DefaultMaxBodyBytes.
+	// MaxBodyBytes bounds a request body (413 beyond), and a gzip body
+	// after decompression too; zero means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// AllowedOrigins lists browser origins (scheme://host[:port]) besides
+	// the server's own that may post. Requests from any other origin are
+	// refused (403), so that a web page cannot make a visitor's browser
+	// write lineage; clients that send no Origin (CLIs, the OpenLineage
+	// clients) are not affected.
+	AllowedOrigins []string
 	// MaxRuns bounds the runs whose accumulated datasets are kept in
 	// memory; zero means DefaultMaxRuns.
 	MaxRuns int
@@ -109,6 +119,7 @@ type Service struct {
 	known    func(string) bool
 	ttl      time.Duration
 	maxBody  int64
+	origins  map[string]bool
 	log      *slog.Logger
 	now      func() time.Time
 	schemas  *validator
@@ -127,7 +138,7 @@ type Service struct {
 // New builds a Service. It does no I/O. It panics only if the embedded
 // OpenLineage schemas do not compile, which the package's tests rule out.
 func New(opts Options) *Service {
-	v, err := newValidator()
+	v, err := sharedValidator()
 	if err != nil {
 		panic("openlineage: embedded schemas: " + err.Error())
 	}
@@ -141,6 +152,10 @@ func New(opts Options) *Service {
 		log:      opts.Logger,
 		now:      opts.Now,
 		schemas:  v,
+		origins:  map[string]bool{},
+	}
+	for _, o := range opts.AllowedOrigins {
+		s.origins[strings.ToLower(strings.TrimSuffix(o, "/"))] = true
 	}
 	if s.ttl <= 0 {
 		s.ttl = DefaultTTL
@@ -165,7 +180,9 @@ func New(opts Options) *Service {
 
 // Handler serves POST /api/v1/lineage and POST /api/v1/topologies (405 with
 // an Allow header for other methods, 404 for other paths). Every answer is
-// JSON; errors are {"error": "…"}. It does no authentication: wrap it.
+// JSON; errors are {"error": "…"}. It refuses cross-site requests (403, see
+// Options.AllowedOrigins) and bodies that are not declared JSON (415), and
+// accepts Content-Encoding gzip. It does no authentication: wrap it.
 func (s *Service) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var serve func(http.ResponseWriter, *http.Request)
@@ -183,21 +200,129 @@ func (s *Service) Handler() http.Handler {
 			s.writeError(w, http.StatusMethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path+"; use POST")
 			return
 		}
+		if msg := s.crossSite(r); msg != "" {
+			s.writeError(w, http.StatusForbidden, msg)
+			return
+		}
+		if msg := requireJSON(r); msg != "" {
+			s.writeError(w, http.StatusUnsupportedMediaType, msg)
+			return
+		}
 		serve(w, r)
 	})
 }
 
-// readBody reads at most the configured body size. It answers 413 (and
-// returns false) for a larger body, 400 for a broken one.
+// crossSite returns why r must be refused as a cross-site request, or "".
+// A browser marks every request with Sec-Fetch-Site (which a page cannot
+// forge) and a POST with Origin: a page of another site posting here (a
+// CORS "simple" request needs no preflight) is refused by either.
+// Sec-Fetch-Site: same-origin passes whatever Host a proxy forwards; a
+// browser too old for Sec-Fetch-Site is judged by Origin. Requests without
+// both headers come from programs, not from a page, and pass.
+func (s *Service) crossSite(r *http.Request) string {
+	origin := r.Header.Get("Origin")
+	switch site := strings.ToLower(r.Header.Get("Sec-Fetch-Site")); site {
+	case "same-origin", "none":
+		return ""
+	case "":
+	default:
+		if origin == "" || !s.originAllowed(origin, r.Host) {
+			return "cross-site requests are refused (Sec-Fetch-Site: " + site + "): post from a script or the OpenLineage client, not from a web page"
+		}
+		return ""
+	}
+	if origin != "" && !s.originAllowed(origin, r.Host) {
+		return "cross-site requests are refused (Origin: " + clipHeader(origin) + " is not this server): post from a script or the OpenLineage client, not from a web page"
+	}
+	return ""
+}
+
+// originAllowed reports whether a browser origin is the server's own (its
+// host[:port] is the request's Host) or one of Options.AllowedOrigins. The
+// opaque origin "null" (sandboxed frames, file: pages) is never allowed.
+func (s *Service) originAllowed(origin, host string) bool {
+	o := strings.ToLower(strings.TrimSuffix(origin, "/"))
+	if s.origins[o] {
+		return true
+	}
+	u, err := url.Parse(o)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return false
+	}
+	return strings.EqualFold(u.Host, host)
+}
+
+func clipHeader(v string) string {
+	if len(v) > 100 {
+		return strconv.Quote(v[:100] + "…")
+	}
+	return strconv.Quote(v)
+}
+
+// requireJSON returns why r's Content-Type is refused, or "": the push
+// endpoints take application/json (or a +json type), in UTF-8. Requiring it
+// also makes every browser request preflighted: text/plain, form and
+// multipart bodies are what a page may post cross-site without asking.
+func requireJSON(r *http.Request) string {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		return "Content-Type is missing: send application/json"
+	}
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return "Content-Type " + clipHeader(ct) + " does not parse: send application/json"
+	}
+	if mt != "application/json" && !(strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")) {
+		return "Content-Type " + clipHeader(mt) + " is not supported: send application/json"
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "utf8") {
+		return "charset " + clipHeader(cs) + " is not supported: JSON is UTF-8"
+	}
+	return ""
+}
+
+// readBody reads at most the configured body size, decompressing a gzip
+// body (Content-Encoding: gzip, as the OpenLineage clients send with
+// compression: gzip) within the same bound. It answers 413 (and returns
+// false) for a larger body, 415 for another encoding, 400 for a broken one.
 func (s *Service) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody))
+	var encodings []string
+	for _, v := range r.Header.Values("Content-Encoding") {
+		for _, e := range strings.Split(v, ",") {
+			if e = strings.ToLower(strings.TrimSpace(e)); e != "" && e != "identity" {
+				encodings = append(encodings, e)
+			}
+		}
+	}
+	gzipped := false
+	switch {
+	case len(encodings) == 0:
+	case len(encodings) == 1 && (encodings[0] == "gzip" || encodings[0] == "x-gzip"):
+		gzipped = true
+	default:
+		s.writeError(w, http.StatusUnsupportedMediaType, "Content-Encoding "+clipHeader(strings.Join(encodings, ", "))+" is not supported: send the body as is, or gzip")
+		return nil, false
+	}
+	raw := http.MaxBytesReader(w, r.Body, s.maxBody)
+	var body []byte
+	var err error
+	if gzipped {
+		body, err = s.gunzip(raw)
+	} else {
+		body, err = io.ReadAll(raw)
+	}
 	if err != nil {
 		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
+		switch {
+		case errors.As(err, &tooBig):
 			s.writeError(w, http.StatusRequestEntityTooLarge, "request body exceeds "+formatBytes(s.maxBody))
-			return nil, false
+		case errors.Is(err, errInflatedTooBig):
+			s.writeError(w, http.StatusRequestEntityTooLarge, "request body exceeds "+formatBytes(s.maxBody)+" after gzip decompression")
+		case gzipped:
+			s.writeError(w, http.StatusBadRequest, "request body is not valid gzip: "+err.Error())
+		default:
+			s.writeError(w, http.StatusBadRequest, "read request body: "+err.Error())
 		}
-		s.writeError(w, http.StatusBadRequest, "read request body: "+err.Error())
 		return nil, false
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
@@ -205,6 +330,28 @@ func (s *Service) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool
 		return nil, false
 	}
 	return body, true
+}
+
+var errInflatedTooBig = errors.New("decompressed body too large")
+
+// gunzip decompresses a gzip stream (every member of it), reading at most
+// maxBody decompressed bytes: a small body cannot inflate into a large one.
+func (s *Service) gunzip(r io.Reader) ([]byte, error) {
+	zr, err := gzip.NewReader(r)
+	if err != nil {
+		return nil, err
+	}
+	body, err := io.ReadAll(io.LimitReader(zr, s.maxBody+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(body)) > s.maxBody {
+		return nil, errInflatedTooBig
+	}
+	if err := zr.Close(); err != nil {
+		return nil, err
+	}
+	return body, nil
 }
 
 // writeStoreError answers a failed read or write of the catalog with the

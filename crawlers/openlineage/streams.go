@@ -1,11 +1,11 @@
 package openlineage
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"mime"
 	"net/http"
 	"regexp"
 	"sort"
@@ -22,9 +22,7 @@ const (
 	confidencePattern  = 0.7
 )
 
-// TopologyRequest is the JSON body of POST /api/v1/topologies. With
-// Content-Type text/plain the body is the topology text and applicationId
-// and cluster are query parameters.
+// TopologyRequest is the JSON body of POST /api/v1/topologies.
 type TopologyRequest struct {
 	// ApplicationID is the application's application.id.
 	ApplicationID string `json:"applicationId"`
@@ -61,9 +59,9 @@ func (s *Service) serveTopology(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	req, status, err := decodeTopologyRequest(r, body)
+	req, err := decodeTopologyRequest(body)
 	if err != nil {
-		s.writeError(w, status, err.Error())
+		s.writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	if !validStreamsName(req.ApplicationID) {
@@ -98,37 +96,19 @@ func (s *Service) serveTopology(w http.ResponseWriter, r *http.Request) {
 	s.writeJSON(w, http.StatusCreated, sum)
 }
 
-// decodeTopologyRequest reads a JSON body, or a text/plain body with the
-// query parameters applicationId and cluster. A body without a content type
-// is JSON when it starts with '{'.
-func decodeTopologyRequest(r *http.Request, body []byte) (TopologyRequest, int, error) {
-	var mt string
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		var err error
-		if mt, _, err = mime.ParseMediaType(ct); err != nil {
-			return TopologyRequest{}, http.StatusUnsupportedMediaType, fmt.Errorf("content type %q: %w", ct, err)
-		}
+// decodeTopologyRequest reads the JSON body (Handler has checked the
+// content type).
+func decodeTopologyRequest(body []byte) (TopologyRequest, error) {
+	var req TopologyRequest
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return req, fmt.Errorf("request body is not a topology request (applicationId, cluster, topology): %w", err)
 	}
-	if mt == "" {
-		mt = "text/plain"
-		if trimmed := strings.TrimSpace(string(body)); strings.HasPrefix(trimmed, "{") {
-			mt = "application/json"
-		}
+	if dec.More() {
+		return req, errors.New("request body holds more than one JSON value: send one topology request")
 	}
-	switch mt {
-	case "application/json":
-		var req TopologyRequest
-		dec := json.NewDecoder(strings.NewReader(string(body)))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&req); err != nil {
-			return req, http.StatusBadRequest, fmt.Errorf("request body is not a topology request (applicationId, cluster, topology): %w", err)
-		}
-		return req, 0, nil
-	case "text/plain":
-		q := r.URL.Query()
-		return TopologyRequest{ApplicationID: q.Get("applicationId"), Cluster: q.Get("cluster"), Topology: string(body)}, 0, nil
-	}
-	return TopologyRequest{}, http.StatusUnsupportedMediaType, fmt.Errorf("content type %q is not supported: send application/json or text/plain", mt)
+	return req, nil
 }
 
 // streamsLineage is what a topology says about data flow.
@@ -230,7 +210,7 @@ func analyse(t *topology, appID string) streamsLineage {
 // its JOB (the URN the kafka crawler infers for the application) and links.
 func (s *Service) recordTopology(ctx context.Context, cluster, appID string, t *topology) (TopologySummary, error) {
 	l := analyse(t, appID)
-	job := streamsJobURN(cluster, appID)
+	job := catalog.StreamsJobURN(cluster, appID)
 	scope := AppScope(cluster, appID)
 	sum := TopologySummary{Job: string(job), SourceTopics: []string{}, SinkTopics: l.sinks, InternalTopics: []string{}, DynamicSinks: l.dynamicSinks}
 	if sum.SinkTopics == nil {
@@ -251,7 +231,7 @@ func (s *Service) recordTopology(ctx context.Context, cluster, appID string, t *
 	}
 	sourceSet := map[string]bool{}
 	for _, tp := range l.sources {
-		link(topicURN(cluster, tp), catalog.EdgeConsumes, job, confidenceTopology)
+		link(catalog.TopicURN(cluster, tp), catalog.EdgeConsumes, job, confidenceTopology)
 		sourceSet[tp] = true
 	}
 	if len(l.patterns) > 0 {
@@ -269,7 +249,7 @@ func (s *Service) recordTopology(ctx context.Context, cluster, appID string, t *
 			for _, tp := range topics {
 				if re.MatchString(tp) {
 					matched++
-					link(topicURN(cluster, tp), catalog.EdgeConsumes, job, confidencePattern)
+					link(catalog.TopicURN(cluster, tp), catalog.EdgeConsumes, job, confidencePattern)
 					sourceSet[tp] = true
 				}
 			}
@@ -283,20 +263,20 @@ func (s *Service) recordTopology(ctx context.Context, cluster, appID string, t *
 	}
 	sort.Strings(sum.SourceTopics)
 	for _, tp := range l.sinks {
-		link(job, catalog.EdgeProduces, topicURN(cluster, tp), confidenceTopology)
+		link(job, catalog.EdgeProduces, catalog.TopicURN(cluster, tp), confidenceTopology)
 	}
 	internal := map[string]bool{}
 	for _, tp := range l.internalWritten {
-		link(job, catalog.EdgeProduces, topicURN(cluster, tp), confidenceTopology)
+		link(job, catalog.EdgeProduces, catalog.TopicURN(cluster, tp), confidenceTopology)
 		internal[tp] = true
 	}
 	for _, tp := range l.internalRead {
-		link(topicURN(cluster, tp), catalog.EdgeConsumes, job, confidenceTopology)
+		link(catalog.TopicURN(cluster, tp), catalog.EdgeConsumes, job, confidenceTopology)
 		internal[tp] = true
 	}
 	for _, st := range l.stores {
 		tp := appID + "-" + st + "-changelog"
-		link(job, catalog.EdgeProduces, topicURN(cluster, tp), confidenceTopology)
+		link(job, catalog.EdgeProduces, catalog.TopicURN(cluster, tp), confidenceTopology)
 		internal[tp] = true
 	}
 	for tp := range internal {
@@ -354,11 +334,11 @@ func (s *Service) recordTopology(ctx context.Context, cluster, appID string, t *
 // clusterTopics lists the topics the catalog holds for cluster: the TOPIC
 // entities its cluster CONTAINS.
 func (s *Service) clusterTopics(ctx context.Context, cluster string) ([]string, error) {
-	edges, err := s.cat.Edges(ctx, catalog.EdgeQuery{URN: clusterURN(cluster), Direction: catalog.Downstream, Kinds: []catalog.EdgeKind{catalog.EdgeContains}})
+	edges, err := s.cat.Edges(ctx, catalog.EdgeQuery{URN: catalog.KafkaClusterURN(cluster), Direction: catalog.Downstream, Kinds: []catalog.EdgeKind{catalog.EdgeContains}})
 	if err != nil {
 		return nil, fmt.Errorf("list topics of %s: %w", cluster, err)
 	}
-	prefix := string(topicURN(cluster, ""))
+	prefix := string(catalog.TopicURN(cluster, ""))
 	var out []string
 	for _, e := range edges {
 		if e.Deleted() || e.To.Kind() != catalog.KindTopic {

@@ -15,6 +15,9 @@ type SweepResult struct {
 	Checked int
 	// Expired lists the jobs whose lineage was removed.
 	Expired []catalog.URN
+	// ExpiredDatasets lists the datasets that DatasetEvents described and
+	// that aged out (no job uses them, no DatasetEvent within the TTL).
+	ExpiredDatasets []catalog.URN
 	// EdgesRemoved counts the edges tombstoned (dataset links, field links
 	// and the CONTAINS links of datasets no job uses any more).
 	EdgesRemoved int
@@ -54,9 +57,9 @@ func (s *Service) Sweep(ctx context.Context, now time.Time) (SweepResult, error)
 			if now.Sub(last) <= s.ttl {
 				continue
 			}
-			ns, _ := e.Properties["namespace"].(string)
-			name, _ := e.Properties["name"].(string)
-			if ns == "" || name == "" || JobURN(ns, name) != e.URN {
+			ns, okNS := e.Properties["namespace"].(string)
+			name, okName := e.Properties["name"].(string)
+			if !okNS || !okName || JobURN(ns, name) != e.URN {
 				s.log.Warn("stale job without its namespace and name properties; left alone", "job", e.URN)
 				continue
 			}
@@ -70,7 +73,7 @@ func (s *Service) Sweep(ctx context.Context, now time.Time) (SweepResult, error)
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
-		b := &batch{s: s, jobs: map[jobKey]*jobWork{}}
+		b := newBatch(s)
 		jw, err := b.job(ctx, key)
 		if err != nil {
 			return res, err
@@ -85,5 +88,60 @@ func (s *Service) Sweep(ctx context.Context, now time.Time) (SweepResult, error)
 		res.Changes += r.Changes
 		s.log.Info("expired job", "job", jw.urn, "ttl", s.ttl, "edgesRemoved", r.EdgesRemoved)
 	}
+	if err := s.sweepDatasets(ctx, now, &res); err != nil {
+		return res, err
+	}
 	return res, nil
+}
+
+// sweepDatasets ages out the datasets DatasetEvents described (their
+// lastEventTime is a live reading) once no job links to them and no
+// DatasetEvent described them within the TTL. Datasets that jobs use go
+// with their last job instead.
+func (s *Service) sweepDatasets(ctx context.Context, now time.Time, res *SweepResult) error {
+	var stale []catalog.URN
+	const page = 1000
+	for offset := 0; ; offset += page {
+		found, err := s.cat.Search(ctx, catalog.SearchQuery{Kinds: []catalog.Kind{catalog.KindTable, catalog.KindDataset}, Offset: offset, Limit: page})
+		if err != nil {
+			return fmt.Errorf("list datasets: %w", err)
+		}
+		for _, e := range found.Entities {
+			if e.Deleted() || !slices.Contains(e.Sources, SourceOpenLineage) {
+				continue
+			}
+			last := parseLive(e.Live).lastEventTime
+			if last.IsZero() || now.Sub(last) <= s.ttl {
+				continue
+			}
+			stale = append(stale, e.URN)
+		}
+		if len(found.Entities) < page || offset+page >= found.Total {
+			break
+		}
+	}
+	slices.Sort(stale)
+	for _, u := range stale {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		used, err := s.datasetInUse(ctx, u, nil)
+		if err != nil {
+			return err
+		}
+		if used {
+			continue
+		}
+		b := newBatch(s)
+		b.expireDatasets = []catalog.URN{u}
+		r, err := b.reconcile(ctx)
+		if err != nil {
+			return fmt.Errorf("expire dataset %s: %w", u, err)
+		}
+		res.ExpiredDatasets = append(res.ExpiredDatasets, u)
+		res.EdgesRemoved += r.EdgesRemoved
+		res.Changes += r.Changes
+		s.log.Info("expired dataset", "dataset", u, "ttl", s.ttl, "edgesRemoved", r.EdgesRemoved)
+	}
+	return nil
 }

@@ -117,7 +117,8 @@ func TestParseTopologyErrors(t *testing.T) {
 func TestPostTopology(t *testing.T) {
 	e := newEnv(t, nil)
 	job := catalog.URN("urn:job:kafka-streams://prod/order-enricher")
-	status, m := e.post(TopologiesPath+"?applicationId=order-enricher&cluster=prod", "text/plain; charset=utf-8", readTestdata(t, "topologies/order_enricher.txt"))
+	first, _ := json.Marshal(TopologyRequest{ApplicationID: "order-enricher", Cluster: "prod", Topology: string(readTestdata(t, "topologies/order_enricher.txt"))})
+	status, m := e.post(TopologiesPath, "application/json; charset=utf-8", first)
 	if status != http.StatusCreated || m["job"] != string(job) {
 		t.Fatalf("status %d: %v", status, m)
 	}
@@ -169,7 +170,7 @@ func TestPostTopology(t *testing.T) {
 
 	// Another application is its own scope.
 	body, _ = json.Marshal(TopologyRequest{ApplicationID: "wordcount", Cluster: "prod", Topology: string(readTestdata(t, "topologies/wordcount.txt"))})
-	if status, m := e.post(TopologiesPath, "", body); status != http.StatusCreated {
+	if status, m := e.post(TopologiesPath, "application/json", body); status != http.StatusCreated {
 		t.Fatalf("wordcount: %d %v", status, m)
 	}
 	if got := e.edges(job, SourceTopology); len(got) != len(want)-1 {
@@ -181,6 +182,10 @@ func TestPostTopologyRejected(t *testing.T) {
 	e := newEnv(t, nil)
 	before := e.lastSeq()
 	wordcount := string(readTestdata(t, "topologies/wordcount.txt"))
+	req := func(app, cluster, text string) string {
+		b, _ := json.Marshal(TopologyRequest{ApplicationID: app, Cluster: cluster, Topology: text})
+		return string(b)
+	}
 	cases := []struct {
 		name, path, ct string
 		body           string
@@ -188,11 +193,15 @@ func TestPostTopologyRejected(t *testing.T) {
 		want           string
 		line           float64
 	}{
-		{"malformed", TopologiesPath + "?applicationId=wc&cluster=prod", "text/plain", string(readTestdata(t, "topologies/malformed_arrow.txt")), 400, "malformed topology: line 6:", 6},
-		{"unknown cluster", TopologiesPath + "?applicationId=wc&cluster=staging", "text/plain", wordcount, 400, `unknown cluster "staging"`, 0},
-		{"no application id", TopologiesPath + "?cluster=prod", "text/plain", wordcount, 400, "applicationId", 0},
+		{"malformed", TopologiesPath, "application/json", req("wc", "prod", string(readTestdata(t, "topologies/malformed_arrow.txt"))), 400, "malformed topology: line 6:", 6},
+		{"unknown cluster", TopologiesPath, "application/json", req("wc", "staging", wordcount), 400, `unknown cluster "staging"`, 0},
+		{"no application id", TopologiesPath, "application/json", req("", "prod", wordcount), 400, "applicationId", 0},
 		{"bad json", TopologiesPath, "application/json", `{"applicationId": "wc", "cluster": "prod", "topo": "x"}`, 400, "unknown field", 0},
+		{"two values", TopologiesPath, "application/json", req("wc", "prod", wordcount) + req("wc", "prod", wordcount), 400, "more than one JSON value", 0},
 		{"content type", TopologiesPath, "application/xml", "<topology/>", 415, "not supported", 0},
+		// The raw text is a CORS simple request a web page could send: refused.
+		{"text/plain", TopologiesPath + "?applicationId=wc&cluster=prod", "text/plain", wordcount, 415, "send application/json", 0},
+		{"no content type", TopologiesPath, "", req("wc", "prod", wordcount), 415, "Content-Type is missing", 0},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -241,7 +241,6 @@ func valuePaths(s catalog.Snapshot, topic catalog.URN) []string {
 			out[l.From] = append(out[l.From], l.To)
 		}
 	}
-	prefix := string(catalog.MakeURN(catalog.KindField, topic.Identity()+"/value/"))
 	seen := map[catalog.URN]bool{topic: true}
 	queue := []catalog.URN{topic}
 	var paths []string
@@ -254,7 +253,7 @@ func valuePaths(s catalog.Snapshot, topic catalog.URN) []string {
 			}
 			seen[next] = true
 			queue = append(queue, next)
-			if p, ok := strings.CutPrefix(string(next), prefix); ok && next.Kind() == catalog.KindField {
+			if _, _, part, p, ok := next.Field(); ok && part == PartValue {
 				if _, asserted := findAsset(s, next); asserted {
 					paths = append(paths, p)
 				}

@@ -1,7 +1,6 @@
 package schemaregistry
 
 import (
-	"strconv"
 	"strings"
 
 	"github.com/watershed-data/watershed/catalog"
@@ -10,40 +9,38 @@ import (
 // Parts of a Kafka record a schema describes, as they appear in field URNs
 // and TopicNameStrategy subject names.
 const (
-	PartKey   = "key"
-	PartValue = "value"
+	PartKey   = catalog.PartKey
+	PartValue = catalog.PartValue
 )
 
+// The URNs of this crawler are spelled by catalog/urns.go, the one owner of
+// the URN scheme; the functions below name them in this package's terms.
+
 // RegistryURN is the URN of the registry configured as source:
-// urn:registry:<source>.
-func RegistryURN(source string) catalog.URN {
-	return catalog.MakeURN(catalog.KindSchemaRegistry, source)
-}
+// urn:registry:<source> (catalog.RegistryURN).
+func RegistryURN(source string) catalog.URN { return catalog.RegistryURN(source) }
 
 // SubjectURN is the URN of subject in the registry source:
-// urn:subject:<source>/<subject>, the subject escaped by EscapeIdentity.
-func SubjectURN(source, subject string) catalog.URN {
-	return catalog.MakeURN(catalog.KindSchemaSubject, source+"/"+EscapeIdentity(subject))
-}
+// urn:subject:<source>/<subject> (catalog.SubjectURN).
+func SubjectURN(source, subject string) catalog.URN { return catalog.SubjectURN(source, subject) }
 
 // SchemaURN is the URN of one version of subject:
-// urn:schema:<source>/<subject>/<version>.
+// urn:schema:<source>/<subject>/<version> (catalog.SchemaVersionURN).
 func SchemaURN(source, subject string, version int) catalog.URN {
-	return catalog.MakeURN(catalog.KindSchemaVersion, source+"/"+EscapeIdentity(subject)+"/"+strconv.Itoa(version))
+	return catalog.SchemaVersionURN(source, subject, version)
 }
 
 // TopicURN is the URN of topic in the Kafka source cluster:
-// urn:topic:<cluster>/<topic>, exactly as the kafka crawler names it.
-func TopicURN(cluster, topic string) catalog.URN {
-	return catalog.MakeURN(catalog.KindTopic, cluster+"/"+EscapeIdentity(topic))
-}
+// urn:topic:<cluster>/<topic>, exactly as the kafka crawler names it
+// (catalog.TopicURN).
+func TopicURN(cluster, topic string) catalog.URN { return catalog.TopicURN(cluster, topic) }
 
 // FieldURN is the URN of the field at path (a schemaparse path such as
 // "customer.address.city" or "items[].sku") of the key or value of topic:
-// urn:field:<cluster>/<topic>/<part>/<path>, the path escaped by
-// EscapeIdentity.
+// urn:field:<cluster>/<topic>/<part>/<path> (catalog.FieldURN). Readers take
+// a field's path from its "path" property, not from its URN.
 func FieldURN(cluster, topic, part, path string) catalog.URN {
-	return catalog.MakeURN(catalog.KindField, cluster+"/"+EscapeIdentity(topic)+"/"+part+"/"+EscapeIdentity(path))
+	return catalog.FieldURN(cluster, topic, part, path)
 }
 
 // SubjectScope is the snapshot scope of a subject, its versions, and the
@@ -53,9 +50,6 @@ func SubjectScope(subject string) string { return "subject/" + subject }
 // TopicScope is the snapshot scope of the topic facet and of the facts
 // derived from sampling the topic's records.
 func TopicScope(topic string) string { return "topic/" + topic }
-
-// EscapeIdentity applies the URN escaping rule of catalog.EscapeIdentity.
-func EscapeIdentity(s string) string { return catalog.EscapeIdentity(s) }
 
 // topicNameStrategy returns the topic and part a subject names under
 // TopicNameStrategy ("orders-value" → orders, value), and false for any

@@ -35,6 +35,10 @@ type ResolverRoot interface {
 	Query() QueryResolver
 	Source() SourceResolver
 	Subscription() SubscriptionResolver
+	Webhook() WebhookResolver
+	WebhookAttempt() WebhookAttemptResolver
+	WebhookDelivery() WebhookDeliveryResolver
+	WebhookFilter() WebhookFilterResolver
 }
 
 type DirectiveRoot struct {
@@ -130,6 +134,11 @@ type ComplexityRoot struct {
 		Urn          func(childComplexity int) int
 	}
 
+	CreatedWebhook struct {
+		Secret  func(childComplexity int) int
+		Webhook func(childComplexity int) int
+	}
+
 	Edge struct {
 		Block      func(childComplexity int) int
 		Claims     func(childComplexity int) int
@@ -169,12 +178,17 @@ type ComplexityRoot struct {
 		AddLineage           func(childComplexity int, input model.LineageInput) int
 		Classify             func(childComplexity int, urn catalog.URN, classification string, propagate *bool) int
 		Crawl                func(childComplexity int, source string) int
+		CreateWebhook        func(childComplexity int, input model.CreateWebhookInput) int
 		Declassify           func(childComplexity int, urn catalog.URN, classification string) int
 		DefineClassification func(childComplexity int, name string, description *string, propagates *bool) int
+		DeleteWebhook        func(childComplexity int, id string) int
 		RegisterAsset        func(childComplexity int, input model.RegisterAssetInput) int
 		RemoveLineage        func(childComplexity int, input model.RemoveLineageInput) int
+		ReplayDeadLetters    func(childComplexity int, webhook string) int
+		RotateWebhookSecret  func(childComplexity int, id string, overlapSeconds *int) int
 		SetDescription       func(childComplexity int, urn catalog.URN, description string) int
 		SetOwners            func(childComplexity int, urn catalog.URN, owners []string) int
+		UpdateWebhook        func(childComplexity int, id string, input model.UpdateWebhookInput) int
 	}
 
 	Neighbor struct {
@@ -197,6 +211,8 @@ type ComplexityRoot struct {
 		Lineage         func(childComplexity int, urn catalog.URN, direction catalog.Direction, depth *int, at *time.Time, edgeKinds []catalog.EdgeKind, limit *int) int
 		Search          func(childComplexity int, query *string, kinds []catalog.Kind, classifications []string, includeDeleted *bool, first *int, after *string) int
 		Sources         func(childComplexity int) int
+		Webhook         func(childComplexity int, id string) int
+		Webhooks        func(childComplexity int) int
 	}
 
 	Source struct {
@@ -210,6 +226,61 @@ type ComplexityRoot struct {
 
 	Subscription struct {
 		Changes func(childComplexity int, types []string, subject *string, after *string) int
+	}
+
+	Webhook struct {
+		ActiveSecrets  func(childComplexity int) int
+		Attempts       func(childComplexity int, first *int) int
+		CreatedAt      func(childComplexity int) int
+		DeadLetters    func(childComplexity int, first *int) int
+		Description    func(childComplexity int) int
+		DisabledAt     func(childComplexity int) int
+		DisabledReason func(childComplexity int) int
+		Enabled        func(childComplexity int) int
+		FailingSince   func(childComplexity int) int
+		Filter         func(childComplexity int) int
+		Format         func(childComplexity int) int
+		ID             func(childComplexity int) int
+		LastSuccessAt  func(childComplexity int) int
+		Name           func(childComplexity int) int
+		Pending        func(childComplexity int) int
+		RotatingUntil  func(childComplexity int) int
+		Types          func(childComplexity int) int
+		URL            func(childComplexity int) int
+		UpdatedAt      func(childComplexity int) int
+	}
+
+	WebhookAttempt struct {
+		At        func(childComplexity int) int
+		Change    func(childComplexity int) int
+		Error     func(childComplexity int) int
+		LatencyMs func(childComplexity int) int
+		Number    func(childComplexity int) int
+		Outcome   func(childComplexity int) int
+		Response  func(childComplexity int) int
+		Status    func(childComplexity int) int
+		Type      func(childComplexity int) int
+		WebhookID func(childComplexity int) int
+	}
+
+	WebhookDelivery struct {
+		Attempts   func(childComplexity int) int
+		Change     func(childComplexity int) int
+		CreatedAt  func(childComplexity int) int
+		DeadAt     func(childComplexity int) int
+		LastError  func(childComplexity int) int
+		LastStatus func(childComplexity int) int
+		Subject    func(childComplexity int) int
+		Type       func(childComplexity int) int
+		WebhookID  func(childComplexity int) int
+	}
+
+	WebhookFilter struct {
+		Classification func(childComplexity int) int
+		DownstreamOf   func(childComplexity int) int
+		Hops           func(childComplexity int) int
+		OwnedBy        func(childComplexity int) int
+		Urn            func(childComplexity int) int
 	}
 }
 
@@ -671,6 +742,20 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CrawlRun.Urn(childComplexity), true
 
+	case "CreatedWebhook.secret":
+		if e.ComplexityRoot.CreatedWebhook.Secret == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreatedWebhook.Secret(childComplexity), true
+
+	case "CreatedWebhook.webhook":
+		if e.ComplexityRoot.CreatedWebhook.Webhook == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreatedWebhook.Webhook(childComplexity), true
+
 	case "Edge.block":
 		if e.ComplexityRoot.Edge.Block == nil {
 			break
@@ -868,6 +953,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Mutation.Crawl(childComplexity, args["source"].(string)), true
 
+	case "Mutation.createWebhook":
+		if e.ComplexityRoot.Mutation.CreateWebhook == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createWebhook_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateWebhook(childComplexity, args["input"].(model.CreateWebhookInput)), true
+
 	case "Mutation.declassify":
 		if e.ComplexityRoot.Mutation.Declassify == nil {
 			break
@@ -891,6 +988,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DefineClassification(childComplexity, args["name"].(string), args["description"].(*string), args["propagates"].(*bool)), true
+
+	case "Mutation.deleteWebhook":
+		if e.ComplexityRoot.Mutation.DeleteWebhook == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteWebhook_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteWebhook(childComplexity, args["id"].(string)), true
 
 	case "Mutation.registerAsset":
 		if e.ComplexityRoot.Mutation.RegisterAsset == nil {
@@ -916,6 +1025,30 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Mutation.RemoveLineage(childComplexity, args["input"].(model.RemoveLineageInput)), true
 
+	case "Mutation.replayDeadLetters":
+		if e.ComplexityRoot.Mutation.ReplayDeadLetters == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_replayDeadLetters_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ReplayDeadLetters(childComplexity, args["webhook"].(string)), true
+
+	case "Mutation.rotateWebhookSecret":
+		if e.ComplexityRoot.Mutation.RotateWebhookSecret == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_rotateWebhookSecret_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RotateWebhookSecret(childComplexity, args["id"].(string), args["overlapSeconds"].(*int)), true
+
 	case "Mutation.setDescription":
 		if e.ComplexityRoot.Mutation.SetDescription == nil {
 			break
@@ -939,6 +1072,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetOwners(childComplexity, args["urn"].(catalog.URN), args["owners"].([]string)), true
+
+	case "Mutation.updateWebhook":
+		if e.ComplexityRoot.Mutation.UpdateWebhook == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateWebhook_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateWebhook(childComplexity, args["id"].(string), args["input"].(model.UpdateWebhookInput)), true
 
 	case "Neighbor.asset":
 		if e.ComplexityRoot.Neighbor.Asset == nil {
@@ -1056,6 +1201,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.Sources(childComplexity), true
 
+	case "Query.webhook":
+		if e.ComplexityRoot.Query.Webhook == nil {
+			break
+		}
+
+		args, err := ec.field_Query_webhook_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Webhook(childComplexity, args["id"].(string)), true
+
+	case "Query.webhooks":
+		if e.ComplexityRoot.Query.Webhooks == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.Webhooks(childComplexity), true
+
 	case "Source.kind":
 		if e.ComplexityRoot.Source.Kind == nil {
 			break
@@ -1110,6 +1274,317 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Subscription.Changes(childComplexity, args["types"].([]string), args["subject"].(*string), args["after"].(*string)), true
 
+	case "Webhook.activeSecrets":
+		if e.ComplexityRoot.Webhook.ActiveSecrets == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Webhook.ActiveSecrets(childComplexity), true
+
+	case "Webhook.attempts":
+		if e.ComplexityRoot.Webhook.Attempts == nil {
+			break
+		}
+
+		args, err := ec.field_Webhook_attempts_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Webhook.Attempts(childComplexity, args["first"].(*int)), true
+
+	case "Webhook.createdAt":
+		if e.ComplexityRoot.Webhook.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Webhook.CreatedAt(childComplexity), true
+
+	case "Webhook.deadLetters":
+		if e.ComplexityRoot.Webhook.DeadLetters == nil {
+			break
+		}
+
+		args, err := ec.field_Webhook_deadLetters_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Webhook.DeadLetters(childComplexity, args["first"].(*int)), true
+
+	case "Webhook.description":
+		if e.ComplexityRoot.Webhook.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Webhook.Description(childComplexity), true
+
+	case "Webhook.disabledAt":
+		if e.ComplexityRoot.Webhook.DisabledAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Webhook.DisabledAt(childComplexity), true
+
+	case "Webhook.disabledReason":
+		if e.ComplexityRoot.Webhook.DisabledReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Webhook.DisabledReason(childComplexity), true
+
+	case "Webhook.enabled":
+		if e.ComplexityRoot.Webhook.Enabled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Webhook.Enabled(childComplexity), true
+
+	case "Webhook.failingSince":
+		if e.ComplexityRoot.Webhook.FailingSince == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Webhook.FailingSince(childComplexity), true
+
+	case "Webhook.filter":
+		if e.ComplexityRoot.Webhook.Filter == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Webhook.Filter(childComplexity), true
+
+	case "Webhook.format":
+		if e.ComplexityRoot.Webhook.Format == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Webhook.Format(childComplexity), true
+
+	case "Webhook.id":
+		if e.ComplexityRoot.Webhook.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Webhook.ID(childComplexity), true
+
+	case "Webhook.lastSuccessAt":
+		if e.ComplexityRoot.Webhook.LastSuccessAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Webhook.LastSuccessAt(childComplexity), true
+
+	case "Webhook.name":
+		if e.ComplexityRoot.Webhook.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Webhook.Name(childComplexity), true
+
+	case "Webhook.pending":
+		if e.ComplexityRoot.Webhook.Pending == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Webhook.Pending(childComplexity), true
+
+	case "Webhook.rotatingUntil":
+		if e.ComplexityRoot.Webhook.RotatingUntil == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Webhook.RotatingUntil(childComplexity), true
+
+	case "Webhook.types":
+		if e.ComplexityRoot.Webhook.Types == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Webhook.Types(childComplexity), true
+
+	case "Webhook.url":
+		if e.ComplexityRoot.Webhook.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Webhook.URL(childComplexity), true
+
+	case "Webhook.updatedAt":
+		if e.ComplexityRoot.Webhook.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Webhook.UpdatedAt(childComplexity), true
+
+	case "WebhookAttempt.at":
+		if e.ComplexityRoot.WebhookAttempt.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookAttempt.At(childComplexity), true
+
+	case "WebhookAttempt.change":
+		if e.ComplexityRoot.WebhookAttempt.Change == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookAttempt.Change(childComplexity), true
+
+	case "WebhookAttempt.error":
+		if e.ComplexityRoot.WebhookAttempt.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookAttempt.Error(childComplexity), true
+
+	case "WebhookAttempt.latencyMs":
+		if e.ComplexityRoot.WebhookAttempt.LatencyMs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookAttempt.LatencyMs(childComplexity), true
+
+	case "WebhookAttempt.number":
+		if e.ComplexityRoot.WebhookAttempt.Number == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookAttempt.Number(childComplexity), true
+
+	case "WebhookAttempt.outcome":
+		if e.ComplexityRoot.WebhookAttempt.Outcome == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookAttempt.Outcome(childComplexity), true
+
+	case "WebhookAttempt.response":
+		if e.ComplexityRoot.WebhookAttempt.Response == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookAttempt.Response(childComplexity), true
+
+	case "WebhookAttempt.status":
+		if e.ComplexityRoot.WebhookAttempt.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookAttempt.Status(childComplexity), true
+
+	case "WebhookAttempt.type":
+		if e.ComplexityRoot.WebhookAttempt.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookAttempt.Type(childComplexity), true
+
+	case "WebhookAttempt.webhookId":
+		if e.ComplexityRoot.WebhookAttempt.WebhookID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookAttempt.WebhookID(childComplexity), true
+
+	case "WebhookDelivery.attempts":
+		if e.ComplexityRoot.WebhookDelivery.Attempts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.Attempts(childComplexity), true
+
+	case "WebhookDelivery.change":
+		if e.ComplexityRoot.WebhookDelivery.Change == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.Change(childComplexity), true
+
+	case "WebhookDelivery.createdAt":
+		if e.ComplexityRoot.WebhookDelivery.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.CreatedAt(childComplexity), true
+
+	case "WebhookDelivery.deadAt":
+		if e.ComplexityRoot.WebhookDelivery.DeadAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.DeadAt(childComplexity), true
+
+	case "WebhookDelivery.lastError":
+		if e.ComplexityRoot.WebhookDelivery.LastError == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.LastError(childComplexity), true
+
+	case "WebhookDelivery.lastStatus":
+		if e.ComplexityRoot.WebhookDelivery.LastStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.LastStatus(childComplexity), true
+
+	case "WebhookDelivery.subject":
+		if e.ComplexityRoot.WebhookDelivery.Subject == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.Subject(childComplexity), true
+
+	case "WebhookDelivery.type":
+		if e.ComplexityRoot.WebhookDelivery.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.Type(childComplexity), true
+
+	case "WebhookDelivery.webhookId":
+		if e.ComplexityRoot.WebhookDelivery.WebhookID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookDelivery.WebhookID(childComplexity), true
+
+	case "WebhookFilter.classification":
+		if e.ComplexityRoot.WebhookFilter.Classification == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookFilter.Classification(childComplexity), true
+
+	case "WebhookFilter.downstreamOf":
+		if e.ComplexityRoot.WebhookFilter.DownstreamOf == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookFilter.DownstreamOf(childComplexity), true
+
+	case "WebhookFilter.hops":
+		if e.ComplexityRoot.WebhookFilter.Hops == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookFilter.Hops(childComplexity), true
+
+	case "WebhookFilter.ownedBy":
+		if e.ComplexityRoot.WebhookFilter.OwnedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookFilter.OwnedBy(childComplexity), true
+
+	case "WebhookFilter.urn":
+		if e.ComplexityRoot.WebhookFilter.Urn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WebhookFilter.Urn(childComplexity), true
+
 	}
 	return 0, false
 }
@@ -1118,9 +1593,12 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	opCtx := graphql.GetOperationContext(ctx)
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalMap := graphql.BuildUnmarshalerMap(
+		ec.unmarshalInputCreateWebhookInput,
 		ec.unmarshalInputLineageInput,
 		ec.unmarshalInputRegisterAssetInput,
 		ec.unmarshalInputRemoveLineageInput,
+		ec.unmarshalInputUpdateWebhookInput,
+		ec.unmarshalInputWebhookFilterInput,
 	)
 	first := true
 
@@ -1216,9 +1694,15 @@ var sources = []*ast.Source{
 	{Name: "../../schema.graphql", Input: `"""
 Watershed's GraphQL API: the catalog and lineage graph of an event-driven data platform.
 
-Errors carry a stable ` + "`" + `extensions.code` + "`" + `: NOT_FOUND, INVALID_ARGUMENT, CONFLICT, UNAVAILABLE,
-PERMISSION_DENIED, UNAUTHENTICATED, INTERNAL, GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED,
-COMPLEXITY_LIMIT_EXCEEDED, DEPTH_LIMIT_EXCEEDED, REQUEST_TOO_LARGE.
+Every error carries a stable ` + "`" + `extensions.code` + "`" + `:
+- domain: NOT_FOUND, INVALID_ARGUMENT, CONFLICT, UNAVAILABLE, PERMISSION_DENIED, UNAUTHENTICATED,
+  INTERNAL (a server bug; the message says only "internal error"), CANCELED (the client went away);
+- request: BAD_REQUEST (not a GraphQL request: malformed or batched body, wrong method or content
+  type), REQUEST_TOO_LARGE, GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED;
+- limits: TOKEN_LIMIT_EXCEEDED, DEPTH_LIMIT_EXCEEDED, COMPLEXITY_LIMIT_EXCEEDED,
+  OVERLAPPING_FIELDS_LIMIT_EXCEEDED (too many fields sharing a response name),
+  SUBSCRIPTION_LIMIT_EXCEEDED (per websocket connection or server-wide; sent as an ` + "`" + `error` + "`" + ` message),
+  TOO_MANY_ERRORS (the last entry when further errors were omitted).
 """
 schema {
   query: Query
@@ -1559,6 +2043,147 @@ type Subscription {
   """
   changes(types: [String!], subject: String, after: String): Change!
 }
+
+# ---------------------------------------------------------------------------
+# Webhooks: subscriptions that deliver change-log entries to HTTP receivers,
+# signed per the Standard Webhooks specification. Every field here needs a
+# token with write access: webhook URLs (Slack's among them) are secrets.
+# ---------------------------------------------------------------------------
+
+enum WebhookFormat {
+  "The change's CloudEvents 1.0 envelope (application/cloudevents+json)."
+  CLOUDEVENTS
+  "A Slack Block Kit message for an incoming-webhook URL, linking the asset in the UI."
+  SLACK
+}
+
+"Narrows what a webhook receives beyond event types; every set field must match."
+type WebhookFilter {
+  "Changes about assets carrying this classification (or a descendant), and its classification events."
+  classification: String
+  "A glob over the change's subject URN: ` + "`" + `*` + "`" + ` matches any run of characters, ` + "`" + `?` + "`" + ` one."
+  urn: String
+  "Changes to assets within ` + "`" + `hops` + "`" + ` hops downstream of this asset (0: any distance)."
+  downstreamOf: URN
+  hops: Int!
+  "Changes to anything upstream of an asset owned by this owner (downstream-owner notification)."
+  ownedBy: String
+}
+
+input WebhookFilterInput {
+  classification: String
+  urn: String
+  downstreamOf: URN
+  hops: Int = 0
+  ownedBy: String
+}
+
+type Webhook {
+  id: ID!
+  name: String!
+  url: String!
+  description: String
+  "Event type globs: ` + "`" + `*` + "`" + `, ` + "`" + `policy.violation.*` + "`" + `, ` + "`" + `classification.propagated` + "`" + `."
+  types: [String!]!
+  filter: WebhookFilter!
+  format: WebhookFormat!
+  enabled: Boolean!
+  "Why Watershed disabled it (410 Gone, failing too long); empty when a person did, or it is enabled."
+  disabledReason: String
+  disabledAt: Time
+  "Signing secrets in use: 2 during a rotation's overlap."
+  activeSecrets: Int!
+  rotatingUntil: Time
+  "First failed attempt since the last success; the endpoint is disabled after webhooks.disableAfter."
+  failingSince: Time
+  lastSuccessAt: Time
+  createdAt: Time!
+  updatedAt: Time!
+  "Deliveries waiting (due now or scheduled for a retry)."
+  pending: Int!
+  "The delivery log, newest attempt first."
+  attempts(first: Int = 50): [WebhookAttempt!]!
+  "Deliveries that used up their attempts; ` + "`" + `replayDeadLetters` + "`" + ` queues them again."
+  deadLetters(first: Int = 50): [WebhookDelivery!]!
+}
+
+type WebhookAttempt {
+  "The Standard Webhooks ` + "`" + `webhook-id` + "`" + `: the same on every attempt and replay of one message."
+  webhookId: String!
+  "The change-log entry delivered."
+  change: String!
+  type: String!
+  number: Int!
+  at: Time!
+  "HTTP status; null when no response came."
+  status: Int
+  latencyMs: Float!
+  error: String
+  "The start of the response body (at most 512 bytes)."
+  response: String
+  "delivered, retry, dead, unsubscribed or refused (the SSRF guard)."
+  outcome: String!
+}
+
+type WebhookDelivery {
+  webhookId: String!
+  change: String!
+  type: String!
+  subject: URN
+  attempts: Int!
+  createdAt: Time!
+  lastError: String
+  lastStatus: Int
+  deadAt: Time
+}
+
+"A new webhook and its signing secret. The secret is shown here once and never again."
+type CreatedWebhook {
+  webhook: Webhook!
+  secret: String!
+}
+
+input CreateWebhookInput {
+  "Defaults to the URL's host."
+  name: String
+  url: String!
+  description: String
+  types: [String!]!
+  filter: WebhookFilterInput
+  format: WebhookFormat = CLOUDEVENTS
+  enabled: Boolean = true
+}
+
+input UpdateWebhookInput {
+  name: String
+  url: String
+  description: String
+  types: [String!]
+  filter: WebhookFilterInput
+  format: WebhookFormat
+  enabled: Boolean
+}
+
+extend type Query {
+  webhooks: [Webhook!]!
+  webhook(id: ID!): Webhook!
+}
+
+extend type Mutation {
+  "Creates a webhook. The URL is checked by the SSRF guard. Returns the signing secret once."
+  createWebhook(input: CreateWebhookInput!): CreatedWebhook!
+  "Changes a webhook; enabling a disabled one resumes its pending deliveries."
+  updateWebhook(id: ID!, input: UpdateWebhookInput!): Webhook!
+  "Deletes a webhook with its pending deliveries, log and dead letters."
+  deleteWebhook(id: ID!): Boolean!
+  """
+  Adds a new signing secret and returns it once. The old secret keeps signing for ` + "`" + `overlapSeconds` + "`" + `
+  (default a day, at most a week): both signatures are sent, so receivers switch without a gap.
+  """
+  rotateWebhookSecret(id: ID!, overlapSeconds: Int = 86400): String!
+  "Queues every dead letter of a webhook again (same webhook-id); returns how many."
+  replayDeadLetters(webhook: ID!): Int!
+}
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -1745,6 +2370,16 @@ func (ec *executionContext) childFields_CrawlRun(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type CrawlRun", field.Name)
 }
 
+func (ec *executionContext) childFields_CreatedWebhook(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "webhook":
+		return ec.fieldContext_CreatedWebhook_webhook(ctx, field)
+	case "secret":
+		return ec.fieldContext_CreatedWebhook_secret(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CreatedWebhook", field.Name)
+}
+
 func (ec *executionContext) childFields_Edge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "from":
@@ -1855,6 +2490,116 @@ func (ec *executionContext) childFields_Source(ctx context.Context, field graphq
 		return ec.fieldContext_Source_lastRun(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Source", field.Name)
+}
+
+func (ec *executionContext) childFields_Webhook(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Webhook_id(ctx, field)
+	case "name":
+		return ec.fieldContext_Webhook_name(ctx, field)
+	case "url":
+		return ec.fieldContext_Webhook_url(ctx, field)
+	case "description":
+		return ec.fieldContext_Webhook_description(ctx, field)
+	case "types":
+		return ec.fieldContext_Webhook_types(ctx, field)
+	case "filter":
+		return ec.fieldContext_Webhook_filter(ctx, field)
+	case "format":
+		return ec.fieldContext_Webhook_format(ctx, field)
+	case "enabled":
+		return ec.fieldContext_Webhook_enabled(ctx, field)
+	case "disabledReason":
+		return ec.fieldContext_Webhook_disabledReason(ctx, field)
+	case "disabledAt":
+		return ec.fieldContext_Webhook_disabledAt(ctx, field)
+	case "activeSecrets":
+		return ec.fieldContext_Webhook_activeSecrets(ctx, field)
+	case "rotatingUntil":
+		return ec.fieldContext_Webhook_rotatingUntil(ctx, field)
+	case "failingSince":
+		return ec.fieldContext_Webhook_failingSince(ctx, field)
+	case "lastSuccessAt":
+		return ec.fieldContext_Webhook_lastSuccessAt(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Webhook_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_Webhook_updatedAt(ctx, field)
+	case "pending":
+		return ec.fieldContext_Webhook_pending(ctx, field)
+	case "attempts":
+		return ec.fieldContext_Webhook_attempts(ctx, field)
+	case "deadLetters":
+		return ec.fieldContext_Webhook_deadLetters(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Webhook", field.Name)
+}
+
+func (ec *executionContext) childFields_WebhookAttempt(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "webhookId":
+		return ec.fieldContext_WebhookAttempt_webhookId(ctx, field)
+	case "change":
+		return ec.fieldContext_WebhookAttempt_change(ctx, field)
+	case "type":
+		return ec.fieldContext_WebhookAttempt_type(ctx, field)
+	case "number":
+		return ec.fieldContext_WebhookAttempt_number(ctx, field)
+	case "at":
+		return ec.fieldContext_WebhookAttempt_at(ctx, field)
+	case "status":
+		return ec.fieldContext_WebhookAttempt_status(ctx, field)
+	case "latencyMs":
+		return ec.fieldContext_WebhookAttempt_latencyMs(ctx, field)
+	case "error":
+		return ec.fieldContext_WebhookAttempt_error(ctx, field)
+	case "response":
+		return ec.fieldContext_WebhookAttempt_response(ctx, field)
+	case "outcome":
+		return ec.fieldContext_WebhookAttempt_outcome(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WebhookAttempt", field.Name)
+}
+
+func (ec *executionContext) childFields_WebhookDelivery(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "webhookId":
+		return ec.fieldContext_WebhookDelivery_webhookId(ctx, field)
+	case "change":
+		return ec.fieldContext_WebhookDelivery_change(ctx, field)
+	case "type":
+		return ec.fieldContext_WebhookDelivery_type(ctx, field)
+	case "subject":
+		return ec.fieldContext_WebhookDelivery_subject(ctx, field)
+	case "attempts":
+		return ec.fieldContext_WebhookDelivery_attempts(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_WebhookDelivery_createdAt(ctx, field)
+	case "lastError":
+		return ec.fieldContext_WebhookDelivery_lastError(ctx, field)
+	case "lastStatus":
+		return ec.fieldContext_WebhookDelivery_lastStatus(ctx, field)
+	case "deadAt":
+		return ec.fieldContext_WebhookDelivery_deadAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WebhookDelivery", field.Name)
+}
+
+func (ec *executionContext) childFields_WebhookFilter(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "classification":
+		return ec.fieldContext_WebhookFilter_classification(ctx, field)
+	case "urn":
+		return ec.fieldContext_WebhookFilter_urn(ctx, field)
+	case "downstreamOf":
+		return ec.fieldContext_WebhookFilter_downstreamOf(ctx, field)
+	case "hops":
+		return ec.fieldContext_WebhookFilter_hops(ctx, field)
+	case "ownedBy":
+		return ec.fieldContext_WebhookFilter_ownedBy(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WebhookFilter", field.Name)
 }
 
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

@@ -4,6 +4,7 @@ package model
 
 import (
 	"github.com/watershed-data/watershed/catalog"
+	"github.com/watershed-data/watershed/webhooks"
 )
 
 type AssetConnection struct {
@@ -25,6 +26,23 @@ type ChangeConnection struct {
 type ChangeEdge struct {
 	Cursor string         `json:"cursor"`
 	Node   catalog.Change `json:"node"`
+}
+
+type CreateWebhookInput struct {
+	// Defaults to the URL's host.
+	Name        *string             `json:"name,omitempty"`
+	URL         string              `json:"url"`
+	Description *string             `json:"description,omitempty"`
+	Types       []string            `json:"types"`
+	Filter      *WebhookFilterInput `json:"filter,omitempty"`
+	Format      *webhooks.Format    `json:"format,omitempty"`
+	Enabled     *bool               `json:"enabled,omitempty"`
+}
+
+// A new webhook and its signing secret. The secret is shown here once and never again.
+type CreatedWebhook struct {
+	Webhook webhooks.Endpoint `json:"webhook"`
+	Secret  string            `json:"secret"`
 }
 
 // The result of a lineage walk.
@@ -88,4 +106,22 @@ type RemoveLineageInput struct {
 }
 
 type Subscription struct {
+}
+
+type UpdateWebhookInput struct {
+	Name        *string             `json:"name,omitempty"`
+	URL         *string             `json:"url,omitempty"`
+	Description *string             `json:"description,omitempty"`
+	Types       []string            `json:"types,omitempty"`
+	Filter      *WebhookFilterInput `json:"filter,omitempty"`
+	Format      *webhooks.Format    `json:"format,omitempty"`
+	Enabled     *bool               `json:"enabled,omitempty"`
+}
+
+type WebhookFilterInput struct {
+	Classification *string      `json:"classification,omitempty"`
+	Urn            *string      `json:"urn,omitempty"`
+	DownstreamOf   *catalog.URN `json:"downstreamOf,omitempty"`
+	Hops           *int         `json:"hops,omitempty"`
+	OwnedBy        *string      `json:"ownedBy,omitempty"`
 }

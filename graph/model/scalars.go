@@ -32,8 +32,17 @@ func MarshalJSON(v any) graphql.Marshaler {
 	})
 }
 
-// UnmarshalJSON accepts any JSON value and normalises numbers to json.Number.
+// MaxJSONDepth bounds the nesting of a JSON input value (asset properties):
+// deeper values are refused with INVALID_ARGUMENT rather than stored and
+// served back to every reader.
+const MaxJSONDepth = 32
+
+// UnmarshalJSON accepts any JSON value nested at most MaxJSONDepth levels
+// and normalises numbers to json.Number.
 func UnmarshalJSON(v any) (any, error) {
+	if jsonDepth(v, MaxJSONDepth+1) > MaxJSONDepth {
+		return nil, catalog.Errorf(catalog.Invalid, "JSON value nests more than %d levels deep", MaxJSONDepth)
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, catalog.Errorf(catalog.Invalid, "JSON value: %w", err)
@@ -45,6 +54,32 @@ func UnmarshalJSON(v any) (any, error) {
 		return nil, catalog.Errorf(catalog.Invalid, "JSON value: %w", err)
 	}
 	return out, nil
+}
+
+// jsonDepth returns the nesting depth of a decoded JSON value (a scalar is
+// 0, {} or [] is 1), counting no further than stop.
+func jsonDepth(v any, stop int) int {
+	if stop <= 0 {
+		return 0
+	}
+	d := 0
+	switch t := v.(type) {
+	case map[string]any:
+		for _, x := range t {
+			if d = max(d, jsonDepth(x, stop-1)); d >= stop-1 {
+				break
+			}
+		}
+	case []any:
+		for _, x := range t {
+			if d = max(d, jsonDepth(x, stop-1)); d >= stop-1 {
+				break
+			}
+		}
+	default:
+		return 0
+	}
+	return d + 1
 }
 
 // MarshalURN writes a URN as a string.

@@ -14,7 +14,7 @@
 //	GET    /connectors/{name}/config           {"key":"value",...}
 //	PUT    /connectors/{name}/config           201 when created, 200 when updated
 //	GET    /connectors/{name}/status           {"name","connector","tasks","type"}
-//	GET    /connectors/{name}/tasks            [{"id":{"connector","task"},"config"}]
+//	GET    /connectors/{name}/tasks            [{"id":{"connector","task"},"config"}] (config + Connector.TaskConfigs)
 //	GET    /connectors/{name}/topics           {"<name>":{"topics":[...]}}
 //	PUT    /connectors/{name}/pause|resume     202
 //	DELETE /connectors/{name}                  204
@@ -174,6 +174,12 @@ type Connector struct {
 	Tasks int
 	// Topics are the active topics reported by /topics.
 	Topics []string
+	// TaskConfigs, when set, are the keys the connector adds to each task's
+	// config (a JDBC source's "tables" and "tables.fetched"), one map per
+	// task; their number is then the number of tasks. GET .../tasks
+	// answers the connector's config with these keys merged in and
+	// "task.id".
+	TaskConfigs []map[string]string
 }
 
 // Task is the state of one task.
@@ -193,6 +199,8 @@ type connectorState struct {
 	workerID string
 	tasks    []Task
 	topics   []string
+	// taskConfigs are the per-task keys of Connector.TaskConfigs.
+	taskConfigs []map[string]string
 }
 
 // Worker is a fake Kafka Connect worker. It implements http.Handler and is
@@ -280,6 +288,9 @@ func (w *Worker) newState(c Connector) *connectorState {
 		state = StateRunning
 	}
 	n := c.Tasks
+	if len(c.TaskConfigs) > 0 {
+		n = len(c.TaskConfigs)
+	}
 	if n <= 0 {
 		n = 1
 		if m, err := strconv.Atoi(cfg["tasks.max"]); err == nil && m > 0 {
@@ -297,6 +308,7 @@ func (w *Worker) newState(c Connector) *connectorState {
 	return &connectorState{
 		name: c.Name, config: cfg, typ: typ, state: state, trace: c.Trace,
 		workerID: w.opts.WorkerID, tasks: tasks, topics: append([]string(nil), c.Topics...),
+		taskConfigs: copyTaskConfigs(c.TaskConfigs),
 	}
 }
 
@@ -423,6 +435,41 @@ func (w *Worker) sortedNames() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+func copyTaskConfigs(in []map[string]string) []map[string]string {
+	if in == nil {
+		return nil
+	}
+	out := make([]map[string]string, len(in))
+	for i, m := range in {
+		out[i] = copyConfig(m)
+	}
+	return out
+}
+
+// SetTaskConfigs replaces the per-task keys of connector name (see
+// Connector.TaskConfigs), resizing its tasks to match, and reports whether
+// the connector exists.
+func (w *Worker) SetTaskConfigs(name string, configs ...map[string]string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	c, ok := w.connectors[name]
+	if !ok {
+		return false
+	}
+	c.taskConfigs = copyTaskConfigs(configs)
+	if len(configs) > 0 {
+		tasks := make([]Task, len(configs))
+		for i := range tasks {
+			tasks[i] = Task{ID: i, State: StateRunning, WorkerID: c.workerID}
+			if i < len(c.tasks) {
+				tasks[i] = c.tasks[i]
+			}
+		}
+		c.tasks = tasks
+	}
+	return true
 }
 
 func copyConfig(m map[string]string) map[string]string {
@@ -806,6 +853,11 @@ func (w *Worker) getTasks(rw http.ResponseWriter, name string) {
 	out := make([]taskInfo, len(c.tasks))
 	for i := range c.tasks {
 		cfg := copyConfig(c.config)
+		if i < len(c.taskConfigs) {
+			for k, v := range c.taskConfigs[i] {
+				cfg[k] = v
+			}
+		}
 		cfg["task.id"] = strconv.Itoa(i)
 		out[i] = taskInfo{ID: connectorTaskID{Connector: c.name, Task: i}, Config: cfg}
 	}

@@ -326,3 +326,37 @@ func TestLatencyHonoursCancellation(t *testing.T) {
 		t.Errorf("with small latency: %d", got.status)
 	}
 }
+
+// TestTaskConfigs: the keys a connector generates for its tasks (a JDBC
+// source's tables) are served by GET /connectors/{name}/tasks, one entry per
+// task, over the connector's config.
+func TestTaskConfigs(t *testing.T) {
+	srv := newTestServer(t, Options{})
+	srv.AddConnector(Connector{
+		Name:   "mysql_source1",
+		Config: map[string]string{"connector.class": "io.confluent.connect.jdbc.JdbcSourceConnector", "tasks.max": "2"},
+		TaskConfigs: []map[string]string{
+			{"tables": "`librarydb`.`book`", "tables.fetched": "true"},
+			{"tables": "`librarydb`.`member`", "tables.fetched": "true"},
+		},
+	})
+	r := do(t, srv, http.MethodGet, "/connectors/mysql_source1/tasks", "")
+	want := `[{"id":{"connector":"mysql_source1","task":0},"config":{"connector.class":"io.confluent.connect.jdbc.JdbcSourceConnector","name":"mysql_source1","tables":"` + "`librarydb`.`book`" + `","tables.fetched":"true","task.id":"0","tasks.max":"2"}},` +
+		`{"id":{"connector":"mysql_source1","task":1},"config":{"connector.class":"io.confluent.connect.jdbc.JdbcSourceConnector","name":"mysql_source1","tables":"` + "`librarydb`.`member`" + `","tables.fetched":"true","task.id":"1","tasks.max":"2"}}]`
+	if r.status != http.StatusOK || strings.TrimSpace(r.body) != want {
+		t.Errorf("tasks = %d %s\nwant %s", r.status, r.body, want)
+	}
+	if !srv.SetTaskConfigs("mysql_source1", map[string]string{"tables": "", "tables.fetched": "false"}) {
+		t.Fatal("SetTaskConfigs: no connector")
+	}
+	r = do(t, srv, http.MethodGet, "/connectors/mysql_source1/tasks", "")
+	if !strings.Contains(r.body, `"tables.fetched":"false"`) || strings.Contains(r.body, `"task":1`) {
+		t.Errorf("after SetTaskConfigs: %s", r.body)
+	}
+	if st := do(t, srv, http.MethodGet, "/connectors/mysql_source1/status", ""); strings.Count(st.body, `"id":`) != 1 {
+		t.Errorf("status after SetTaskConfigs: %s", st.body)
+	}
+	if srv.SetTaskConfigs("nope") {
+		t.Error("SetTaskConfigs on a missing connector")
+	}
+}
