@@ -46,7 +46,7 @@ type brokers interface{ ListenAddrs() []string }
 
 // testCluster is the cluster of a test whose code runs unchanged on kfake
 // and on real Kafka brokers: in process by default; under `make test-real`
-// ($WATERSHED_REAL_SERVERS naming the state file of infra/up) the real
+// ($REALSERVERS_STATE naming the state file of infra/up) the real
 // KRaft cluster, so that kfake's leniencies (any config key accepted,
 // KIP-848 assignment shapes, instant deletes) cannot hide a bug.
 type testCluster struct {

@@ -104,7 +104,7 @@ func TestStateRoundTripAndForget(t *testing.T) {
 }
 
 // TestRequireSkipsWithReason: without the state variable a test skips and
-// says how to run it; with WATERSHED_REAL_REQUIRED=1 it would fail instead.
+// says how to run it; with REALSERVERS_REQUIRED=1 it would fail instead.
 func TestRequireSkipsWithReason(t *testing.T) {
 	t.Setenv(EnvState, "")
 	t.Setenv(EnvRequired, "")

@@ -12,8 +12,8 @@ import (
 )
 
 // Require returns the running servers for a test that needs the named
-// ones. When $WATERSHED_REAL_SERVERS is unset it skips t with the reason
-// (or fails it when $WATERSHED_REAL_REQUIRED=1); when the state file lacks
+// ones. When $REALSERVERS_STATE is unset it skips t with the reason
+// (or fails it when $REALSERVERS_REQUIRED=1); when the state file lacks
 // a server, or a server's port does not answer, it fails t and prints the
 // server's log. When t fails later, the last lines of every server's log
 // are printed.

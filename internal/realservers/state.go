@@ -10,8 +10,8 @@
 // started one at a time and stopped by PID.
 //
 // The test side (Require) reads that state file, named by the environment
-// variable WATERSHED_REAL_SERVERS. Without it a test skips with the reason;
-// with WATERSHED_REAL_REQUIRED=1 (set by `make test-real`) it fails instead,
+// variable REALSERVERS_STATE. Without it a test skips with the reason;
+// with REALSERVERS_REQUIRED=1 (set by `make test-real`) it fails instead,
 // so a server that did not start can never pass as a skip.
 //
 // Nothing here is needed by `go build` or by the demo; infra/README.md lists
@@ -27,12 +27,14 @@ import (
 	"time"
 )
 
-// Environment variables read by Require and set by `make test-real`.
+// Environment variables read by Require and set by `make test-real`. They
+// stay out of the WATERSHED_ prefix, which the watershed binary reads as
+// its own configuration and refuses unknown names of.
 const (
 	// EnvState names the servers.json state file written by infra/up.
-	EnvState = "WATERSHED_REAL_SERVERS"
+	EnvState = "REALSERVERS_STATE"
 	// EnvRequired, when "1", makes Require fail instead of skip.
-	EnvRequired = "WATERSHED_REAL_REQUIRED"
+	EnvRequired = "REALSERVERS_REQUIRED"
 )
 
 // Server names one of the servers the launcher starts.

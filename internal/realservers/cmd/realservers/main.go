@@ -34,8 +34,8 @@ func run(args []string) error {
 		return err
 	}
 	home, _ := os.UserHomeDir()
-	runDir := fs.String("run", envOr("WATERSHED_INFRA_RUN", filepath.Join(wd, ".infra")), "folder for servers.json, logs and data")
-	cache := fs.String("cache", envOr("WATERSHED_INFRA_CACHE", filepath.Join(home, ".cache", "watershed-infra")), "Maven repository and unpacked artifacts, kept between runs")
+	runDir := fs.String("run", envOr("REALSERVERS_RUN", filepath.Join(wd, ".infra")), "folder for servers.json, logs and data")
+	cache := fs.String("cache", envOr("REALSERVERS_CACHE", filepath.Join(home, ".cache", "watershed-infra")), "Maven repository and unpacked artifacts, kept between runs")
 	infra := fs.String("infra", filepath.Join(wd, "infra"), "the repository's infra/ folder")
 	brokers := fs.Int("brokers", 3, "number of Kafka brokers")
 	fs.Usage = func() {
