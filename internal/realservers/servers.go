@@ -15,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
 )
 
 // registryJava is the JDK Apicurio Registry 3.3.3 needs: its classes are
@@ -267,7 +269,10 @@ func (l *Launcher) upNeo4j(ctx context.Context, st *State) error {
 		if err != nil || !strings.Contains(string(b), "NEO4J_READY") {
 			return fmt.Errorf("no NEO4J_READY line in the log yet")
 		}
-		return dial(ctx, fmt.Sprintf("127.0.0.1:%d", ports[0]))
+		// Ready means a Bolt login with the password works: once (of
+		// about ten cold starts) a login right after NEO4J_READY was
+		// refused although ALTER USER had committed.
+		return boltReady(ctx, info.BoltURL, info.User, password)
 	})
 	info.Proc = p.proc
 	st.Neo4j = info
@@ -415,4 +420,14 @@ func writeManifestJar(path string, services map[string][]string) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return f.Close()
+}
+
+// boltReady logs in over Bolt and runs nothing else.
+func boltReady(ctx context.Context, url, user, password string) error {
+	drv, err := neo4j.NewDriverWithContext(url, neo4j.BasicAuth(user, password, ""))
+	if err != nil {
+		return err
+	}
+	defer drv.Close(ctx)
+	return drv.VerifyConnectivity(ctx)
 }
