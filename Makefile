@@ -1,7 +1,7 @@
 # Watershed developer targets. `make run` and `make test` are the two commands in the README.
 GO ?= go
 
-.PHONY: run test check generate build bench bench-lineage bench-lineage-small frontend check-frontend test-ui
+.PHONY: run test check generate build bench bench-lineage bench-lineage-small frontend check-frontend test-ui test-real
 
 run: ## run the server on the embedded store (./data)
 	$(GO) run ./cmd/watershed serve
@@ -38,3 +38,6 @@ check-frontend: frontend ## the committed web UI build and typed client are curr
 
 test-ui: ## web UI tests: Vitest components, then Chromium end to end against watershed demo
 	cd frontend && npm ci --no-audit --no-fund && npm test && npm run e2e
+
+test-real: ## start real Kafka, Connect+Debezium, Apicurio, PostgreSQL, Neo4j (infra/up) and run every real-server test verbosely; fails if a server cannot start
+	GO=$(GO) bash infra/test-real

@@ -10,6 +10,7 @@ require (
 	github.com/gorilla/websocket v1.5.3
 	github.com/hamba/avro/v2 v2.31.0
 	github.com/jackc/pgx/v5 v5.7.6
+	github.com/neo4j/neo4j-go-driver/v5 v5.28.5
 	github.com/oklog/run v1.1.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/robfig/cron/v3 v3.0.1
