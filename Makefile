@@ -1,7 +1,7 @@
 # Watershed developer targets. `make run` and `make test` are the two commands in the README.
 GO ?= go
 
-.PHONY: run test check generate build bench
+.PHONY: run test check generate build bench bench-lineage bench-lineage-small frontend check-frontend test-ui test-real
 
 run: ## run the server on the embedded store (./data)
 	$(GO) run ./cmd/watershed serve
@@ -23,3 +23,21 @@ check: ## formatting, vet, and generated code is current
 
 bench: ## store benchmarks at 1M entities (prints a table)
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./catalog/embedded/
+
+bench-lineage: ## lineage bars at 1M assets / 5M edges vs PostgreSQL (JSON=file writes the figures)
+	$(GO) run ./bench/lineage $(if $(JSON),-json $(JSON))
+
+bench-lineage-small: ## the same at 100,000 assets
+	$(GO) run ./bench/lineage -assets 100000 $(if $(JSON),-json $(JSON))
+
+frontend: ## rebuild the web UI into frontend/dist (needs Node; the build is committed)
+	cd frontend && npm ci --no-audit --no-fund && npm run build
+
+check-frontend: frontend ## the committed web UI build and typed client are current
+	@out=$$(git status --porcelain -- frontend); if [ -n "$$out" ]; then echo "frontend build is stale: run 'make frontend' and commit"; echo "$$out"; git diff --stat -- frontend; exit 1; fi
+
+test-ui: ## web UI tests: Vitest components, then Chromium end to end against watershed demo
+	cd frontend && npm ci --no-audit --no-fund && npm test && npm run e2e
+
+test-real: ## start real Kafka, Connect+Debezium, Apicurio, PostgreSQL, Neo4j (infra/up) and run every real-server test verbosely; fails if a server cannot start
+	GO=$(GO) bash infra/test-real

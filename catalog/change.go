@@ -69,12 +69,23 @@ type Change struct {
 // ID returns the CloudEvents id of c: its sequence number in decimal.
 func (c Change) ID() string { return strconv.FormatUint(c.Seq, 10) }
 
-// AssetData is the payload of asset.* and schema.version.added changes.
+// AssetData is the payload of asset.*, schema.version.added and
+// policy.violation.* changes.
 type AssetData struct {
 	Kind    Kind           `json:"kind"`
 	Name    string         `json:"name"`
 	Sources []string       `json:"sources,omitempty"`
 	Changed []PropertyDiff `json:"changed,omitempty"`
+	// Properties and Classifications are set on policy.violation.opened
+	// (the violation as opened) and policy.violation.resolved (as it was
+	// last): a violation's event carries its evidence, so a receiver needs
+	// no second read, and the tombstone of a resolved one has none. (A
+	// violation's classifications say what it is about; attaching them
+	// writes no classification.* events.)
+	Properties      Properties `json:"properties,omitempty"`
+	Classifications []string   `json:"classifications,omitempty"`
+	// Description is the violation's message, on the same events.
+	Description string `json:"description,omitempty"`
 }
 
 // EdgeData is the payload of lineage.edge.* changes.

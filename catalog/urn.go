@@ -30,6 +30,9 @@ const (
 	KindDataset        Kind = "DATASET"
 	KindViolation      Kind = "VIOLATION"
 	KindCrawlRun       Kind = "CRAWL_RUN"
+	// KindPolicy is a policy definition (urn:policy:<name>), owned by the
+	// reserved policy source like the violations it raises.
+	KindPolicy Kind = "POLICY"
 )
 
 // kindSchemes maps each kind to the scheme word of its URNs. The mapping is
@@ -56,6 +59,7 @@ var kindSchemes = []struct {
 	{KindDataset, "dataset"},
 	{KindViolation, "violation"},
 	{KindCrawlRun, "crawl"},
+	{KindPolicy, "policy"},
 }
 
 // Kinds returns every entity kind, in a stable order.

@@ -408,3 +408,58 @@ func (u URN) Column() (table URN, column string, ok bool) {
 	}
 	return table, column, true
 }
+
+// --- Policy ------------------------------------------------------------------
+
+// PolicyURN is the URN of the policy named name: urn:policy:<name>. Policy
+// names are words (ValidatePolicyName), never escaped.
+func PolicyURN(name string) URN { return MakeURN(KindPolicy, name) }
+
+// Policy parses a PolicyURN.
+func (u URN) Policy() (name string, ok bool) {
+	id, ok := u.identityOf(KindPolicy)
+	if !ok || ValidatePolicyName(id) != nil {
+		return "", false
+	}
+	return id, true
+}
+
+// ViolationURN is the URN of the violation of policy by subject:
+// urn:violation:<policy>/<subject urn>. There is one per (policy, subject),
+// which is how the store deduplicates violations.
+func ViolationURN(policy string, subject URN) URN {
+	return MakeURN(KindViolation, policy+"/"+string(subject))
+}
+
+// Violation parses a ViolationURN.
+func (u URN) Violation() (policy string, subject URN, ok bool) {
+	id, ok := u.identityOf(KindViolation)
+	if !ok {
+		return "", "", false
+	}
+	policy, rest, ok := strings.Cut(id, "/")
+	if !ok || ValidatePolicyName(policy) != nil || URN(rest).Kind() == "" {
+		return "", "", false
+	}
+	return policy, URN(rest), true
+}
+
+// ValidatePolicyName reports why name cannot name a policy: it must start
+// with a letter or digit and hold only letters, digits, '_', '-' and '.', at
+// most 100 bytes ("pii-retention", "no-pii-in-s3").
+func ValidatePolicyName(name string) error {
+	if name == "" {
+		return Errorf(Invalid, "policy name is empty")
+	}
+	if len(name) > 100 {
+		return Errorf(Invalid, "policy name %q is longer than 100 bytes", name[:100])
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		alnum := (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+		if !alnum && (i == 0 || (c != '_' && c != '-' && c != '.')) {
+			return Errorf(Invalid, "policy name %q must start with a letter or digit and hold only letters, digits, '_', '-' and '.'", name)
+		}
+	}
+	return nil
+}

@@ -198,3 +198,32 @@ func TestURNParsersRefuse(t *testing.T) {
 		t.Errorf("UnescapeIdentity = %q %v", s, ok)
 	}
 }
+
+// TestPolicyURNs checks the policy and violation spellings and that names
+// which are not words are refused.
+func TestPolicyURNs(t *testing.T) {
+	subject := catalog.GroupURN("prod", "User:CN=alice, OU=eng")
+	v := catalog.ViolationURN("pii-consumer-allowlist", subject)
+	if err := v.Validate(); err != nil || v.Kind() != catalog.KindViolation {
+		t.Fatalf("ViolationURN = %q: %v", v, err)
+	}
+	if p, s, ok := v.Violation(); !ok || p != "pii-consumer-allowlist" || s != subject {
+		t.Errorf("Violation() = %q %q %v", p, s, ok)
+	}
+	if string(v) != "urn:violation:pii-consumer-allowlist/"+string(subject) {
+		t.Errorf("ViolationURN spelling = %q", v)
+	}
+	if n, ok := catalog.PolicyURN("no-pii-in-s3").Policy(); !ok || n != "no-pii-in-s3" {
+		t.Errorf("Policy() = %q %v", n, ok)
+	}
+	for _, bad := range []string{"", "-x", "a b", "a/b", "é", strings.Repeat("a", 101)} {
+		if catalog.ValidatePolicyName(bad) == nil {
+			t.Errorf("ValidatePolicyName(%q) accepted", bad)
+		}
+	}
+	for _, bad := range []catalog.URN{"urn:violation:p", "urn:violation:a b/urn:topic:prod/x", "urn:violation:p/not-a-urn", "urn:topic:prod/x"} {
+		if _, _, ok := bad.Violation(); ok {
+			t.Errorf("%q parses as a violation", bad)
+		}
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"os"
 	"reflect"
 	"regexp"
+	"sort"
 	"strings"
 	"time"
 
@@ -50,14 +51,15 @@ type Config struct {
 	// Webhooks configures delivery of change-log entries to HTTP receivers.
 	Webhooks Webhooks `yaml:"webhooks"`
 
+	// Policies are evaluated by the policy engine; more can be created
+	// through GraphQL (createPolicy).
+	Policies []Policy `yaml:"policies"`
+	// PolicyEngine configures the engine that evaluates them.
+	PolicyEngine PolicyEngine `yaml:"policyEngine"`
+
 	// Classifications defines classifications beyond the defaults and the
 	// auto-classification rules.
 	Classifications Classifications `yaml:"classifications"`
-
-	// Sections of the design that this build does not implement yet. They
-	// are decoded only to be refused with a clear message instead of
-	// "field not found" (or, worse, silently ignored).
-	Policies yaml.Node `yaml:"policies"`
 }
 
 // Classifications configures classification definitions and the rules that
@@ -102,6 +104,51 @@ type ClassificationRule struct {
 	// COLUMN.
 	Kinds          []string `yaml:"kinds"`
 	Classification string   `yaml:"classification"`
+}
+
+// Policy is one policy: a built-in check with its parameters, or a CEL
+// condition. The condition and the built-in's parameters are checked by the
+// policy package when the server starts (an invalid CEL expression is
+// refused there with its line and column); this section checks the rest.
+type Policy struct {
+	// Name defaults to the built-in's name; it is required for a condition.
+	Name        string `yaml:"name"`
+	Builtin     string `yaml:"builtin"`
+	Description string `yaml:"description"`
+	// Severity is low, medium, high or critical (default: the built-in's,
+	// or medium).
+	Severity  string      `yaml:"severity"`
+	Scope     PolicyScope `yaml:"scope"`
+	Condition string      `yaml:"condition"`
+	// Enabled defaults to true.
+	Enabled *bool `yaml:"enabled"`
+	// Params are the built-in's own keys (allow, max, classification…).
+	Params map[string]any `yaml:",inline"`
+}
+
+// PolicyScope narrows the subjects of a policy.
+type PolicyScope struct {
+	// Kinds are asset kinds (TOPIC, CONSUMER_GROUP…).
+	Kinds []string `yaml:"kinds"`
+	// URNs are globs over subject URNs ("urn:topic:prod/*").
+	URNs []string `yaml:"urns"`
+}
+
+// PolicyEngine configures the policy engine.
+type PolicyEngine struct {
+	// Sweep is when every policy is evaluated over the whole catalog (a
+	// cron expression or "@every 10m"; at least a minute apart). Changes
+	// are evaluated as they happen; the sweep catches what no change
+	// announces (consumer lag and other live readings).
+	Sweep string `yaml:"sweep"`
+}
+
+// PolicyName returns the policy's name: Name, or the built-in's name.
+func (p Policy) PolicyName() string {
+	if p.Name == "" {
+		return p.Builtin
+	}
+	return p.Name
 }
 
 // OpenLineage configures the push endpoints.
@@ -354,11 +401,7 @@ func (c *Config) Validate(reg *crawlers.Registry) error {
 	}
 	errs = append(errs, c.Webhooks.validate()...)
 	errs = append(errs, c.Classifications.validate()...)
-	for name, n := range map[string]yaml.Node{"policies": c.Policies} {
-		if n.Kind != 0 {
-			errs = append(errs, fmt.Errorf("%s: not supported by this version of Watershed yet; remove the section", name))
-		}
-	}
+	errs = append(errs, c.validatePolicies()...)
 	if c.OpenLineage.TTL <= 0 || c.OpenLineage.Sweep <= 0 {
 		errs = append(errs, errors.New("openlineage: ttl and sweep must be positive durations"))
 	}
@@ -378,6 +421,70 @@ func (c *Config) Validate(reg *crawlers.Registry) error {
 	}
 	errs = append(errs, c.validateSources(reg)...)
 	return errors.Join(errs...)
+}
+
+func (c *Config) validatePolicies() []error {
+	var errs []error
+	if c.PolicyEngine.Sweep == "" {
+		c.PolicyEngine.Sweep = "@every 10m"
+	}
+	parser := cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+	if sched, err := parser.Parse(c.PolicyEngine.Sweep); err != nil {
+		errs = append(errs, fmt.Errorf("policyEngine.sweep: %q: %w", c.PolicyEngine.Sweep, err))
+	} else if every, ok := sched.(cron.ConstantDelaySchedule); ok && every.Delay < time.Minute {
+		errs = append(errs, fmt.Errorf("policyEngine.sweep: %q runs more often than every minute", c.PolicyEngine.Sweep))
+	}
+	seen := map[string]int{}
+	for i := range c.Policies {
+		pol := &c.Policies[i]
+		p := fmt.Sprintf("policies[%d]", i)
+		if n := pol.PolicyName(); n != "" {
+			p = fmt.Sprintf("policies[%d] (%s)", i, n)
+		}
+		switch {
+		case pol.Builtin == "" && len(pol.Params) > 0:
+			keys := make([]string, 0, len(pol.Params))
+			for k := range pol.Params {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			known := []string{"name", "builtin", "description", "severity", "scope", "condition", "enabled"}
+			for _, k := range keys {
+				msg := fmt.Sprintf("%s.%s: unknown key (a condition takes no parameters)", p, k)
+				if best := closest(k, known); best != "" {
+					msg += fmt.Sprintf("; did you mean %s?", best)
+				}
+				errs = append(errs, errors.New(msg))
+			}
+		case pol.Builtin == "" && pol.Condition == "":
+			errs = append(errs, fmt.Errorf("%s: set builtin or condition", p))
+		case pol.Builtin != "" && pol.Condition != "":
+			errs = append(errs, fmt.Errorf("%s: set builtin or condition, not both", p))
+		case pol.Builtin == "" && pol.Name == "":
+			errs = append(errs, fmt.Errorf("%s.name: required for a condition", p))
+		}
+		name := pol.PolicyName()
+		if name != "" {
+			if err := catalog.ValidatePolicyName(name); err != nil {
+				errs = append(errs, fmt.Errorf("%s.name: %w", p, err))
+			}
+			if j, dup := seen[name]; dup {
+				errs = append(errs, fmt.Errorf("%s.name: %q is also the name of policies[%d]; give one of them a name", p, name, j))
+			}
+			seen[name] = i
+		}
+		switch strings.ToLower(pol.Severity) {
+		case "", "low", "medium", "high", "critical":
+		default:
+			errs = append(errs, fmt.Errorf("%s.severity: %q is not one of low, medium, high, critical", p, pol.Severity))
+		}
+		for j, k := range pol.Scope.Kinds {
+			if !catalog.Kind(k).Valid() {
+				errs = append(errs, fmt.Errorf("%s.scope.kinds[%d]: %q is not an asset kind", p, j, k))
+			}
+		}
+	}
+	return errs
 }
 
 func (w *Webhooks) validate() []error {

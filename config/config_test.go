@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -119,7 +120,14 @@ func TestErrorsNameTheKey(t *testing.T) {
 		"log: {level: loud}\n":                                                         "log.level",
 		"auth: {tokens: [{name: x, token: short}]}\n":                                  "at least 16 characters",
 		"shutdownTimeout: soon\n":                                                      "duration",
-		"policies:\n  - builtin: pii-retention\n":                                      "policies: not supported by this version",
+		"policies: [{condition: 'true'}]\n":                                            "policies[0].name: required for a condition",
+		"policies: [{name: a, builtin: pii-retention, condition: 'true'}]\n":           "policies[0] (a): set builtin or condition, not both",
+		"policies: [{name: a, condtion: 'true'}]\n":                                    "policies[0] (a).condtion: unknown key (a condition takes no parameters); did you mean condition?",
+		"policies: [{builtin: pii-retention}, {builtin: pii-retention}]\n":             `policies[1] (pii-retention).name: "pii-retention" is also the name of policies[0]`,
+		"policies: [{name: 'no pii', condition: 'true'}]\n":                            "policies[0] (no pii).name: policy name",
+		"policies: [{name: a, condition: 'true', severity: urgent}]\n":                 "policies[0] (a).severity",
+		"policies: [{name: a, condition: 'true', scope: {kinds: [TOPICS]}}]\n":         `policies[0] (a).scope.kinds[0]: "TOPICS" is not an asset kind`,
+		"policyEngine: {sweep: '@every 5s'}\n":                                         "policyEngine.sweep",
 		"webhooks: {allow: [10.20.0.0/33]}\n":                                          "webhooks.allow[0]",
 		"webhooks: {retry: [5s, -1s]}\n":                                               "webhooks.retry[1]",
 		"webhooks: {publicURL: 'ftp://x'}\n":                                           "webhooks.publicURL",
@@ -314,5 +322,56 @@ func TestScheduleFloor(t *testing.T) {
 		if err != nil && !strings.Contains(err.Error(), "sources[0] (a).schedule") {
 			t.Errorf("schedule %q: error %v does not name the key", sched, err)
 		}
+	}
+}
+
+// TestPoliciesSection accepts the policies of DESIGN.md §10 as written,
+// keeps each built-in's own keys as its parameters, and takes policies
+// from the environment too.
+func TestPoliciesSection(t *testing.T) {
+	body := `policies:
+  - builtin: pii-consumer-allowlist
+    allow: ["fraud-watch", "User:analytics"]   # consumer groups and ACL principals
+  - builtin: pii-retention
+    max: 168h
+  - name: no-pii-in-s3
+    severity: high
+    condition: 'asset.kind == "DATASET" && "PII" in asset.classifications && asset.urn.startsWith("urn:dataset:s3://")'
+    scope: {kinds: [DATASET]}
+    enabled: false
+policyEngine:
+  sweep: "@every 15m"
+`
+	cfg, err := config.Load(write(t, body), env(nil), config.Flags{}, registry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Policies) != 3 || cfg.PolicyEngine.Sweep != "@every 15m" {
+		t.Fatalf("policies = %+v, engine %+v", cfg.Policies, cfg.PolicyEngine)
+	}
+	p0, p1, p2 := cfg.Policies[0], cfg.Policies[1], cfg.Policies[2]
+	if p0.PolicyName() != "pii-consumer-allowlist" || fmt.Sprint(p0.Params["allow"]) != "[fraud-watch User:analytics]" {
+		t.Errorf("policies[0] = %+v", p0)
+	}
+	if p1.Params["max"] != "168h" || p1.Enabled != nil {
+		t.Errorf("policies[1] = %+v", p1)
+	}
+	if p2.Name != "no-pii-in-s3" || p2.Severity != "high" || !strings.HasPrefix(p2.Condition, `asset.kind == "DATASET"`) ||
+		len(p2.Params) != 0 || p2.Enabled == nil || *p2.Enabled || fmt.Sprint(p2.Scope.Kinds) != "[DATASET]" {
+		t.Errorf("policies[2] = %+v", p2)
+	}
+
+	cfg, err = config.Load("", env(map[string]string{
+		"WATERSHED_POLICIES":            `[{builtin: schema-drift}, {name: lagging, condition: "asset.live.totalLag > 1000"}]`,
+		"WATERSHED_POLICY_ENGINE_SWEEP": "@hourly",
+	}), config.Flags{}, registry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Policies) != 2 || cfg.Policies[1].Condition != "asset.live.totalLag > 1000" || cfg.PolicyEngine.Sweep != "@hourly" {
+		t.Errorf("from the environment: %+v %+v", cfg.Policies, cfg.PolicyEngine)
+	}
+	if cfg, err := config.Load("", env(nil), config.Flags{}, registry()); err != nil || cfg.PolicyEngine.Sweep != "@every 10m" {
+		t.Errorf("default sweep = %q, %v", cfg.PolicyEngine.Sweep, err)
 	}
 }

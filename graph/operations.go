@@ -9,6 +9,7 @@ import (
 	"github.com/watershed-data/watershed/changelog"
 	"github.com/watershed-data/watershed/crawlers"
 	"github.com/watershed-data/watershed/graph/model"
+	"github.com/watershed-data/watershed/lineage"
 )
 
 // Bounds on list arguments; larger values are clamped or rejected so that
@@ -127,71 +128,35 @@ func (r *Resolver) search(ctx context.Context, text string, kinds []catalog.Kind
 	return out, nil
 }
 
-func (r *Resolver) lineage(ctx context.Context, u catalog.URN, dir catalog.Direction, depth int, at *time.Time, kinds []catalog.EdgeKind, limit int) (model.Lineage, error) {
-	var out model.Lineage
+func (r *Resolver) lineage(ctx context.Context, u catalog.URN, dir catalog.Direction, depth int, at *time.Time, kinds []catalog.EdgeKind, limit int, level *lineage.Level, assetKinds []catalog.Kind) (lineage.Result, error) {
 	if depth < 0 || depth > maxLineageDepth {
-		return out, catalog.Errorf(catalog.Invalid, "depth must be between 0 and %d", maxLineageDepth)
+		return lineage.Result{}, catalog.Errorf(catalog.Invalid, "depth must be between 0 and %d", maxLineageDepth)
 	}
 	if limit < 1 || limit > maxLineageLimit {
-		return out, catalog.Errorf(catalog.Invalid, "limit must be between 1 and %d", maxLineageLimit)
+		return lineage.Result{}, catalog.Errorf(catalog.Invalid, "limit must be between 1 and %d", maxLineageLimit)
 	}
-	q := catalog.TraverseQuery{Start: u, Direction: dir, MaxDepth: depth, EdgeKinds: kinds, Limit: limit, Edges: true}
+	if len(kinds) > maxFilterStrings || len(assetKinds) > maxFilterStrings {
+		return lineage.Result{}, catalog.Errorf(catalog.Invalid, "at most %d edge kinds and %d kinds", maxFilterStrings, maxFilterStrings)
+	}
+	q := lineage.Query{Starts: []catalog.URN{u}, Direction: dir, Depth: depth, EdgeKinds: kinds, Kinds: assetKinds,
+		Limit: limit, Paths: true, Edges: true, Assets: true}
 	if at != nil {
 		q.At = *at
 	}
-	root, err := r.Catalog.Entity(ctx, u)
-	if err != nil {
-		return out, err
+	if level != nil {
+		q.Level = *level
 	}
-	tr, err := r.Catalog.Traverse(ctx, q)
-	if err != nil {
-		return out, err
-	}
-	urns := make([]catalog.URN, len(tr.Nodes))
-	for i, n := range tr.Nodes {
-		urns[i] = n.URN
-	}
-	assets, err := loadAssets(ctx, r.Catalog, urns)
-	if err != nil {
-		return out, err
-	}
-	out.Root, out.Direction, out.Truncated = root, dir, tr.Truncated
-	paths := tr.Paths(u, dir)
-	out.Nodes = make([]model.LineageNode, len(tr.Nodes))
-	for i, n := range tr.Nodes {
-		out.Nodes[i] = model.LineageNode{Asset: assets[i], Depth: n.Depth, Path: paths[n.URN]}
-	}
-	out.Edges, err = r.edgesOf(ctx, tr.Edges, q.At)
-	return out, err
+	return lineage.Traverse(ctx, r.Catalog, q)
 }
 
-// edgesOf loads the full edges for keys, grouped by their tail.
-func (r *Resolver) edgesOf(ctx context.Context, keys []catalog.EdgeKey, at time.Time) ([]catalog.Edge, error) {
-	byFrom := map[catalog.URN][]catalog.EdgeKey{}
-	var order []catalog.URN
-	for _, k := range keys {
-		if _, ok := byFrom[k.From]; !ok {
-			order = append(order, k.From)
-		}
-		byFrom[k.From] = append(byFrom[k.From], k)
+func (r *Resolver) impact(ctx context.Context, u catalog.URN, depth, limit int) (lineage.ImpactReport, error) {
+	if depth < 0 || depth > maxLineageDepth {
+		return lineage.ImpactReport{}, catalog.Errorf(catalog.Invalid, "depth must be between 0 and %d", maxLineageDepth)
 	}
-	out := make([]catalog.Edge, 0, len(keys))
-	for _, from := range order {
-		edges, err := r.Catalog.Edges(ctx, catalog.EdgeQuery{URN: from, Direction: catalog.Downstream, At: at})
-		if err != nil {
-			return nil, err
-		}
-		want := map[catalog.EdgeKey]bool{}
-		for _, k := range byFrom[from] {
-			want[k] = true
-		}
-		for _, e := range edges {
-			if want[e.EdgeKey] {
-				out = append(out, e)
-			}
-		}
+	if limit < 1 || limit > maxLineageLimit {
+		return lineage.ImpactReport{}, catalog.Errorf(catalog.Invalid, "limit must be between 1 and %d", maxLineageLimit)
 	}
-	return out, nil
+	return lineage.Impact(ctx, r.Catalog, lineage.ImpactQuery{URN: u, Depth: depth, Limit: limit})
 }
 
 func (r *Resolver) changes(ctx context.Context, after *string, first int) (model.ChangeConnection, error) {

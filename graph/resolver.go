@@ -41,6 +41,8 @@ type Resolver struct {
 	Crawls CrawlController
 	// Webhooks is nil when the process runs no webhooks stage.
 	Webhooks WebhookService
+	// Policies is nil when the process runs no policy engine.
+	Policies PolicyService
 	Logger   *slog.Logger
 }
 

@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/watershed-data/watershed/catalog"
@@ -16,6 +17,7 @@ import (
 	"github.com/watershed-data/watershed/graph/generated"
 	"github.com/watershed-data/watershed/graph/model"
 	"github.com/watershed-data/watershed/lineage"
+	"github.com/watershed-data/watershed/policy"
 	"github.com/watershed-data/watershed/webhooks"
 )
 
@@ -237,6 +239,16 @@ func (r *edgeClaimResolver) LastSeen(ctx context.Context, obj *catalog.Claim) (*
 	return optTime(obj.LastSeen), nil
 }
 
+// Seq is the resolver for the seq field.
+func (r *impactResolver) Seq(ctx context.Context, obj *lineage.ImpactReport) (string, error) {
+	return strconv.FormatUint(obj.Seq, 10), nil
+}
+
+// Seq is the resolver for the seq field.
+func (r *lineageResolver) Seq(ctx context.Context, obj *lineage.Result) (string, error) {
+	return strconv.FormatUint(obj.Seq, 10), nil
+}
+
 // RegisterAsset is the resolver for the registerAsset field.
 func (r *mutationResolver) RegisterAsset(ctx context.Context, input model.RegisterAssetInput) (catalog.Entity, error) {
 	m := catalog.RegisterAsset{URN: input.Urn, Name: stringOr(input.Name, ""), Description: stringOr(input.Description, "")}
@@ -335,6 +347,121 @@ func (r *mutationResolver) ReplayDeadLetters(ctx context.Context, webhook string
 	return r.replayDeadLetters(ctx, webhook)
 }
 
+// CreatePolicy is the resolver for the createPolicy field.
+func (r *mutationResolver) CreatePolicy(ctx context.Context, input model.CreatePolicyInput) (policy.Info, error) {
+	return r.createPolicy(ctx, input)
+}
+
+// UpdatePolicy is the resolver for the updatePolicy field.
+func (r *mutationResolver) UpdatePolicy(ctx context.Context, name string, input model.UpdatePolicyInput) (policy.Info, error) {
+	return r.updatePolicy(ctx, name, input)
+}
+
+// DisablePolicy is the resolver for the disablePolicy field.
+func (r *mutationResolver) DisablePolicy(ctx context.Context, name string) (policy.Info, error) {
+	return r.disablePolicy(ctx, name)
+}
+
+// DeletePolicy is the resolver for the deletePolicy field.
+func (r *mutationResolver) DeletePolicy(ctx context.Context, name string) (bool, error) {
+	return r.deletePolicy(ctx, name)
+}
+
+// AcknowledgeViolation is the resolver for the acknowledgeViolation field.
+func (r *mutationResolver) AcknowledgeViolation(ctx context.Context, urn catalog.URN, note *string) (policy.Violation, error) {
+	return r.acknowledgeViolation(ctx, urn, note)
+}
+
+// MuteViolation is the resolver for the muteViolation field.
+func (r *mutationResolver) MuteViolation(ctx context.Context, urn catalog.URN, until *time.Time, reason *string) (policy.Violation, error) {
+	return r.muteViolation(ctx, urn, until, reason)
+}
+
+// UnmuteViolation is the resolver for the unmuteViolation field.
+func (r *mutationResolver) UnmuteViolation(ctx context.Context, urn catalog.URN) (policy.Violation, error) {
+	return r.unmuteViolation(ctx, urn)
+}
+
+// Name is the resolver for the name field.
+func (r *policyResolver) Name(ctx context.Context, obj *policy.Info) (string, error) {
+	return obj.Spec.Name, nil
+}
+
+// Description is the resolver for the description field.
+func (r *policyResolver) Description(ctx context.Context, obj *policy.Info) (*string, error) {
+	return optString(obj.Spec.Description), nil
+}
+
+// Severity is the resolver for the severity field.
+func (r *policyResolver) Severity(ctx context.Context, obj *policy.Info) (policy.Severity, error) {
+	return obj.Spec.Severity, nil
+}
+
+// Builtin is the resolver for the builtin field.
+func (r *policyResolver) Builtin(ctx context.Context, obj *policy.Info) (*string, error) {
+	return optString(obj.Spec.Builtin), nil
+}
+
+// Params is the resolver for the params field.
+func (r *policyResolver) Params(ctx context.Context, obj *policy.Info) (any, error) {
+	return optJSON(obj.Spec.Params), nil
+}
+
+// Condition is the resolver for the condition field.
+func (r *policyResolver) Condition(ctx context.Context, obj *policy.Info) (*string, error) {
+	return optString(obj.Spec.Condition), nil
+}
+
+// Scope is the resolver for the scope field.
+func (r *policyResolver) Scope(ctx context.Context, obj *policy.Info) (policy.Scope, error) {
+	return obj.Spec.Scope, nil
+}
+
+// Enabled is the resolver for the enabled field.
+func (r *policyResolver) Enabled(ctx context.Context, obj *policy.Info) (bool, error) {
+	return obj.Spec.Enabled, nil
+}
+
+// Origin is the resolver for the origin field.
+func (r *policyResolver) Origin(ctx context.Context, obj *policy.Info) (string, error) {
+	return string(obj.Spec.Origin), nil
+}
+
+// Error is the resolver for the error field.
+func (r *policyResolver) Error(ctx context.Context, obj *policy.Info) (*string, error) {
+	return optString(obj.Error), nil
+}
+
+// LastError is the resolver for the lastError field.
+func (r *policyResolver) LastError(ctx context.Context, obj *policy.Info) (*string, error) {
+	return optString(obj.LastError), nil
+}
+
+// LastErrorAt is the resolver for the lastErrorAt field.
+func (r *policyResolver) LastErrorAt(ctx context.Context, obj *policy.Info) (*time.Time, error) {
+	return optTime(obj.LastErrorAt), nil
+}
+
+// LastSweepAt is the resolver for the lastSweepAt field.
+func (r *policyResolver) LastSweepAt(ctx context.Context, obj *policy.Info) (*time.Time, error) {
+	return optTime(obj.LastSweepAt), nil
+}
+
+// OpenViolations is the resolver for the openViolations field.
+func (r *policyResolver) OpenViolations(ctx context.Context, obj *policy.Info) (int, error) {
+	return r.openViolations(ctx, obj.Spec.Name)
+}
+
+// CreatedAt is the resolver for the createdAt field.
+func (r *policyResolver) CreatedAt(ctx context.Context, obj *policy.Info) (*time.Time, error) {
+	return optTime(obj.CreatedAt), nil
+}
+
+// UpdatedAt is the resolver for the updatedAt field.
+func (r *policyResolver) UpdatedAt(ctx context.Context, obj *policy.Info) (*time.Time, error) {
+	return optTime(obj.UpdatedAt), nil
+}
+
 // Asset is the resolver for the asset field.
 func (r *queryResolver) Asset(ctx context.Context, urn catalog.URN) (catalog.Entity, error) {
 	return r.Catalog.Entity(ctx, urn)
@@ -346,8 +473,8 @@ func (r *queryResolver) Search(ctx context.Context, query *string, kinds []catal
 }
 
 // Lineage is the resolver for the lineage field.
-func (r *queryResolver) Lineage(ctx context.Context, urn catalog.URN, direction catalog.Direction, depth *int, at *time.Time, edgeKinds []catalog.EdgeKind, limit *int) (model.Lineage, error) {
-	return r.lineage(ctx, urn, direction, intOr(depth, 3), at, edgeKinds, intOr(limit, 1000))
+func (r *queryResolver) Lineage(ctx context.Context, urn catalog.URN, direction catalog.Direction, depth *int, at *time.Time, edgeKinds []catalog.EdgeKind, limit *int, level *lineage.Level, kinds []catalog.Kind) (lineage.Result, error) {
+	return r.lineage(ctx, urn, direction, intOr(depth, 3), at, edgeKinds, intOr(limit, 1000), level, kinds)
 }
 
 // Changes is the resolver for the changes field.
@@ -370,6 +497,17 @@ func (r *queryResolver) Sources(ctx context.Context) ([]crawlers.SourceStatus, e
 	return r.sources(), nil
 }
 
+// Impact is the resolver for the impact field.
+func (r *queryResolver) Impact(ctx context.Context, urn catalog.URN, depth *int, limit *int) (lineage.ImpactReport, error) {
+	return r.impact(ctx, urn, intOr(depth, 0), intOr(limit, 1000))
+}
+
+// SchemaChangeImpact is the resolver for the schemaChangeImpact field.
+func (r *queryResolver) SchemaChangeImpact(ctx context.Context, subject string, schema string, schemaType *string, registry *string) (lineage.SchemaChangeReport, error) {
+	return lineage.SchemaChangeImpact(ctx, r.Catalog, lineage.SchemaChangeQuery{
+		Subject: subject, Registry: stringOr(registry, ""), Schema: schema, SchemaType: stringOr(schemaType, "")})
+}
+
 // Webhooks is the resolver for the webhooks field.
 func (r *queryResolver) Webhooks(ctx context.Context) ([]webhooks.Endpoint, error) {
 	return r.listWebhooks(ctx)
@@ -378,6 +516,26 @@ func (r *queryResolver) Webhooks(ctx context.Context) ([]webhooks.Endpoint, erro
 // Webhook is the resolver for the webhook field.
 func (r *queryResolver) Webhook(ctx context.Context, id string) (webhooks.Endpoint, error) {
 	return r.getWebhook(ctx, id)
+}
+
+// Policies is the resolver for the policies field.
+func (r *queryResolver) Policies(ctx context.Context) ([]policy.Info, error) {
+	return r.listPolicies(ctx)
+}
+
+// Policy is the resolver for the policy field.
+func (r *queryResolver) Policy(ctx context.Context, name string) (policy.Info, error) {
+	return r.getPolicy(ctx, name)
+}
+
+// Violations is the resolver for the violations field.
+func (r *queryResolver) Violations(ctx context.Context, status *policy.Status, policy *string, first *int, after *string) (model.ViolationConnection, error) {
+	return r.violations(ctx, status, policy, intOr(first, 50), after)
+}
+
+// Violation is the resolver for the violation field.
+func (r *queryResolver) Violation(ctx context.Context, urn catalog.URN) (policy.Violation, error) {
+	return r.getViolation(ctx, urn)
 }
 
 // PreviewClassification is the resolver for the previewClassification field.
@@ -390,6 +548,24 @@ func (r *queryResolver) ExplainClassification(ctx context.Context, urn catalog.U
 	return lineage.Explain(ctx, r.Catalog, urn, classification)
 }
 
+// Seq is the resolver for the seq field.
+func (r *schemaChangeImpactResolver) Seq(ctx context.Context, obj *lineage.SchemaChangeReport) (string, error) {
+	return strconv.FormatUint(obj.Seq, 10), nil
+}
+
+// PreviousPath is the resolver for the previousPath field.
+func (r *schemaFieldChangeResolver) PreviousPath(ctx context.Context, obj *lineage.FieldChange) (*string, error) {
+	return optString(obj.PreviousPath), nil
+}
+
+// Field is the resolver for the field field.
+func (r *schemaFieldChangeResolver) Field(ctx context.Context, obj *lineage.FieldChange) (*catalog.URN, error) {
+	if obj.Field == "" {
+		return nil, nil
+	}
+	return &obj.Field, nil
+}
+
 // NextRun is the resolver for the nextRun field.
 func (r *sourceResolver) NextRun(ctx context.Context, obj *crawlers.SourceStatus) (*time.Time, error) {
 	return optTime(obj.NextRun), nil
@@ -398,6 +574,81 @@ func (r *sourceResolver) NextRun(ctx context.Context, obj *crawlers.SourceStatus
 // Changes is the resolver for the changes field.
 func (r *subscriptionResolver) Changes(ctx context.Context, types []string, subject *string, after *string) (<-chan catalog.Change, error) {
 	return r.subscribeChanges(ctx, types, stringOr(subject, ""), after)
+}
+
+// Severity is the resolver for the severity field.
+func (r *violationResolver) Severity(ctx context.Context, obj *policy.Violation) (*policy.Severity, error) {
+	return optSeverity(obj.Severity), nil
+}
+
+// Subject is the resolver for the subject field.
+func (r *violationResolver) Subject(ctx context.Context, obj *policy.Violation) (*catalog.Entity, error) {
+	return r.violationSubject(ctx, obj)
+}
+
+// Message is the resolver for the message field.
+func (r *violationResolver) Message(ctx context.Context, obj *policy.Violation) (*string, error) {
+	return optString(obj.Message), nil
+}
+
+// Evidence is the resolver for the evidence field.
+func (r *violationResolver) Evidence(ctx context.Context, obj *policy.Violation) (any, error) {
+	return optJSON(obj.Evidence), nil
+}
+
+// OpenedAt is the resolver for the openedAt field.
+func (r *violationResolver) OpenedAt(ctx context.Context, obj *policy.Violation) (*time.Time, error) {
+	return optTime(obj.OpenedAt), nil
+}
+
+// FirstOpenedAt is the resolver for the firstOpenedAt field.
+func (r *violationResolver) FirstOpenedAt(ctx context.Context, obj *policy.Violation) (*time.Time, error) {
+	return optTime(obj.FirstOpenedAt), nil
+}
+
+// ResolvedAt is the resolver for the resolvedAt field.
+func (r *violationResolver) ResolvedAt(ctx context.Context, obj *policy.Violation) (*time.Time, error) {
+	return optTime(obj.ResolvedAt), nil
+}
+
+// AcknowledgedBy is the resolver for the acknowledgedBy field.
+func (r *violationResolver) AcknowledgedBy(ctx context.Context, obj *policy.Violation) (*string, error) {
+	return optString(obj.AcknowledgedBy), nil
+}
+
+// AcknowledgedAt is the resolver for the acknowledgedAt field.
+func (r *violationResolver) AcknowledgedAt(ctx context.Context, obj *policy.Violation) (*time.Time, error) {
+	return optTime(obj.AcknowledgedAt), nil
+}
+
+// AcknowledgeNote is the resolver for the acknowledgeNote field.
+func (r *violationResolver) AcknowledgeNote(ctx context.Context, obj *policy.Violation) (*string, error) {
+	return optString(obj.AcknowledgeNote), nil
+}
+
+// MutedBy is the resolver for the mutedBy field.
+func (r *violationResolver) MutedBy(ctx context.Context, obj *policy.Violation) (*string, error) {
+	return optString(obj.MutedBy), nil
+}
+
+// MutedAt is the resolver for the mutedAt field.
+func (r *violationResolver) MutedAt(ctx context.Context, obj *policy.Violation) (*time.Time, error) {
+	return optTime(obj.MutedAt), nil
+}
+
+// MutedUntil is the resolver for the mutedUntil field.
+func (r *violationResolver) MutedUntil(ctx context.Context, obj *policy.Violation) (*time.Time, error) {
+	return optTime(obj.MutedUntil), nil
+}
+
+// MuteReason is the resolver for the muteReason field.
+func (r *violationResolver) MuteReason(ctx context.Context, obj *policy.Violation) (*string, error) {
+	return optString(obj.MuteReason), nil
+}
+
+// Asset is the resolver for the asset field.
+func (r *violationResolver) Asset(ctx context.Context, obj *policy.Violation) (catalog.Entity, error) {
+	return r.violationAsset(ctx, obj)
 }
 
 // Description is the resolver for the description field.
@@ -560,17 +811,39 @@ func (r *Resolver) Edge() generated.EdgeResolver { return &edgeResolver{r} }
 // EdgeClaim returns generated.EdgeClaimResolver implementation.
 func (r *Resolver) EdgeClaim() generated.EdgeClaimResolver { return &edgeClaimResolver{r} }
 
+// Impact returns generated.ImpactResolver implementation.
+func (r *Resolver) Impact() generated.ImpactResolver { return &impactResolver{r} }
+
+// Lineage returns generated.LineageResolver implementation.
+func (r *Resolver) Lineage() generated.LineageResolver { return &lineageResolver{r} }
+
 // Mutation returns generated.MutationResolver implementation.
 func (r *Resolver) Mutation() generated.MutationResolver { return &mutationResolver{r} }
 
+// Policy returns generated.PolicyResolver implementation.
+func (r *Resolver) Policy() generated.PolicyResolver { return &policyResolver{r} }
+
 // Query returns generated.QueryResolver implementation.
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
+
+// SchemaChangeImpact returns generated.SchemaChangeImpactResolver implementation.
+func (r *Resolver) SchemaChangeImpact() generated.SchemaChangeImpactResolver {
+	return &schemaChangeImpactResolver{r}
+}
+
+// SchemaFieldChange returns generated.SchemaFieldChangeResolver implementation.
+func (r *Resolver) SchemaFieldChange() generated.SchemaFieldChangeResolver {
+	return &schemaFieldChangeResolver{r}
+}
 
 // Source returns generated.SourceResolver implementation.
 func (r *Resolver) Source() generated.SourceResolver { return &sourceResolver{r} }
 
 // Subscription returns generated.SubscriptionResolver implementation.
 func (r *Resolver) Subscription() generated.SubscriptionResolver { return &subscriptionResolver{r} }
+
+// Violation returns generated.ViolationResolver implementation.
+func (r *Resolver) Violation() generated.ViolationResolver { return &violationResolver{r} }
 
 // Webhook returns generated.WebhookResolver implementation.
 func (r *Resolver) Webhook() generated.WebhookResolver { return &webhookResolver{r} }
@@ -597,10 +870,16 @@ type classificationReachResolver struct{ *Resolver }
 type crawlRunResolver struct{ *Resolver }
 type edgeResolver struct{ *Resolver }
 type edgeClaimResolver struct{ *Resolver }
+type impactResolver struct{ *Resolver }
+type lineageResolver struct{ *Resolver }
 type mutationResolver struct{ *Resolver }
+type policyResolver struct{ *Resolver }
 type queryResolver struct{ *Resolver }
+type schemaChangeImpactResolver struct{ *Resolver }
+type schemaFieldChangeResolver struct{ *Resolver }
 type sourceResolver struct{ *Resolver }
 type subscriptionResolver struct{ *Resolver }
+type violationResolver struct{ *Resolver }
 type webhookResolver struct{ *Resolver }
 type webhookAttemptResolver struct{ *Resolver }
 type webhookDeliveryResolver struct{ *Resolver }

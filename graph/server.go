@@ -23,6 +23,8 @@ import (
 
 	"github.com/watershed-data/watershed/catalog"
 	"github.com/watershed-data/watershed/graph/generated"
+	"github.com/watershed-data/watershed/lineage"
+	"github.com/watershed-data/watershed/policy"
 )
 
 // Limits protect the endpoint from hostile or careless queries. Each is
@@ -235,10 +237,14 @@ func setComplexity(c *generated.ComplexityRoot) {
 	c.Query.Search = func(child int, _ *string, _ []catalog.Kind, _ []string, _ *bool, first *int, _ *string) int {
 		return page(child, first, 20)
 	}
-	c.Query.Lineage = func(child int, _ catalog.URN, _ catalog.Direction, _ *int, _ *time.Time, _ []catalog.EdgeKind, limit *int) int {
+	c.Query.Lineage = func(child int, _ catalog.URN, _ catalog.Direction, _ *int, _ *time.Time, _ []catalog.EdgeKind, limit *int, _ *lineage.Level, _ []catalog.Kind) int {
 		return page(child, limit, 1000) / 10 // nodes and edges are cheap in-memory reads
+	}
+	c.Query.Impact = func(child int, _ catalog.URN, _ *int, limit *int) int {
+		return page(child, limit, 1000) / 10 // one walk; the groups share the limit
 	}
 	c.Query.Changes = func(child int, _ *string, first *int) int { return page(child, first, 100) }
 	c.Asset.Upstream = func(child int, _ []catalog.EdgeKind, first *int) int { return page(child, first, 100) }
 	c.Asset.Downstream = func(child int, _ []catalog.EdgeKind, first *int) int { return page(child, first, 100) }
+	c.Query.Violations = func(child int, _ *policy.Status, _ *string, first *int, _ *string) int { return page(child, first, 50) }
 }

@@ -3,6 +3,7 @@ package schemaparse
 import (
 	"fmt"
 	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -244,6 +245,9 @@ func (w *avroWalker) walkRecord(rec *avro.RecordSchema, prefix, parent string) {
 			Doc:      f.Doc(),
 			Nullable: avroNullable(f.Type()),
 			Props:    avroFieldProps(f),
+		}
+		if as := f.Aliases(); len(as) > 0 {
+			field.Aliases = slices.Clone(as)
 		}
 		if f.HasDefault() {
 			field.HasDefault = true

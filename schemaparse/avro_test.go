@@ -204,3 +204,23 @@ func TestParseAvroReferencesInAnyOrder(t *testing.T) {
 		t.Fatalf("err = %v, want a missing reference Country", err)
 	}
 }
+
+func TestParseAvroFieldAliases(t *testing.T) {
+	s, err := Parse(Avro, `{"type": "record", "name": "User", "fields": [
+		{"name": "mail", "aliases": ["email", "e_mail"], "type": "string"},
+		{"name": "address", "type": {"type": "record", "name": "Address", "fields": [
+			{"name": "town", "aliases": ["city"], "type": "string"}]}},
+		{"name": "id", "type": "long"}]}`, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string][]string{"mail": {"email", "e_mail"}, "address.town": {"city"}, "id": nil, "address": nil} {
+		f, ok := s.Field(path)
+		if !ok {
+			t.Fatalf("no field %s", path)
+		}
+		if !slices.Equal(f.Aliases, want) {
+			t.Errorf("%s: aliases %q, want %q", path, f.Aliases, want)
+		}
+	}
+}

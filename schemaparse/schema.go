@@ -96,6 +96,10 @@ type Field struct {
 	// $ref target) already being expanded on the path from the root. Its
 	// children are not listed again.
 	Recursive bool
+	// Aliases are the field's Avro aliases: former names of the field that
+	// a reader with this schema still matches in data written with an
+	// older one (a rename). Nil for other formats and fields without any.
+	Aliases []string
 }
 
 // Schema is a parsed schema flattened into fields.

@@ -281,6 +281,15 @@ func (s *Service) matches(ctx context.Context, f Filter, e changelog.Entry, ents
 				hit = true
 			}
 		}
+		if e.Type.Family("policy.violation") {
+			// A violation's event names what it is about; its tombstone
+			// (after policy.violation.resolved) carries nothing.
+			if d, err := e.AssetData(); err == nil {
+				for _, c := range d.Classifications {
+					hit = hit || catalog.ClassificationWithin(c, f.Classification)
+				}
+			}
+		}
 		if !hit {
 			ent, err := s.entity(ctx, e.Subject, ents)
 			if err != nil {

@@ -521,3 +521,55 @@ func TestCreateValidation(t *testing.T) {
 		t.Errorf("refused creations stored %d webhooks", len(got))
 	}
 }
+
+// TestViolationEvents: a classification filter matches a violation by the
+// classifications its events name — the resolved one too, whose tombstone
+// carries none — and the Slack message shows the violation as of the event.
+func TestViolationEvents(t *testing.T) {
+	h := newHarness(t, nil)
+	rc := newReceiver(t, nil)
+	slack := FormatSlack
+	h.create(EndpointInput{URL: str(rc.srv.URL), Types: []string{"policy.violation.*"}, Format: &slack, Filter: &Filter{Classification: "PII"}})
+	subject := catalog.GroupURN("prod", "analytics")
+	v := catalog.ViolationURN("pii-readers", subject)
+	scope := "violation/pii-readers/" + string(subject)
+	open := catalog.Snapshot{Source: catalog.PolicySource, Actor: catalog.ActorPolicy, Scopes: []string{scope}, Assets: []catalog.Asset{{
+		URN: v, Name: "pii-readers: analytics", Description: "reads PII", Scope: scope,
+		Properties:      catalog.Properties{"policy": "pii-readers", "severity": "HIGH", "subject": string(subject), "message": "consumer group analytics reads PII"},
+		Classifications: []catalog.SourceClassification{{Name: "PII.Email"}},
+	}}}
+	other := catalog.Snapshot{Source: catalog.PolicySource, Actor: catalog.ActorPolicy, Scopes: []string{"violation/retention/x"}, Assets: []catalog.Asset{{
+		URN: catalog.ViolationURN("retention", "urn:topic:prod/x"), Scope: "violation/retention/x", Properties: catalog.Properties{"policy": "retention"},
+	}}}
+	for _, s := range []catalog.Snapshot{open, other, {Source: catalog.PolicySource, Actor: catalog.ActorPolicy, Scopes: []string{scope}}} {
+		if _, err := h.store.Reconcile(context.Background(), s, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := rc.waitFor(2, 5*time.Second)
+	time.Sleep(100 * time.Millisecond) // the violation without PII must not follow
+	if n := len(rc.requests()); n != 2 {
+		t.Fatalf("%d deliveries, want the PII violation's opened and resolved", n)
+	}
+	texts := map[string]string{}
+	for _, r := range got {
+		var msg struct {
+			Text   string           `json:"text"`
+			Blocks []map[string]any `json:"blocks"`
+		}
+		if err := json.Unmarshal(r.body, &msg); err != nil {
+			t.Fatal(err)
+		}
+		texts[msg.Text] = msg.Blocks[1]["text"].(map[string]any)["text"].(string)
+	}
+	for _, head := range []string{"Policy violation opened pii-readers: analytics", "Policy violation resolved pii-readers: analytics"} {
+		detail, ok := texts[head]
+		if !ok {
+			t.Errorf("no message %q among %v", head, texts)
+			continue
+		}
+		if !strings.Contains(detail, "Policy: pii-readers") || !strings.Contains(detail, "Message: consumer group analytics reads PII") {
+			t.Errorf("%s: details %q", head, detail)
+		}
+	}
+}

@@ -17,6 +17,13 @@ func slackMessage(e changelog.Entry, ent *catalog.Entity, link string) map[strin
 	if ent != nil && ent.Name != "" {
 		name = ent.Name
 	}
+	if ent == nil || ent.Deleted() {
+		// A tombstone's name is its URN's last element; the event has
+		// the name the asset had (a resolved violation's "policy: subject").
+		if d, err := e.AssetData(); err == nil && d.Name != "" && (e.Type.Family("asset") || e.Type.Family("policy.violation")) {
+			name = d.Name
+		}
+	}
 	subject := slackEscape(name)
 	if link != "" {
 		subject = "<" + slackEscape(strings.ReplaceAll(link, "|", "%7C")) + "|" + slackEscape(name) + ">"
@@ -35,11 +42,16 @@ func slackMessage(e changelog.Entry, ent *catalog.Entity, link string) map[strin
 			}
 		}
 	case e.Type.Family("policy"):
-		if ent != nil {
-			for _, k := range []string{"policy", "severity", "subject", "message"} {
-				if v, ok := ent.Properties[k]; ok {
-					details = append(details, strings.ToUpper(k[:1])+k[1:]+": "+slackEscape(fmt.Sprint(v)))
-				}
+		props := catalog.Properties(nil)
+		if d, err := e.AssetData(); err == nil {
+			props = d.Properties // the violation as of this event
+		}
+		if props == nil && ent != nil {
+			props = ent.Properties
+		}
+		for _, k := range []string{"policy", "severity", "subject", "message"} {
+			if v, ok := props[k]; ok {
+				details = append(details, strings.ToUpper(k[:1])+k[1:]+": "+slackEscape(fmt.Sprint(v)))
 			}
 		}
 	case e.Type == catalog.WebhookEndpointDisabled:

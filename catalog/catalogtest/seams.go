@@ -487,7 +487,8 @@ func testEmitAndViolations(t *testing.T, h Harness) {
 	v := catalog.URN("urn:violation:pii-retention/urn:topic:prod/orders")
 	open := catalog.Snapshot{Source: catalog.PolicySource, Actor: catalog.ActorPolicy, Cause: "42",
 		Scopes: []string{"pii-retention/" + string(orders)},
-		Assets: []catalog.Asset{{URN: v, Name: "retention above 168h", Properties: catalog.Properties{"evidence": "retention.ms=1"}, Scope: "pii-retention/" + string(orders)}}}
+		Assets: []catalog.Asset{{URN: v, Name: "retention above 168h", Description: "kept 14 days", Properties: catalog.Properties{"evidence": "retention.ms=1"},
+			Classifications: []catalog.SourceClassification{{Name: "PII.Email"}}, Scope: "pii-retention/" + string(orders)}}}
 	e.reconcile(open)
 	e.reconcile(open) // still open: nothing new
 	e.clock.Advance(60e9)
@@ -506,6 +507,17 @@ func testEmitAndViolations(t *testing.T, h Harness) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("violation changes:\n got %v\nwant %v", got, want)
+	}
+	// Both events carry the violation's evidence: the opened one as opened,
+	// the resolved one as it was last (its tombstone has none).
+	for _, c := range cs {
+		d, err := c.AssetData()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Kind != catalog.KindViolation || d.Properties["evidence"] != "retention.ms=1" || d.Description != "kept 14 days" || !reflect.DeepEqual(d.Classifications, []string{"PII.Email"}) {
+			t.Errorf("%s data = %+v", c.Type, d)
+		}
 	}
 	if err := catalog.ValidateSource(catalog.PolicySource); err == nil {
 		t.Error("a crawler may use the reserved policy source")

@@ -303,9 +303,10 @@ func (t *txn) derive() (ents []*entityRecord, edges []*edgeRecord, err error) {
 
 		// Full views (with decoded properties) are only needed to diff an
 		// update; a creation needs the name, sources and attachments.
+		kind := u.Kind()
 		var before, after catalog.Entity
 		switch {
-		case orig != nil && sameFacets(orig, work) && orig.Description == work.Description && equalStrings(orig.Owners, work.Owners):
+		case orig != nil && kind != catalog.KindViolation && sameFacets(orig, work) && orig.Description == work.Description && equalStrings(orig.Owners, work.Owners):
 			// Only attachments (or timestamps) changed: skip decoding the
 			// properties, which cannot differ.
 			before = catalog.Entity{Name: orig.displayName(), Sources: orig.sources(), Classifications: orig.attachments(defs)}
@@ -313,10 +314,11 @@ func (t *txn) derive() (ents []*entityRecord, edges []*edgeRecord, err error) {
 		case orig != nil:
 			before = orig.view(nil, defs)
 			after = work.view(nil, defs)
+		case kind == catalog.KindViolation:
+			after = work.view(nil, defs) // its event carries the evidence
 		default:
 			after = catalog.Entity{Name: work.displayName(), Sources: work.sources(), Classifications: work.attachments(defs)}
 		}
-		kind := u.Kind()
 		data := catalog.AssetData{Kind: kind, Name: after.Name, Sources: after.Sources}
 		switch {
 		case !wasAlive && isAlive:
@@ -326,6 +328,7 @@ func (t *txn) derive() (ents []*entityRecord, edges []*edgeRecord, err error) {
 				typ = catalog.SchemaVersionAdded
 			case catalog.KindViolation:
 				typ = catalog.PolicyViolationOpened
+				data.Properties, data.Classifications, data.Description = after.Properties, classNames(after), after.Description
 			}
 			if err := add(&created, typ, u, data); err != nil {
 				return nil, nil, err
@@ -335,6 +338,7 @@ func (t *txn) derive() (ents []*entityRecord, edges []*edgeRecord, err error) {
 			typ := catalog.AssetDeleted
 			if kind == catalog.KindViolation {
 				typ = catalog.PolicyViolationResolved
+				data.Properties, data.Classifications, data.Description = before.Properties, classNames(before), before.Description
 			}
 			if err := add(&deleted, typ, u, data); err != nil {
 				return nil, nil, err
@@ -348,7 +352,9 @@ func (t *txn) derive() (ents []*entityRecord, edges []*edgeRecord, err error) {
 				}
 			}
 		}
-		if !isAlive {
+		if !isAlive || kind == catalog.KindViolation {
+			// A violation's classifications (what it is about) are part of
+			// its opened and resolved events, not classification changes.
 			continue
 		}
 		for _, ev := range attachmentEvents(before.Classifications, after.Classifications) {
@@ -432,6 +438,17 @@ func sameFacets(a, b *entityRecord) bool {
 		}
 	}
 	return true
+}
+
+// classNames lists the distinct classifications e carries, sorted.
+func classNames(e catalog.Entity) []string {
+	var out []string
+	for _, a := range e.Classifications {
+		if len(out) == 0 || out[len(out)-1] != a.Classification {
+			out = append(out, a.Classification)
+		}
+	}
+	return out
 }
 
 func hasCurated(r *entityRecord) bool {

@@ -65,6 +65,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, envir
 	cfg.Listen, cfg.DataDir, cfg.Log.Level = *listen, dir, *logLevel
 	// A local demo: webhooks may reach receivers on this machine.
 	cfg.Webhooks.Allow = []string{"127.0.0.0/8", "::1/128"}
+	cfg.Policies, cfg.PolicyEngine.Sweep = demoPolicies(), "@every 1m"
 	for _, s := range estate.SourceSettings(*schedule) {
 		src := config.Source{Name: s["name"].(string), Kind: s["kind"].(string), Schedule: s["schedule"].(string), Settings: map[string]any{}}
 		for k, v := range s {
@@ -108,13 +109,36 @@ Watershed demo is ready: %s
 Try:
   curl -s %s/graphql -H 'Content-Type: application/json' \
     -d '{"query":"{ search(query: \"customers\") { totalCount edges { node { urn kind name } } } }"}'
+  curl -s %s/graphql -H 'Content-Type: application/json' \
+    -d '{"query":"{ violations { totalCount edges { node { policy severity message } } } }"}'
 Stop with Ctrl-C.
-`, url, url, estate.Bootstrap, estate.RegistryURL(), estate.ConnectURL(), url)
+`, url, url, estate.Bootstrap, estate.RegistryURL(), estate.ConnectURL(), url, url)
 	}()
 	if err := srv.run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
 	return nil
+}
+
+// demoPolicies are the policies the demo ships. The estate's legitimate PII
+// readers and sinks are allowed, so what the demo shows are real findings:
+// the analytics notebook (group and ACL principal) reading customer data,
+// PII kept longer than a week, the warehouse staging tables and the S3 lake
+// receiving PII.
+func demoPolicies() []config.Policy {
+	return []config.Policy{
+		{Builtin: "pii-consumer-allowlist", Params: map[string]any{"allow": []any{
+			"fraud-detector", "order-enricher", "email-notifier", "connect-*", // consumer groups
+			"User:fraud-detector", "User:order-enricher", "User:connect", // ACL principals
+		}}},
+		{Builtin: "pii-retention", Params: map[string]any{"max": "168h"}},
+		{Builtin: "compatibility-none-with-consumers"},
+		{Builtin: "pii-sink-allowlist", Params: map[string]any{"allow": []any{"warehouse-snowflake-sink", "lake-s3-sink"}}},
+		{Builtin: "schema-drift"},
+		{Name: "no-pii-in-s3", Severity: "high", Description: "Datasets in S3 must not receive PII; the lake is only for pseudonymised data.",
+			Condition: `asset.urn.startsWith("urn:dataset:s3://") && upstream(asset, 2).exists(u, "PII" in classifications(u))`,
+			Scope:     config.PolicyScope{Kinds: []string{"DATASET"}}},
+	}
 }
 
 // demoSlackWebhook names the example subscription the demo ships.

@@ -256,6 +256,7 @@ func TestBinaryRejectsBadConfig(t *testing.T) {
 		"unknown key":          "listen: 127.0.0.1:0\nlisen: typo\n",
 		"bad listen":           "listen: nowhere\n",
 		"exposed without auth": "listen: 0.0.0.0:0\n",
+		"invalid CEL":          "policies:\n  - name: broken\n    condition: 'asset.kind == \"TOPIC\" && nope'\n",
 	}
 	for name, body := range cases {
 		path := filepath.Join(dir, strings.ReplaceAll(name, " ", "_")+".yaml")
@@ -274,6 +275,9 @@ func TestBinaryRejectsBadConfig(t *testing.T) {
 		}
 		if !strings.HasPrefix(line, "watershed serve:") {
 			t.Errorf("%s: unclear message %q", name, out)
+		}
+		if name == "invalid CEL" && !strings.Contains(line, "policies[0] (broken): condition: 1:26: undeclared reference to 'nope'") {
+			t.Errorf("%s: the message lacks the key path and the position: %q", name, line)
 		}
 		t.Logf("%s: %s", name, strings.TrimSpace(line))
 	}

@@ -32,6 +32,7 @@ Usage:
   watershed serve   [--config FILE] [--data-dir DIR] [--listen ADDR]   run the server
   watershed crawl   --config FILE [--data-dir DIR] [--source NAME]     crawl the sources once, then exit
   watershed demo    [--listen ADDR] [--data-dir DIR]                   run against a live in-process demo estate
+  watershed schema-check --server URL --subject S --file F [--json]    what a proposed schema breaks (exit 1 if anything)
   watershed version                                                    print the version
 
 Every config key can also be set in the environment as WATERSHED_<KEY> (e.g. WATERSHED_DATA_DIR).
@@ -53,6 +54,8 @@ func runCommand(args []string, stdout, stderr io.Writer, environ []string) int {
 		err = cmdCrawl(ctx, args[1:], stdout, stderr, environ)
 	case "demo":
 		err = cmdDemo(ctx, args[1:], stdout, stderr, environ)
+	case "schema-check":
+		return cmdSchemaCheck(ctx, args[1:], stdout, stderr, environ)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "watershed", version())
 		return 0

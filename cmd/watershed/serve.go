@@ -24,7 +24,9 @@ import (
 	"github.com/watershed-data/watershed/crawlers"
 	"github.com/watershed-data/watershed/crawlers/kafka"
 	"github.com/watershed-data/watershed/crawlers/openlineage"
+	"github.com/watershed-data/watershed/frontend"
 	"github.com/watershed-data/watershed/graph"
+	"github.com/watershed-data/watershed/policy"
 	"github.com/watershed-data/watershed/webhooks"
 )
 
@@ -44,7 +46,15 @@ func (f *commonFlags) register(fs *flag.FlagSet, withListen bool) {
 }
 
 func (f *commonFlags) load(environ []string, reg *crawlers.Registry) (config.Config, error) {
-	return config.Load(f.config, environ, config.Flags{Listen: f.listen, DataDir: f.dataDir}, reg)
+	cfg, err := config.Load(f.config, environ, config.Flags{Listen: f.listen, DataDir: f.dataDir}, reg)
+	if err != nil {
+		return cfg, err
+	}
+	// The policies' conditions and parameters are checked by the policy
+	// package, which config may not import: every command that loads the
+	// config refuses an invalid one.
+	_, err = policySpecs(cfg)
+	return cfg, err
 }
 
 func cmdServe(ctx context.Context, args []string, stderr io.Writer, environ []string) error {
@@ -95,7 +105,10 @@ type server struct {
 	hooks     *webhooks.Service
 	hookQueue *webhooks.Queue
 	lineage   *lineageStage
+	policies  *policy.Engine
 	readyFunc func() error
+
+	policySpecs []policy.Spec // the config's, compiled by newServer
 }
 
 // newServer binds the listen address (so a busy port fails fast) and
@@ -104,11 +117,15 @@ func newServer(cfg config.Config, logger *slog.Logger) (*server, error) {
 	if err := checkExposure(cfg); err != nil {
 		return nil, err
 	}
+	specs, err := policySpecs(cfg)
+	if err != nil {
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
-	s := &server{cfg: cfg, logger: logger, registry: prometheus.NewRegistry(), opened: make(chan struct{})}
+	s := &server{cfg: cfg, logger: logger, registry: prometheus.NewRegistry(), opened: make(chan struct{}), policySpecs: specs}
 	s.openStore = func() (*embedded.Store, error) {
 		return embedded.Open(embedded.Options{Dir: cfg.DataDir, Logger: logger})
 	}
@@ -178,6 +195,9 @@ func (s *server) start() error {
 	if s.lineage, err = newLineageStage(context.Background(), cfg, store, s.changes, s.registry, logger); err != nil {
 		return err
 	}
+	if s.policies, err = newPolicyEngine(cfg, s.policySpecs, store, s.changes, logger, s.registry); err != nil {
+		return fmt.Errorf("build the policy engine: %w", err)
+	}
 
 	anon := map[string]graph.Access{"none": graph.AccessNone, "read": graph.AccessRead, "write": graph.AccessWrite}[cfg.AnonymousAccess()]
 	var tokens []graph.Token
@@ -190,7 +210,7 @@ func (s *server) start() error {
 		KafkaClusters: kafkaResolver(cfg), KnownCluster: knownKafka(cfg),
 	})
 	gql := graph.NewHandler(graph.Options{
-		Resolver: &graph.Resolver{Catalog: store, Changes: s.changes, Crawls: crawlController(s.crawls), Webhooks: s.hooks, Logger: logger},
+		Resolver: &graph.Resolver{Catalog: store, Changes: s.changes, Crawls: crawlController(s.crawls), Webhooks: s.hooks, Policies: s.policies, Logger: logger},
 		Auth:     auth,
 		Logger:   logger,
 		Limits: graph.Limits{
@@ -204,7 +224,7 @@ func (s *server) start() error {
 	push := auth.RequireWriter(s.push.Handler())
 	mux.Handle(openlineage.LineagePath, s.instrument("openlineage", push))
 	mux.Handle(openlineage.TopologiesPath, s.instrument("topologies", push))
-	mux.HandleFunc("/", servePlaceholder)
+	mux.Handle("/", frontend.Handler()) // the web UI; unknown paths serve its index.html (deep links)
 	var app http.Handler = mux
 	s.app.Store(&app)
 	close(s.opened)
@@ -277,8 +297,9 @@ func (s *server) run(ctx context.Context) error {
 	return err
 }
 
-// background runs the push-lineage sweeper, the webhooks stage,
-// propagation and the classification rules, and the crawls until ctx ends.
+// background runs the push-lineage sweeper, the webhooks stage, the policy
+// engine, propagation and the classification rules, and the crawls until
+// ctx ends.
 func (s *server) background(ctx context.Context) error {
 	var g run.Group
 	{
@@ -297,6 +318,15 @@ func (s *server) background(ctx context.Context) error {
 	{
 		lctx, cancel := context.WithCancel(ctx)
 		g.Add(func() error { return s.lineage.run(lctx) }, func(error) { cancel() })
+	}
+	{
+		pctx, cancel := context.WithCancel(ctx)
+		g.Add(func() error {
+			if err := s.policies.Run(pctx); err != nil && pctx.Err() == nil {
+				return fmt.Errorf("policy engine: %w", err)
+			}
+			return nil
+		}, func(error) { cancel() })
 	}
 	if s.crawls != nil {
 		cctx, cancel := context.WithCancel(ctx)
@@ -385,32 +415,6 @@ func (c *subscriptionCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 }
-
-func servePlaceholder(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path != "/" {
-		http.NotFound(w, r)
-		return
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	io.WriteString(w, placeholderPage)
-}
-
-const placeholderPage = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Watershed</title>
-<style>body{font-family:system-ui,sans-serif;max-width:46rem;margin:3rem auto;padding:0 1rem;color:#1f2933}
-code,pre{background:#f0f4f8;padding:.1rem .3rem;border-radius:3px}pre{padding:.8rem;overflow:auto}</style></head>
-<body><h1>Watershed</h1>
-<p>The metadata catalog and lineage graph server is running. The web UI is not part of this build yet;
-use the GraphQL API:</p>
-<ul>
-<li><code>POST /graphql</code> — queries and mutations (websocket subscriptions on the same path)</li>
-<li><code>/healthz</code>, <code>/readyz</code> — health and readiness</li>
-<li><code>/metrics</code> — Prometheus metrics</li>
-</ul>
-<pre>curl -s localhost:8080/graphql -H 'Content-Type: application/json' \
-  -d '{"query":"{ search(query: \"orders\") { totalCount edges { node { urn kind name } } } }"}'</pre>
-</body></html>
-`
 
 // newManager builds the crawl manager for the configured sources.
 func newManager(cfg config.Config, store *embedded.Store, logger *slog.Logger) (*crawlers.Manager, error) {

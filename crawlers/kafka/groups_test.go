@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -56,7 +55,7 @@ func waitFor(t *testing.T, what string, check func() bool) {
 // consumer read them and commit known offsets, and checks the group's state,
 // members, per-partition lag, total lag and CONSUMES provenance.
 func TestCrawlConsumerGroupLag(t *testing.T) {
-	c := newCluster(t, kfake.NumBrokers(3))
+	c := newTestCluster(t, 3)
 	adm := newAdmin(t, c)
 	createTopic(t, adm, 2, 3, nil, "orders")
 	createTopic(t, adm, 1, 3, nil, "refunds")
@@ -188,7 +187,7 @@ func TestCrawlConsumerGroupLag(t *testing.T) {
 // protocol is recognised, and that its assignment (which kfake keys by
 // topic id only) is reported by topic name.
 func TestCrawlKIP848Group(t *testing.T) {
-	c := newCluster(t, kfake.NumBrokers(3))
+	c := newTestCluster(t, 3)
 	adm := newAdmin(t, c)
 	createTopic(t, adm, 3, 3, nil, "events")
 	produce(t, newProducer(t, c), "events", 1, 6)
@@ -253,7 +252,7 @@ func TestCrawlKIP848Group(t *testing.T) {
 // properties and links of every asset are identical, so the store writes no
 // change event.
 func TestRecrawlOnlyLiveMoves(t *testing.T) {
-	c := newCluster(t, kfake.NumBrokers(3))
+	c := newTestCluster(t, 3)
 	adm := newAdmin(t, c)
 	createTopic(t, adm, 2, 3, map[string]*string{"retention.ms": ptr("3600000")}, "clicks")
 	p := newProducer(t, c)

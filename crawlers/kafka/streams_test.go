@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/watershed-data/watershed/catalog"
@@ -67,7 +66,7 @@ func (streamBalancer) ProtocolName() string { return "stream" }
 // TestCrawlStreamsApp recognises Kafka Streams applications from their
 // internal topics, their group and their assignor.
 func TestCrawlStreamsApp(t *testing.T) {
-	c := newCluster(t, kfake.NumBrokers(1))
+	c := newTestCluster(t, 1)
 	adm := newAdmin(t, c)
 	const (
 		changelog   = "order-enricher-customer-store-changelog"

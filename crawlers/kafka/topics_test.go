@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/watershed-data/watershed/catalog"
 )
@@ -14,7 +13,7 @@ import (
 // TestCrawlTopicsBetweenCrawls creates, reconfigures and deletes topics
 // between two crawls and checks that each snapshot says exactly that.
 func TestCrawlTopicsBetweenCrawls(t *testing.T) {
-	c := newCluster(t, kfake.NumBrokers(3), kfake.ClusterID("prod-cluster-id"))
+	c := newTestCluster(t, 3)
 	adm := newAdmin(t, c)
 	createTopic(t, adm, 3, 3, map[string]*string{"retention.ms": ptr("86400000")}, "orders")
 	createTopic(t, adm, 2, 2, nil, "payments")
@@ -109,7 +108,7 @@ func TestCrawlTopicsBetweenCrawls(t *testing.T) {
 				BrokerCount int      `json:"brokerCount"`
 			}
 			decode(t, cl.Properties, &p)
-			if p.ClusterID != "prod-cluster-id" || p.BrokerCount != 3 || !slices.Equal(p.Bootstrap, cfg.Bootstrap) || !slices.Equal(p.Aliases, cfg.Aliases) {
+			if p.ClusterID != c.ClusterID() || p.BrokerCount != 3 || !slices.Equal(p.Bootstrap, cfg.Bootstrap) || !slices.Equal(p.Aliases, cfg.Aliases) {
 				t.Errorf("cluster props %+v", p)
 			}
 			if _, ok := cl.Live["controller"]; !ok {
@@ -146,10 +145,17 @@ func TestCrawlTopicsBetweenCrawls(t *testing.T) {
 // TestCrawlTopicFilters covers includeInternal and the include/exclude
 // regular expressions.
 func TestCrawlTopicFilters(t *testing.T) {
-	c := newCluster(t, kfake.NumBrokers(1))
+	c := newTestCluster(t, 1)
 	adm := newAdmin(t, c)
-	createTopic(t, adm, 1, 1, map[string]*string{"kfake.is_internal": ptr("true")}, "__consumer_offsets")
 	createTopic(t, adm, 1, 1, nil, "orders", "orders-dlq", "orders.v2", "tmp-scratch", "_schemas")
+	if c.Real() {
+		// A real broker refuses to create an internal topic; its first
+		// offset commit makes __consumer_offsets.
+		settle(t, c.ListenAddrs())
+		commit(t, adm, "filters-probe", map[string]map[int32]int64{"orders": {0: 0}})
+	} else {
+		createTopic(t, adm, 1, 1, map[string]*string{"kfake.is_internal": ptr("true")}, "__consumer_offsets")
+	}
 
 	for _, tc := range []struct {
 		name    string

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -340,6 +341,18 @@ func (c *crawl) fetchSubject(ctx context.Context, name string, st *registryState
 	if s.compat, fromSubject, err = c.level(ctx, "/config", "compatibilityLevel", name); err != nil {
 		return nil, fmt.Sprintf("read compatibility: %v", describe(err))
 	}
+	if fromSubject && st.globalCompat != "" && s.compat != st.globalCompat {
+		// Apicurio's Confluent-compatible API answers a subject without a
+		// level of its own with 200 and its built-in default (NONE) where
+		// Confluent answers 404; asked to default to the global level, it
+		// names the level it enforces. An answer that changes with
+		// defaultToGlobal is no setting of the subject's.
+		effective, err := c.levelDefaulted(ctx, "/config", "compatibilityLevel", name)
+		if err != nil {
+			return nil, fmt.Sprintf("read compatibility: %v", describe(err))
+		}
+		fromSubject = effective == s.compat
+	}
 	s.compatSource = levelSource(fromSubject, st.globalCompat, &s.compat)
 	if s.mode, fromSubject, err = c.level(ctx, "/mode", "mode", name); err != nil {
 		return nil, fmt.Sprintf("read mode: %v", describe(err))
@@ -391,9 +404,20 @@ func levelSource(fromSubject bool, global string, level *string) string {
 // endpoint, and level is "". Levels are kept as the registry spells them,
 // so that newer values need no client support.
 func (c *crawl) level(ctx context.Context, path, key, subject string) (level string, fromSubject bool, err error) {
+	return c.askLevel(ctx, path, key, subject, false)
+}
+
+// levelDefaulted reads subject's level falling back to the global one
+// (defaultToGlobal=true): the level the registry applies to the subject.
+func (c *crawl) levelDefaulted(ctx context.Context, path, key, subject string) (string, error) {
+	l, _, err := c.askLevel(ctx, path, key, subject, true)
+	return l, err
+}
+
+func (c *crawl) askLevel(ctx context.Context, path, key, subject string, defaultToGlobal bool) (level string, fromSubject bool, err error) {
 	if subject != "" {
 		path += "/" + url.PathEscape(subject)
-		ctx = sr.WithParams(ctx, sr.RawParams(url.Values{"defaultToGlobal": {"false"}}))
+		ctx = sr.WithParams(ctx, sr.RawParams(url.Values{"defaultToGlobal": {strconv.FormatBool(defaultToGlobal)}}))
 	}
 	var answer map[string]any
 	err = c.rc.call(ctx, 1, func(ctx context.Context) error {

@@ -14,6 +14,8 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/watershed-data/watershed/catalog"
 	"github.com/watershed-data/watershed/graph/model"
+	"github.com/watershed-data/watershed/lineage"
+	"github.com/watershed-data/watershed/policy"
 )
 
 // NewExecutableSchema creates an ExecutableSchema from the ResolverRoot interface.
@@ -33,10 +35,16 @@ type ResolverRoot interface {
 	CrawlRun() CrawlRunResolver
 	Edge() EdgeResolver
 	EdgeClaim() EdgeClaimResolver
+	Impact() ImpactResolver
+	Lineage() LineageResolver
 	Mutation() MutationResolver
+	Policy() PolicyResolver
 	Query() QueryResolver
+	SchemaChangeImpact() SchemaChangeImpactResolver
+	SchemaFieldChange() SchemaFieldChangeResolver
 	Source() SourceResolver
 	Subscription() SubscriptionResolver
+	Violation() ViolationResolver
 	Webhook() WebhookResolver
 	WebhookAttempt() WebhookAttemptResolver
 	WebhookDelivery() WebhookDeliveryResolver
@@ -142,6 +150,26 @@ type ComplexityRoot struct {
 		Path  func(childComplexity int) int
 	}
 
+	CompatibilityVerdict struct {
+		Checked           func(childComplexity int) int
+		Compatible        func(childComplexity int) int
+		Level             func(childComplexity int) int
+		LevelSource       func(childComplexity int) int
+		Messages          func(childComplexity int) int
+		ReaderMessages    func(childComplexity int) int
+		ReadersCompatible func(childComplexity int) int
+	}
+
+	ConsumerImpact struct {
+		Asset        func(childComplexity int) int
+		FieldLineage func(childComplexity int) int
+		Fields       func(childComplexity int) int
+		Hops         func(childComplexity int) int
+		Path         func(childComplexity int) int
+		Reason       func(childComplexity int) int
+		Verdict      func(childComplexity int) int
+	}
+
 	CrawlRun struct {
 		Changes      func(childComplexity int) int
 		Counts       func(childComplexity int) int
@@ -187,11 +215,37 @@ type ComplexityRoot struct {
 		Transform  func(childComplexity int) int
 	}
 
+	Impact struct {
+		Connectors     func(childComplexity int) int
+		ConsumerGroups func(childComplexity int) int
+		Datasets       func(childComplexity int) int
+		Fields         func(childComplexity int) int
+		Jobs           func(childComplexity int) int
+		Level          func(childComplexity int) int
+		Other          func(childComplexity int) int
+		Root           func(childComplexity int) int
+		Seq            func(childComplexity int) int
+		Topics         func(childComplexity int) int
+		Truncated      func(childComplexity int) int
+	}
+
+	ImpactedAsset struct {
+		Asset  func(childComplexity int) int
+		Exact  func(childComplexity int) int
+		Fields func(childComplexity int) int
+		Hops   func(childComplexity int) int
+		Lag    func(childComplexity int) int
+		Path   func(childComplexity int) int
+		State  func(childComplexity int) int
+	}
+
 	Lineage struct {
 		Direction func(childComplexity int) int
 		Edges     func(childComplexity int) int
+		Level     func(childComplexity int) int
 		Nodes     func(childComplexity int) int
 		Root      func(childComplexity int) int
+		Seq       func(childComplexity int) int
 		Truncated func(childComplexity int) int
 	}
 
@@ -202,19 +256,26 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
+		AcknowledgeViolation func(childComplexity int, urn catalog.URN, note *string) int
 		AddLineage           func(childComplexity int, input model.LineageInput) int
 		Classify             func(childComplexity int, urn catalog.URN, classification string, propagate *bool) int
 		Crawl                func(childComplexity int, source string) int
+		CreatePolicy         func(childComplexity int, input model.CreatePolicyInput) int
 		CreateWebhook        func(childComplexity int, input model.CreateWebhookInput) int
 		Declassify           func(childComplexity int, urn catalog.URN, classification string) int
 		DefineClassification func(childComplexity int, name string, description *string, propagates *bool) int
+		DeletePolicy         func(childComplexity int, name string) int
 		DeleteWebhook        func(childComplexity int, id string) int
+		DisablePolicy        func(childComplexity int, name string) int
+		MuteViolation        func(childComplexity int, urn catalog.URN, until *time.Time, reason *string) int
 		RegisterAsset        func(childComplexity int, input model.RegisterAssetInput) int
 		RemoveLineage        func(childComplexity int, input model.RemoveLineageInput) int
 		ReplayDeadLetters    func(childComplexity int, webhook string) int
 		RotateWebhookSecret  func(childComplexity int, id string, overlapSeconds *int) int
 		SetDescription       func(childComplexity int, urn catalog.URN, description string) int
 		SetOwners            func(childComplexity int, urn catalog.URN, owners []string) int
+		UnmuteViolation      func(childComplexity int, urn catalog.URN) int
+		UpdatePolicy         func(childComplexity int, name string, input model.UpdatePolicyInput) int
 		UpdateWebhook        func(childComplexity int, id string, input model.UpdateWebhookInput) int
 	}
 
@@ -230,6 +291,30 @@ type ComplexityRoot struct {
 		StartCursor     func(childComplexity int) int
 	}
 
+	Policy struct {
+		Builtin        func(childComplexity int) int
+		Condition      func(childComplexity int) int
+		CreatedAt      func(childComplexity int) int
+		Description    func(childComplexity int) int
+		Enabled        func(childComplexity int) int
+		Error          func(childComplexity int) int
+		LastError      func(childComplexity int) int
+		LastErrorAt    func(childComplexity int) int
+		LastSweepAt    func(childComplexity int) int
+		Name           func(childComplexity int) int
+		OpenViolations func(childComplexity int) int
+		Origin         func(childComplexity int) int
+		Params         func(childComplexity int) int
+		Scope          func(childComplexity int) int
+		Severity       func(childComplexity int) int
+		UpdatedAt      func(childComplexity int) int
+	}
+
+	PolicyScope struct {
+		Kinds func(childComplexity int) int
+		URNs  func(childComplexity int) int
+	}
+
 	PropagationHop struct {
 		Containment func(childComplexity int) int
 		Edge        func(childComplexity int) int
@@ -243,12 +328,48 @@ type ComplexityRoot struct {
 		Classifications       func(childComplexity int) int
 		CrawlRuns             func(childComplexity int, source *string, first *int) int
 		ExplainClassification func(childComplexity int, urn catalog.URN, classification string) int
-		Lineage               func(childComplexity int, urn catalog.URN, direction catalog.Direction, depth *int, at *time.Time, edgeKinds []catalog.EdgeKind, limit *int) int
+		Impact                func(childComplexity int, urn catalog.URN, depth *int, limit *int) int
+		Lineage               func(childComplexity int, urn catalog.URN, direction catalog.Direction, depth *int, at *time.Time, edgeKinds []catalog.EdgeKind, limit *int, level *lineage.Level, kinds []catalog.Kind) int
+		Policies              func(childComplexity int) int
+		Policy                func(childComplexity int, name string) int
 		PreviewClassification func(childComplexity int, urn catalog.URN, classification string, first *int) int
+		SchemaChangeImpact    func(childComplexity int, subject string, schema string, schemaType *string, registry *string) int
 		Search                func(childComplexity int, query *string, kinds []catalog.Kind, classifications []string, includeDeleted *bool, first *int, after *string) int
 		Sources               func(childComplexity int) int
+		Violation             func(childComplexity int, urn catalog.URN) int
+		Violations            func(childComplexity int, status *policy.Status, policy *string, first *int, after *string) int
 		Webhook               func(childComplexity int, id string) int
 		Webhooks              func(childComplexity int) int
+	}
+
+	SchemaChangeImpact struct {
+		Breaking      func(childComplexity int) int
+		Changes       func(childComplexity int) int
+		Compatibility func(childComplexity int) int
+		Consumers     func(childComplexity int) int
+		LatestVersion func(childComplexity int) int
+		SchemaType    func(childComplexity int) int
+		Seq           func(childComplexity int) int
+		Subject       func(childComplexity int) int
+	}
+
+	SchemaField struct {
+		Aliases    func(childComplexity int) int
+		Default    func(childComplexity int) int
+		HasDefault func(childComplexity int) int
+		Nullable   func(childComplexity int) int
+		Path       func(childComplexity int) int
+		Type       func(childComplexity int) int
+	}
+
+	SchemaFieldChange struct {
+		After        func(childComplexity int) int
+		Before       func(childComplexity int) int
+		Breaking     func(childComplexity int) int
+		Field        func(childComplexity int) int
+		Kind         func(childComplexity int) int
+		Path         func(childComplexity int) int
+		PreviousPath func(childComplexity int) int
 	}
 
 	Source struct {
@@ -262,6 +383,39 @@ type ComplexityRoot struct {
 
 	Subscription struct {
 		Changes func(childComplexity int, types []string, subject *string, after *string) int
+	}
+
+	Violation struct {
+		AcknowledgeNote func(childComplexity int) int
+		AcknowledgedAt  func(childComplexity int) int
+		AcknowledgedBy  func(childComplexity int) int
+		Asset           func(childComplexity int) int
+		Classifications func(childComplexity int) int
+		Evidence        func(childComplexity int) int
+		FirstOpenedAt   func(childComplexity int) int
+		Message         func(childComplexity int) int
+		MuteReason      func(childComplexity int) int
+		MutedAt         func(childComplexity int) int
+		MutedBy         func(childComplexity int) int
+		MutedUntil      func(childComplexity int) int
+		OpenedAt        func(childComplexity int) int
+		Policy          func(childComplexity int) int
+		ResolvedAt      func(childComplexity int) int
+		Severity        func(childComplexity int) int
+		Status          func(childComplexity int) int
+		Subject         func(childComplexity int) int
+		URN             func(childComplexity int) int
+	}
+
+	ViolationConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	ViolationEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 
 	Webhook struct {
@@ -778,6 +932,104 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ClassificationReach.Path(childComplexity), true
 
+	case "CompatibilityVerdict.checked":
+		if e.ComplexityRoot.CompatibilityVerdict.Checked == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CompatibilityVerdict.Checked(childComplexity), true
+
+	case "CompatibilityVerdict.compatible":
+		if e.ComplexityRoot.CompatibilityVerdict.Compatible == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CompatibilityVerdict.Compatible(childComplexity), true
+
+	case "CompatibilityVerdict.level":
+		if e.ComplexityRoot.CompatibilityVerdict.Level == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CompatibilityVerdict.Level(childComplexity), true
+
+	case "CompatibilityVerdict.levelSource":
+		if e.ComplexityRoot.CompatibilityVerdict.LevelSource == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CompatibilityVerdict.LevelSource(childComplexity), true
+
+	case "CompatibilityVerdict.messages":
+		if e.ComplexityRoot.CompatibilityVerdict.Messages == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CompatibilityVerdict.Messages(childComplexity), true
+
+	case "CompatibilityVerdict.readerMessages":
+		if e.ComplexityRoot.CompatibilityVerdict.ReaderMessages == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CompatibilityVerdict.ReaderMessages(childComplexity), true
+
+	case "CompatibilityVerdict.readersCompatible":
+		if e.ComplexityRoot.CompatibilityVerdict.ReadersCompatible == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CompatibilityVerdict.ReadersCompatible(childComplexity), true
+
+	case "ConsumerImpact.asset":
+		if e.ComplexityRoot.ConsumerImpact.Asset == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsumerImpact.Asset(childComplexity), true
+
+	case "ConsumerImpact.fieldLineage":
+		if e.ComplexityRoot.ConsumerImpact.FieldLineage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsumerImpact.FieldLineage(childComplexity), true
+
+	case "ConsumerImpact.fields":
+		if e.ComplexityRoot.ConsumerImpact.Fields == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsumerImpact.Fields(childComplexity), true
+
+	case "ConsumerImpact.hops":
+		if e.ComplexityRoot.ConsumerImpact.Hops == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsumerImpact.Hops(childComplexity), true
+
+	case "ConsumerImpact.path":
+		if e.ComplexityRoot.ConsumerImpact.Path == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsumerImpact.Path(childComplexity), true
+
+	case "ConsumerImpact.reason":
+		if e.ComplexityRoot.ConsumerImpact.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsumerImpact.Reason(childComplexity), true
+
+	case "ConsumerImpact.verdict":
+		if e.ComplexityRoot.ConsumerImpact.Verdict == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsumerImpact.Verdict(childComplexity), true
+
 	case "CrawlRun.changes":
 		if e.ComplexityRoot.CrawlRun.Changes == nil {
 			break
@@ -1009,6 +1261,132 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.EdgeClaim.Transform(childComplexity), true
 
+	case "Impact.connectors":
+		if e.ComplexityRoot.Impact.Connectors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Impact.Connectors(childComplexity), true
+
+	case "Impact.consumerGroups":
+		if e.ComplexityRoot.Impact.ConsumerGroups == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Impact.ConsumerGroups(childComplexity), true
+
+	case "Impact.datasets":
+		if e.ComplexityRoot.Impact.Datasets == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Impact.Datasets(childComplexity), true
+
+	case "Impact.fields":
+		if e.ComplexityRoot.Impact.Fields == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Impact.Fields(childComplexity), true
+
+	case "Impact.jobs":
+		if e.ComplexityRoot.Impact.Jobs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Impact.Jobs(childComplexity), true
+
+	case "Impact.level":
+		if e.ComplexityRoot.Impact.Level == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Impact.Level(childComplexity), true
+
+	case "Impact.other":
+		if e.ComplexityRoot.Impact.Other == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Impact.Other(childComplexity), true
+
+	case "Impact.root":
+		if e.ComplexityRoot.Impact.Root == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Impact.Root(childComplexity), true
+
+	case "Impact.seq":
+		if e.ComplexityRoot.Impact.Seq == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Impact.Seq(childComplexity), true
+
+	case "Impact.topics":
+		if e.ComplexityRoot.Impact.Topics == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Impact.Topics(childComplexity), true
+
+	case "Impact.truncated":
+		if e.ComplexityRoot.Impact.Truncated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Impact.Truncated(childComplexity), true
+
+	case "ImpactedAsset.asset":
+		if e.ComplexityRoot.ImpactedAsset.Asset == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImpactedAsset.Asset(childComplexity), true
+
+	case "ImpactedAsset.exact":
+		if e.ComplexityRoot.ImpactedAsset.Exact == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImpactedAsset.Exact(childComplexity), true
+
+	case "ImpactedAsset.fields":
+		if e.ComplexityRoot.ImpactedAsset.Fields == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImpactedAsset.Fields(childComplexity), true
+
+	case "ImpactedAsset.hops":
+		if e.ComplexityRoot.ImpactedAsset.Hops == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImpactedAsset.Hops(childComplexity), true
+
+	case "ImpactedAsset.lag":
+		if e.ComplexityRoot.ImpactedAsset.Lag == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImpactedAsset.Lag(childComplexity), true
+
+	case "ImpactedAsset.path":
+		if e.ComplexityRoot.ImpactedAsset.Path == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImpactedAsset.Path(childComplexity), true
+
+	case "ImpactedAsset.state":
+		if e.ComplexityRoot.ImpactedAsset.State == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImpactedAsset.State(childComplexity), true
+
 	case "Lineage.direction":
 		if e.ComplexityRoot.Lineage.Direction == nil {
 			break
@@ -1023,6 +1401,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Lineage.Edges(childComplexity), true
 
+	case "Lineage.level":
+		if e.ComplexityRoot.Lineage.Level == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Lineage.Level(childComplexity), true
+
 	case "Lineage.nodes":
 		if e.ComplexityRoot.Lineage.Nodes == nil {
 			break
@@ -1036,6 +1421,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Lineage.Root(childComplexity), true
+
+	case "Lineage.seq":
+		if e.ComplexityRoot.Lineage.Seq == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Lineage.Seq(childComplexity), true
 
 	case "Lineage.truncated":
 		if e.ComplexityRoot.Lineage.Truncated == nil {
@@ -1064,6 +1456,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.LineageNode.Path(childComplexity), true
+
+	case "Mutation.acknowledgeViolation":
+		if e.ComplexityRoot.Mutation.AcknowledgeViolation == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_acknowledgeViolation_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AcknowledgeViolation(childComplexity, args["urn"].(catalog.URN), args["note"].(*string)), true
 
 	case "Mutation.addLineage":
 		if e.ComplexityRoot.Mutation.AddLineage == nil {
@@ -1101,6 +1505,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Mutation.Crawl(childComplexity, args["source"].(string)), true
 
+	case "Mutation.createPolicy":
+		if e.ComplexityRoot.Mutation.CreatePolicy == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createPolicy_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreatePolicy(childComplexity, args["input"].(model.CreatePolicyInput)), true
+
 	case "Mutation.createWebhook":
 		if e.ComplexityRoot.Mutation.CreateWebhook == nil {
 			break
@@ -1137,6 +1553,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Mutation.DefineClassification(childComplexity, args["name"].(string), args["description"].(*string), args["propagates"].(*bool)), true
 
+	case "Mutation.deletePolicy":
+		if e.ComplexityRoot.Mutation.DeletePolicy == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deletePolicy_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeletePolicy(childComplexity, args["name"].(string)), true
+
 	case "Mutation.deleteWebhook":
 		if e.ComplexityRoot.Mutation.DeleteWebhook == nil {
 			break
@@ -1148,6 +1576,30 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteWebhook(childComplexity, args["id"].(string)), true
+
+	case "Mutation.disablePolicy":
+		if e.ComplexityRoot.Mutation.DisablePolicy == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_disablePolicy_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DisablePolicy(childComplexity, args["name"].(string)), true
+
+	case "Mutation.muteViolation":
+		if e.ComplexityRoot.Mutation.MuteViolation == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_muteViolation_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.MuteViolation(childComplexity, args["urn"].(catalog.URN), args["until"].(*time.Time), args["reason"].(*string)), true
 
 	case "Mutation.registerAsset":
 		if e.ComplexityRoot.Mutation.RegisterAsset == nil {
@@ -1221,6 +1673,30 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Mutation.SetOwners(childComplexity, args["urn"].(catalog.URN), args["owners"].([]string)), true
 
+	case "Mutation.unmuteViolation":
+		if e.ComplexityRoot.Mutation.UnmuteViolation == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_unmuteViolation_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UnmuteViolation(childComplexity, args["urn"].(catalog.URN)), true
+
+	case "Mutation.updatePolicy":
+		if e.ComplexityRoot.Mutation.UpdatePolicy == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updatePolicy_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdatePolicy(childComplexity, args["name"].(string), args["input"].(model.UpdatePolicyInput)), true
+
 	case "Mutation.updateWebhook":
 		if e.ComplexityRoot.Mutation.UpdateWebhook == nil {
 			break
@@ -1274,6 +1750,132 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
+
+	case "Policy.builtin":
+		if e.ComplexityRoot.Policy.Builtin == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Policy.Builtin(childComplexity), true
+
+	case "Policy.condition":
+		if e.ComplexityRoot.Policy.Condition == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Policy.Condition(childComplexity), true
+
+	case "Policy.createdAt":
+		if e.ComplexityRoot.Policy.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Policy.CreatedAt(childComplexity), true
+
+	case "Policy.description":
+		if e.ComplexityRoot.Policy.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Policy.Description(childComplexity), true
+
+	case "Policy.enabled":
+		if e.ComplexityRoot.Policy.Enabled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Policy.Enabled(childComplexity), true
+
+	case "Policy.error":
+		if e.ComplexityRoot.Policy.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Policy.Error(childComplexity), true
+
+	case "Policy.lastError":
+		if e.ComplexityRoot.Policy.LastError == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Policy.LastError(childComplexity), true
+
+	case "Policy.lastErrorAt":
+		if e.ComplexityRoot.Policy.LastErrorAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Policy.LastErrorAt(childComplexity), true
+
+	case "Policy.lastSweepAt":
+		if e.ComplexityRoot.Policy.LastSweepAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Policy.LastSweepAt(childComplexity), true
+
+	case "Policy.name":
+		if e.ComplexityRoot.Policy.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Policy.Name(childComplexity), true
+
+	case "Policy.openViolations":
+		if e.ComplexityRoot.Policy.OpenViolations == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Policy.OpenViolations(childComplexity), true
+
+	case "Policy.origin":
+		if e.ComplexityRoot.Policy.Origin == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Policy.Origin(childComplexity), true
+
+	case "Policy.params":
+		if e.ComplexityRoot.Policy.Params == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Policy.Params(childComplexity), true
+
+	case "Policy.scope":
+		if e.ComplexityRoot.Policy.Scope == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Policy.Scope(childComplexity), true
+
+	case "Policy.severity":
+		if e.ComplexityRoot.Policy.Severity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Policy.Severity(childComplexity), true
+
+	case "Policy.updatedAt":
+		if e.ComplexityRoot.Policy.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Policy.UpdatedAt(childComplexity), true
+
+	case "PolicyScope.kinds":
+		if e.ComplexityRoot.PolicyScope.Kinds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyScope.Kinds(childComplexity), true
+
+	case "PolicyScope.urns":
+		if e.ComplexityRoot.PolicyScope.URNs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyScope.URNs(childComplexity), true
 
 	case "PropagationHop.containment":
 		if e.ComplexityRoot.PropagationHop.Containment == nil {
@@ -1358,6 +1960,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.ExplainClassification(childComplexity, args["urn"].(catalog.URN), args["classification"].(string)), true
 
+	case "Query.impact":
+		if e.ComplexityRoot.Query.Impact == nil {
+			break
+		}
+
+		args, err := ec.field_Query_impact_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Impact(childComplexity, args["urn"].(catalog.URN), args["depth"].(*int), args["limit"].(*int)), true
+
 	case "Query.lineage":
 		if e.ComplexityRoot.Query.Lineage == nil {
 			break
@@ -1368,7 +1982,26 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Lineage(childComplexity, args["urn"].(catalog.URN), args["direction"].(catalog.Direction), args["depth"].(*int), args["at"].(*time.Time), args["edgeKinds"].([]catalog.EdgeKind), args["limit"].(*int)), true
+		return e.ComplexityRoot.Query.Lineage(childComplexity, args["urn"].(catalog.URN), args["direction"].(catalog.Direction), args["depth"].(*int), args["at"].(*time.Time), args["edgeKinds"].([]catalog.EdgeKind), args["limit"].(*int), args["level"].(*lineage.Level), args["kinds"].([]catalog.Kind)), true
+
+	case "Query.policies":
+		if e.ComplexityRoot.Query.Policies == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.Policies(childComplexity), true
+
+	case "Query.policy":
+		if e.ComplexityRoot.Query.Policy == nil {
+			break
+		}
+
+		args, err := ec.field_Query_policy_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Policy(childComplexity, args["name"].(string)), true
 
 	case "Query.previewClassification":
 		if e.ComplexityRoot.Query.PreviewClassification == nil {
@@ -1381,6 +2014,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.PreviewClassification(childComplexity, args["urn"].(catalog.URN), args["classification"].(string), args["first"].(*int)), true
+
+	case "Query.schemaChangeImpact":
+		if e.ComplexityRoot.Query.SchemaChangeImpact == nil {
+			break
+		}
+
+		args, err := ec.field_Query_schemaChangeImpact_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.SchemaChangeImpact(childComplexity, args["subject"].(string), args["schema"].(string), args["schemaType"].(*string), args["registry"].(*string)), true
 
 	case "Query.search":
 		if e.ComplexityRoot.Query.Search == nil {
@@ -1401,6 +2046,30 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.Sources(childComplexity), true
 
+	case "Query.violation":
+		if e.ComplexityRoot.Query.Violation == nil {
+			break
+		}
+
+		args, err := ec.field_Query_violation_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Violation(childComplexity, args["urn"].(catalog.URN)), true
+
+	case "Query.violations":
+		if e.ComplexityRoot.Query.Violations == nil {
+			break
+		}
+
+		args, err := ec.field_Query_violations_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Violations(childComplexity, args["status"].(*policy.Status), args["policy"].(*string), args["first"].(*int), args["after"].(*string)), true
+
 	case "Query.webhook":
 		if e.ComplexityRoot.Query.Webhook == nil {
 			break
@@ -1419,6 +2088,153 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Webhooks(childComplexity), true
+
+	case "SchemaChangeImpact.breaking":
+		if e.ComplexityRoot.SchemaChangeImpact.Breaking == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SchemaChangeImpact.Breaking(childComplexity), true
+
+	case "SchemaChangeImpact.changes":
+		if e.ComplexityRoot.SchemaChangeImpact.Changes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SchemaChangeImpact.Changes(childComplexity), true
+
+	case "SchemaChangeImpact.compatibility":
+		if e.ComplexityRoot.SchemaChangeImpact.Compatibility == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SchemaChangeImpact.Compatibility(childComplexity), true
+
+	case "SchemaChangeImpact.consumers":
+		if e.ComplexityRoot.SchemaChangeImpact.Consumers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SchemaChangeImpact.Consumers(childComplexity), true
+
+	case "SchemaChangeImpact.latestVersion":
+		if e.ComplexityRoot.SchemaChangeImpact.LatestVersion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SchemaChangeImpact.LatestVersion(childComplexity), true
+
+	case "SchemaChangeImpact.schemaType":
+		if e.ComplexityRoot.SchemaChangeImpact.SchemaType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SchemaChangeImpact.SchemaType(childComplexity), true
+
+	case "SchemaChangeImpact.seq":
+		if e.ComplexityRoot.SchemaChangeImpact.Seq == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SchemaChangeImpact.Seq(childComplexity), true
+
+	case "SchemaChangeImpact.subject":
+		if e.ComplexityRoot.SchemaChangeImpact.Subject == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SchemaChangeImpact.Subject(childComplexity), true
+
+	case "SchemaField.aliases":
+		if e.ComplexityRoot.SchemaField.Aliases == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SchemaField.Aliases(childComplexity), true
+
+	case "SchemaField.default":
+		if e.ComplexityRoot.SchemaField.Default == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SchemaField.Default(childComplexity), true
+
+	case "SchemaField.hasDefault":
+		if e.ComplexityRoot.SchemaField.HasDefault == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SchemaField.HasDefault(childComplexity), true
+
+	case "SchemaField.nullable":
+		if e.ComplexityRoot.SchemaField.Nullable == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SchemaField.Nullable(childComplexity), true
+
+	case "SchemaField.path":
+		if e.ComplexityRoot.SchemaField.Path == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SchemaField.Path(childComplexity), true
+
+	case "SchemaField.type":
+		if e.ComplexityRoot.SchemaField.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SchemaField.Type(childComplexity), true
+
+	case "SchemaFieldChange.after":
+		if e.ComplexityRoot.SchemaFieldChange.After == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SchemaFieldChange.After(childComplexity), true
+
+	case "SchemaFieldChange.before":
+		if e.ComplexityRoot.SchemaFieldChange.Before == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SchemaFieldChange.Before(childComplexity), true
+
+	case "SchemaFieldChange.breaking":
+		if e.ComplexityRoot.SchemaFieldChange.Breaking == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SchemaFieldChange.Breaking(childComplexity), true
+
+	case "SchemaFieldChange.field":
+		if e.ComplexityRoot.SchemaFieldChange.Field == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SchemaFieldChange.Field(childComplexity), true
+
+	case "SchemaFieldChange.kind":
+		if e.ComplexityRoot.SchemaFieldChange.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SchemaFieldChange.Kind(childComplexity), true
+
+	case "SchemaFieldChange.path":
+		if e.ComplexityRoot.SchemaFieldChange.Path == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SchemaFieldChange.Path(childComplexity), true
+
+	case "SchemaFieldChange.previousPath":
+		if e.ComplexityRoot.SchemaFieldChange.PreviousPath == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SchemaFieldChange.PreviousPath(childComplexity), true
 
 	case "Source.kind":
 		if e.ComplexityRoot.Source.Kind == nil {
@@ -1473,6 +2289,174 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Subscription.Changes(childComplexity, args["types"].([]string), args["subject"].(*string), args["after"].(*string)), true
+
+	case "Violation.acknowledgeNote":
+		if e.ComplexityRoot.Violation.AcknowledgeNote == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.AcknowledgeNote(childComplexity), true
+
+	case "Violation.acknowledgedAt":
+		if e.ComplexityRoot.Violation.AcknowledgedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.AcknowledgedAt(childComplexity), true
+
+	case "Violation.acknowledgedBy":
+		if e.ComplexityRoot.Violation.AcknowledgedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.AcknowledgedBy(childComplexity), true
+
+	case "Violation.asset":
+		if e.ComplexityRoot.Violation.Asset == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.Asset(childComplexity), true
+
+	case "Violation.classifications":
+		if e.ComplexityRoot.Violation.Classifications == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.Classifications(childComplexity), true
+
+	case "Violation.evidence":
+		if e.ComplexityRoot.Violation.Evidence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.Evidence(childComplexity), true
+
+	case "Violation.firstOpenedAt":
+		if e.ComplexityRoot.Violation.FirstOpenedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.FirstOpenedAt(childComplexity), true
+
+	case "Violation.message":
+		if e.ComplexityRoot.Violation.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.Message(childComplexity), true
+
+	case "Violation.muteReason":
+		if e.ComplexityRoot.Violation.MuteReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.MuteReason(childComplexity), true
+
+	case "Violation.mutedAt":
+		if e.ComplexityRoot.Violation.MutedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.MutedAt(childComplexity), true
+
+	case "Violation.mutedBy":
+		if e.ComplexityRoot.Violation.MutedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.MutedBy(childComplexity), true
+
+	case "Violation.mutedUntil":
+		if e.ComplexityRoot.Violation.MutedUntil == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.MutedUntil(childComplexity), true
+
+	case "Violation.openedAt":
+		if e.ComplexityRoot.Violation.OpenedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.OpenedAt(childComplexity), true
+
+	case "Violation.policy":
+		if e.ComplexityRoot.Violation.Policy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.Policy(childComplexity), true
+
+	case "Violation.resolvedAt":
+		if e.ComplexityRoot.Violation.ResolvedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.ResolvedAt(childComplexity), true
+
+	case "Violation.severity":
+		if e.ComplexityRoot.Violation.Severity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.Severity(childComplexity), true
+
+	case "Violation.status":
+		if e.ComplexityRoot.Violation.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.Status(childComplexity), true
+
+	case "Violation.subject", "Violation.subjectUrn":
+		if e.ComplexityRoot.Violation.Subject == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.Subject(childComplexity), true
+
+	case "Violation.urn":
+		if e.ComplexityRoot.Violation.URN == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Violation.URN(childComplexity), true
+
+	case "ViolationConnection.edges":
+		if e.ComplexityRoot.ViolationConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ViolationConnection.Edges(childComplexity), true
+
+	case "ViolationConnection.pageInfo":
+		if e.ComplexityRoot.ViolationConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ViolationConnection.PageInfo(childComplexity), true
+
+	case "ViolationConnection.totalCount":
+		if e.ComplexityRoot.ViolationConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ViolationConnection.TotalCount(childComplexity), true
+
+	case "ViolationEdge.cursor":
+		if e.ComplexityRoot.ViolationEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ViolationEdge.Cursor(childComplexity), true
+
+	case "ViolationEdge.node":
+		if e.ComplexityRoot.ViolationEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ViolationEdge.Node(childComplexity), true
 
 	case "Webhook.activeSecrets":
 		if e.ComplexityRoot.Webhook.ActiveSecrets == nil {
@@ -1793,10 +2777,13 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	opCtx := graphql.GetOperationContext(ctx)
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalMap := graphql.BuildUnmarshalerMap(
+		ec.unmarshalInputCreatePolicyInput,
 		ec.unmarshalInputCreateWebhookInput,
 		ec.unmarshalInputLineageInput,
+		ec.unmarshalInputPolicyScopeInput,
 		ec.unmarshalInputRegisterAssetInput,
 		ec.unmarshalInputRemoveLineageInput,
+		ec.unmarshalInputUpdatePolicyInput,
 		ec.unmarshalInputUpdateWebhookInput,
 		ec.unmarshalInputWebhookFilterInput,
 	)
@@ -1938,6 +2925,8 @@ enum AssetKind {
   DATASET
   VIOLATION
   CRAWL_RUN
+  "A policy definition (urn:policy:<name>); see the Policy section."
+  POLICY
 }
 
 enum EdgeKind {
@@ -2087,6 +3076,10 @@ type Lineage {
   edges: [Edge!]!
   "True when ` + "`" + `limit` + "`" + ` cut the walk short."
   truncated: Boolean!
+  "The level the walk used."
+  level: LineageLevel!
+  "The change-log position (a change id) the walk saw: every change up to it, none after."
+  seq: String!
 }
 
 type LineageNode {
@@ -2178,7 +3171,9 @@ type Query {
   ): AssetConnection!
   """
   Walks lineage from urn. ` + "`" + `depth` + "`" + ` bounds hops (default 3, at most 50; 0 means unbounded up to ` + "`" + `limit` + "`" + `),
-  ` + "`" + `at` + "`" + ` walks the graph as it was at that time, ` + "`" + `edgeKinds` + "`" + ` defaults to the flow edges.
+  ` + "`" + `at` + "`" + ` walks the graph as it was at that time, ` + "`" + `edgeKinds` + "`" + ` defaults to the flow edges. ` + "`" + `level` + "`" + ` says
+  which nodes the walk enters (default: FIELD from a field or column, DATASET otherwise; ALL with
+  explicit ` + "`" + `edgeKinds` + "`" + `); ` + "`" + `kinds` + "`" + ` reports only assets of these kinds, the walk still crossing others.
   """
   lineage(
     urn: URN!
@@ -2187,6 +3182,8 @@ type Query {
     at: Time
     edgeKinds: [EdgeKind!]
     limit: Int = 1000
+    level: LineageLevel
+    kinds: [AssetKind!]
   ): Lineage!
   "The change log after a cursor (a change id), oldest first."
   changes(after: String, first: Int = 100): ChangeConnection!
@@ -2249,6 +3246,175 @@ type Subscription {
   in ` + "`" + `*` + "`" + `). ` + "`" + `after` + "`" + ` resumes after a change id; without it the stream starts at the newest entry.
   """
   changes(types: [String!], subject: String, after: String): Change!
+}
+
+# ---------------------------------------------------------------------------
+# Lineage: walks, impact analysis and proposed-schema impact (package lineage)
+# ---------------------------------------------------------------------------
+
+"Which nodes a lineage walk enters."
+enum LineageLevel {
+  "Topics, tables, datasets and the connectors, jobs and groups between them; never fields."
+  DATASET
+  "Fields and columns only: field-level lineage."
+  FIELD
+  "Every node the followed edges lead to."
+  ALL
+}
+
+extend type Query {
+  """
+  Everything downstream of urn, grouped by kind, each with its hop count and one explaining path.
+  For a FIELD or COLUMN only what derives from that field: the field-level walk, the datasets holding
+  the fields it reaches and the connectors and jobs carrying those field edges (exact), then readers of
+  those datasets without field lineage and what lies beyond them (not exact). ` + "`" + `depth` + "`" + ` bounds the hops
+  (0: unbounded, at most 50), ` + "`" + `limit` + "`" + ` the assets reported, nearest first (at most 10000).
+  """
+  impact(urn: URN!, depth: Int = 0, limit: Int = 1000): Impact!
+  """
+  What registering ` + "`" + `schema` + "`" + ` under ` + "`" + `subject` + "`" + ` would do: the field diff against the latest version, the
+  verdict under the subject's compatibility level, and a verdict for every downstream consumer group,
+  connector, job and sink. ` + "`" + `subject` + "`" + ` is a subject name or URN; ` + "`" + `registry` + "`" + ` names the registry source
+  when the name exists in several; ` + "`" + `schemaType` + "`" + ` defaults to the subject's. An unparseable candidate is
+  INVALID_ARGUMENT naming the parse error.
+  """
+  schemaChangeImpact(subject: String!, schema: String!, schemaType: SchemaType, registry: String): SchemaChangeImpact!
+}
+
+"Everything downstream of an asset."
+type Impact {
+  root: Asset!
+  "FIELD when the root is a field or column (only what derives from it), DATASET otherwise."
+  level: LineageLevel!
+  consumerGroups: [ImpactedAsset!]!
+  connectors: [ImpactedAsset!]!
+  jobs: [ImpactedAsset!]!
+  "Tables, databases and other datasets: the sinks."
+  datasets: [ImpactedAsset!]!
+  topics: [ImpactedAsset!]!
+  "Fields and columns deriving from a field root."
+  fields: [ImpactedAsset!]!
+  "Impacted assets of any other kind."
+  other: [ImpactedAsset!]!
+  "True when ` + "`" + `limit` + "`" + ` left impacted assets out."
+  truncated: Boolean!
+  "The change-log position (a change id) the answer reflects."
+  seq: String!
+}
+
+"One asset downstream of the root. Its owners are on ` + "`" + `asset` + "`" + `."
+type ImpactedAsset {
+  asset: Asset!
+  "Lineage steps from the root."
+  hops: Int!
+  "One shortest explaining path, the root first and this asset last."
+  path: [URN!]!
+  """
+  Whether field lineage shows the asset derives from a field root. False for an asset that only reads
+  (or lies downstream of a reader of) a dataset holding such a field, when no field lineage says which
+  fields that reader uses. Always true for a dataset-level root.
+  """
+  exact: Boolean!
+  "Field-level answers: the asset's fields deriving from the root (datasets) or that it reads (processes)."
+  fields: [URN!]!
+  "Consumer groups: the state at the last crawl."
+  state: String
+  "Consumer groups: the total lag at the last crawl."
+  lag: Int
+}
+
+enum SchemaType {
+  AVRO
+  PROTOBUF
+  JSON
+}
+
+"The impact of registering a candidate schema."
+type SchemaChangeImpact {
+  subject: Asset!
+  schemaType: SchemaType!
+  "The registered version the candidate is compared with."
+  latestVersion: Int!
+  compatibility: CompatibilityVerdict!
+  "The field diff from the latest version to the candidate, by path."
+  changes: [SchemaFieldChange!]!
+  "Downstream consumer groups, connectors, jobs and sinks: BREAKING first, then UNKNOWN, then SAFE."
+  consumers: [ConsumerImpact!]!
+  "Whether any consumer is BREAKING."
+  breaking: Boolean!
+  "The change-log position (a change id) the answer reflects."
+  seq: String!
+}
+
+"The registry's verdict on the candidate."
+type CompatibilityVerdict {
+  "BACKWARD, FORWARD, FULL, their _TRANSITIVE forms, or NONE."
+  level: String!
+  "subject (its own setting), global (the registry's) or default (neither known: BACKWARD)."
+  levelSource: String!
+  "Whether the registry would accept the candidate."
+  compatible: Boolean!
+  messages: [String!]!
+  "The versions checked: the latest, or all of them for a _TRANSITIVE level."
+  checked: [Int!]!
+  "Whether a reader on the latest version can read data written with the candidate, whatever the level."
+  readersCompatible: Boolean!
+  readerMessages: [String!]!
+}
+
+enum FieldChangeKind {
+  ADDED
+  REMOVED
+  "Renamed through an Avro alias: ` + "`" + `previousPath` + "`" + ` is the old path."
+  RENAMED
+  TYPE_CHANGED
+  NULLABILITY_CHANGED
+  DEFAULT_CHANGED
+}
+
+type SchemaFieldChange {
+  "The path in the candidate (in the latest version for a removed field)."
+  path: String!
+  kind: FieldChangeKind!
+  previousPath: String
+  before: SchemaField
+  after: SchemaField
+  "The catalog's field asset of the latest version, when a bound topic carries it."
+  field: URN
+  "Whether the change can break a reader of the field: removed, renamed, type changed, or may now be null."
+  breaking: Boolean!
+}
+
+type SchemaField {
+  path: String!
+  type: String!
+  nullable: Boolean!
+  hasDefault: Boolean!
+  default: JSON
+  aliases: [String!]!
+}
+
+enum ConsumerVerdict {
+  "It reads, through field lineage, a field the change breaks; or it reads the topic without field lineage and a reader on the latest schema cannot read the candidate's data."
+  BREAKING
+  "It may depend on a field the change breaks, and no field lineage says whether it does."
+  UNKNOWN
+  "Nothing it depends on changes in a way that breaks readers."
+  SAFE
+}
+
+"One downstream consumer's verdict."
+type ConsumerImpact {
+  asset: Asset!
+  verdict: ConsumerVerdict!
+  "Subject field paths involved: the changed fields it depends on, or for SAFE the fields it reads."
+  fields: [String!]!
+  reason: String!
+  "Whether field lineage tells which subject fields it reads."
+  fieldLineage: Boolean!
+  hops: Int!
+  "How it depends on the subject's topic: from a field of it (or the topic) to the consumer."
+  path: [URN!]!
 }
 
 # ---------------------------------------------------------------------------
@@ -2390,6 +3556,163 @@ extend type Mutation {
   rotateWebhookSecret(id: ID!, overlapSeconds: Int = 86400): String!
   "Queues every dead letter of a webhook again (same webhook-id); returns how many."
   replayDeadLetters(webhook: ID!): Int!
+}
+
+# ---------------------------------------------------------------------------
+# Policy: policies (built-ins and CEL conditions) and the violations the
+# engine keeps for them. Violations are assets of kind VIOLATION
+# (urn:violation:<policy>/<subject urn>): each opening and resolution is a
+# policy.violation.opened|resolved change carrying the evidence. Reading needs
+# read access, changing policies and violations a token with write access.
+# See policy/README.md.
+# ---------------------------------------------------------------------------
+
+enum Severity {
+  LOW
+  MEDIUM
+  HIGH
+  CRITICAL
+}
+
+enum ViolationStatus {
+  "Open, neither acknowledged nor muted."
+  OPEN
+  "Open; a steward has seen it and owns it. Still notified."
+  ACKNOWLEDGED
+  "Open but frozen: neither updated nor resolved, so nothing about it is notified, until unmuted or ` + "`" + `mutedUntil` + "`" + `."
+  MUTED
+  "The condition cleared (or the policy was disabled or deleted)."
+  RESOLVED
+}
+
+"Which subjects a policy judges; empty lists add no narrowing."
+type PolicyScope {
+  kinds: [AssetKind!]!
+  "Globs over subject URNs: ` + "`" + `*` + "`" + ` any run of characters, ` + "`" + `?` + "`" + ` one."
+  urns: [String!]!
+}
+
+input PolicyScopeInput {
+  kinds: [AssetKind!]
+  urns: [String!]
+}
+
+type Policy {
+  name: String!
+  description: String
+  severity: Severity!
+  "The built-in it runs (pii-consumer-allowlist, pii-retention, compatibility-none-with-consumers, pii-sink-allowlist, schema-drift), or null."
+  builtin: String
+  "The built-in's parameters (allow, max, classification, kinds)."
+  params: JSON
+  "The CEL condition, or null for a built-in."
+  condition: String
+  scope: PolicyScope!
+  enabled: Boolean!
+  "` + "`" + `config` + "`" + ` (the config file's policies section: change it there) or ` + "`" + `api` + "`" + `."
+  origin: String!
+  "Why a stored policy does not compile (it is then not evaluated)."
+  error: String
+  "The last subject the condition could not judge, and why (its violation, if any, was kept)."
+  lastError: String
+  lastErrorAt: Time
+  lastSweepAt: Time
+  "Unresolved violations (acknowledged and muted included)."
+  openViolations: Int!
+  createdAt: Time
+  updatedAt: Time
+}
+
+type Violation {
+  urn: URN!
+  policy: String!
+  severity: Severity
+  status: ViolationStatus!
+  "The asset that violates the policy (a tombstone when it is gone)."
+  subject: Asset
+  subjectUrn: URN!
+  message: String
+  "Why: which consumer, which classification, which path (JSON, per policy)."
+  evidence: JSON
+  classifications: [String!]!
+  "When this opening began (null for a resolved one: see its policy.violation.resolved change)."
+  openedAt: Time
+  "When the pair first violated the policy."
+  firstOpenedAt: Time
+  resolvedAt: Time
+  acknowledgedBy: String
+  acknowledgedAt: Time
+  acknowledgeNote: String
+  mutedBy: String
+  mutedAt: Time
+  mutedUntil: Time
+  muteReason: String
+  "The violation as an asset: its history is in changes."
+  asset: Asset!
+}
+
+type ViolationConnection {
+  edges: [ViolationEdge!]!
+  pageInfo: PageInfo!
+  totalCount: Int!
+}
+
+type ViolationEdge {
+  cursor: String!
+  node: Violation!
+}
+
+input CreatePolicyInput {
+  name: String!
+  description: String
+  "Defaults to the built-in's severity, else MEDIUM."
+  severity: Severity
+  "A built-in, or…"
+  builtin: String
+  params: JSON
+  "…a CEL condition over asset, change and the helpers; refused with its line and column when it does not compile."
+  condition: String
+  scope: PolicyScopeInput
+  enabled: Boolean = true
+}
+
+"Fields left out stay as they are. Whether a policy is a built-in or a condition cannot change."
+input UpdatePolicyInput {
+  description: String
+  severity: Severity
+  "Replaces all parameters."
+  params: JSON
+  condition: String
+  scope: PolicyScopeInput
+  enabled: Boolean
+}
+
+extend type Query {
+  policies: [Policy!]!
+  policy(name: String!): Policy!
+  """
+  Violations in URN order. Without ` + "`" + `status` + "`" + `, every unresolved one (OPEN, ACKNOWLEDGED, MUTED);
+  RESOLVED ones come newest first.
+  """
+  violations(status: ViolationStatus, policy: String, first: Int = 50, after: String): ViolationConnection!
+  violation(urn: URN!): Violation!
+}
+
+extend type Mutation {
+  "Creates a policy (stored in the catalog) and sweeps it. CONFLICT when the name is taken."
+  createPolicy(input: CreatePolicyInput!): Policy!
+  "Changes a policy created through the API (a config policy is changed in the config file)."
+  updatePolicy(name: String!, input: UpdatePolicyInput!): Policy!
+  "Disables a policy; its violations resolve."
+  disablePolicy(name: String!): Policy!
+  "Deletes a policy created through the API; its violations resolve."
+  deletePolicy(name: String!): Boolean!
+  "Marks an open violation as seen and owned by the caller, with an optional note."
+  acknowledgeViolation(urn: URN!, note: String): Violation!
+  "Freezes an open violation (no updates, no resolution, no notifications) until unmuted or ` + "`" + `until` + "`" + `."
+  muteViolation(urn: URN!, until: Time, reason: String): Violation!
+  "Lifts a mute; the violation is judged again at once."
+  unmuteViolation(urn: URN!): Violation!
 }
 
 # ---------------------------------------------------------------------------
@@ -2659,6 +3982,46 @@ func (ec *executionContext) childFields_ClassificationReach(ctx context.Context,
 	return nil, fmt.Errorf("no field named %q was found under type ClassificationReach", field.Name)
 }
 
+func (ec *executionContext) childFields_CompatibilityVerdict(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "level":
+		return ec.fieldContext_CompatibilityVerdict_level(ctx, field)
+	case "levelSource":
+		return ec.fieldContext_CompatibilityVerdict_levelSource(ctx, field)
+	case "compatible":
+		return ec.fieldContext_CompatibilityVerdict_compatible(ctx, field)
+	case "messages":
+		return ec.fieldContext_CompatibilityVerdict_messages(ctx, field)
+	case "checked":
+		return ec.fieldContext_CompatibilityVerdict_checked(ctx, field)
+	case "readersCompatible":
+		return ec.fieldContext_CompatibilityVerdict_readersCompatible(ctx, field)
+	case "readerMessages":
+		return ec.fieldContext_CompatibilityVerdict_readerMessages(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CompatibilityVerdict", field.Name)
+}
+
+func (ec *executionContext) childFields_ConsumerImpact(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "asset":
+		return ec.fieldContext_ConsumerImpact_asset(ctx, field)
+	case "verdict":
+		return ec.fieldContext_ConsumerImpact_verdict(ctx, field)
+	case "fields":
+		return ec.fieldContext_ConsumerImpact_fields(ctx, field)
+	case "reason":
+		return ec.fieldContext_ConsumerImpact_reason(ctx, field)
+	case "fieldLineage":
+		return ec.fieldContext_ConsumerImpact_fieldLineage(ctx, field)
+	case "hops":
+		return ec.fieldContext_ConsumerImpact_hops(ctx, field)
+	case "path":
+		return ec.fieldContext_ConsumerImpact_path(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ConsumerImpact", field.Name)
+}
+
 func (ec *executionContext) childFields_CrawlRun(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "urn":
@@ -2749,6 +4112,54 @@ func (ec *executionContext) childFields_EdgeClaim(ctx context.Context, field gra
 	return nil, fmt.Errorf("no field named %q was found under type EdgeClaim", field.Name)
 }
 
+func (ec *executionContext) childFields_Impact(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "root":
+		return ec.fieldContext_Impact_root(ctx, field)
+	case "level":
+		return ec.fieldContext_Impact_level(ctx, field)
+	case "consumerGroups":
+		return ec.fieldContext_Impact_consumerGroups(ctx, field)
+	case "connectors":
+		return ec.fieldContext_Impact_connectors(ctx, field)
+	case "jobs":
+		return ec.fieldContext_Impact_jobs(ctx, field)
+	case "datasets":
+		return ec.fieldContext_Impact_datasets(ctx, field)
+	case "topics":
+		return ec.fieldContext_Impact_topics(ctx, field)
+	case "fields":
+		return ec.fieldContext_Impact_fields(ctx, field)
+	case "other":
+		return ec.fieldContext_Impact_other(ctx, field)
+	case "truncated":
+		return ec.fieldContext_Impact_truncated(ctx, field)
+	case "seq":
+		return ec.fieldContext_Impact_seq(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Impact", field.Name)
+}
+
+func (ec *executionContext) childFields_ImpactedAsset(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "asset":
+		return ec.fieldContext_ImpactedAsset_asset(ctx, field)
+	case "hops":
+		return ec.fieldContext_ImpactedAsset_hops(ctx, field)
+	case "path":
+		return ec.fieldContext_ImpactedAsset_path(ctx, field)
+	case "exact":
+		return ec.fieldContext_ImpactedAsset_exact(ctx, field)
+	case "fields":
+		return ec.fieldContext_ImpactedAsset_fields(ctx, field)
+	case "state":
+		return ec.fieldContext_ImpactedAsset_state(ctx, field)
+	case "lag":
+		return ec.fieldContext_ImpactedAsset_lag(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImpactedAsset", field.Name)
+}
+
 func (ec *executionContext) childFields_Lineage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "root":
@@ -2761,6 +4172,10 @@ func (ec *executionContext) childFields_Lineage(ctx context.Context, field graph
 		return ec.fieldContext_Lineage_edges(ctx, field)
 	case "truncated":
 		return ec.fieldContext_Lineage_truncated(ctx, field)
+	case "level":
+		return ec.fieldContext_Lineage_level(ctx, field)
+	case "seq":
+		return ec.fieldContext_Lineage_seq(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Lineage", field.Name)
 }
@@ -2801,6 +4216,54 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
 }
 
+func (ec *executionContext) childFields_Policy(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_Policy_name(ctx, field)
+	case "description":
+		return ec.fieldContext_Policy_description(ctx, field)
+	case "severity":
+		return ec.fieldContext_Policy_severity(ctx, field)
+	case "builtin":
+		return ec.fieldContext_Policy_builtin(ctx, field)
+	case "params":
+		return ec.fieldContext_Policy_params(ctx, field)
+	case "condition":
+		return ec.fieldContext_Policy_condition(ctx, field)
+	case "scope":
+		return ec.fieldContext_Policy_scope(ctx, field)
+	case "enabled":
+		return ec.fieldContext_Policy_enabled(ctx, field)
+	case "origin":
+		return ec.fieldContext_Policy_origin(ctx, field)
+	case "error":
+		return ec.fieldContext_Policy_error(ctx, field)
+	case "lastError":
+		return ec.fieldContext_Policy_lastError(ctx, field)
+	case "lastErrorAt":
+		return ec.fieldContext_Policy_lastErrorAt(ctx, field)
+	case "lastSweepAt":
+		return ec.fieldContext_Policy_lastSweepAt(ctx, field)
+	case "openViolations":
+		return ec.fieldContext_Policy_openViolations(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Policy_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_Policy_updatedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Policy", field.Name)
+}
+
+func (ec *executionContext) childFields_PolicyScope(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "kinds":
+		return ec.fieldContext_PolicyScope_kinds(ctx, field)
+	case "urns":
+		return ec.fieldContext_PolicyScope_urns(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PolicyScope", field.Name)
+}
+
 func (ec *executionContext) childFields_PropagationHop(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "from":
@@ -2813,6 +4276,66 @@ func (ec *executionContext) childFields_PropagationHop(ctx context.Context, fiel
 		return ec.fieldContext_PropagationHop_edge(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PropagationHop", field.Name)
+}
+
+func (ec *executionContext) childFields_SchemaChangeImpact(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "subject":
+		return ec.fieldContext_SchemaChangeImpact_subject(ctx, field)
+	case "schemaType":
+		return ec.fieldContext_SchemaChangeImpact_schemaType(ctx, field)
+	case "latestVersion":
+		return ec.fieldContext_SchemaChangeImpact_latestVersion(ctx, field)
+	case "compatibility":
+		return ec.fieldContext_SchemaChangeImpact_compatibility(ctx, field)
+	case "changes":
+		return ec.fieldContext_SchemaChangeImpact_changes(ctx, field)
+	case "consumers":
+		return ec.fieldContext_SchemaChangeImpact_consumers(ctx, field)
+	case "breaking":
+		return ec.fieldContext_SchemaChangeImpact_breaking(ctx, field)
+	case "seq":
+		return ec.fieldContext_SchemaChangeImpact_seq(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SchemaChangeImpact", field.Name)
+}
+
+func (ec *executionContext) childFields_SchemaField(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "path":
+		return ec.fieldContext_SchemaField_path(ctx, field)
+	case "type":
+		return ec.fieldContext_SchemaField_type(ctx, field)
+	case "nullable":
+		return ec.fieldContext_SchemaField_nullable(ctx, field)
+	case "hasDefault":
+		return ec.fieldContext_SchemaField_hasDefault(ctx, field)
+	case "default":
+		return ec.fieldContext_SchemaField_default(ctx, field)
+	case "aliases":
+		return ec.fieldContext_SchemaField_aliases(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SchemaField", field.Name)
+}
+
+func (ec *executionContext) childFields_SchemaFieldChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "path":
+		return ec.fieldContext_SchemaFieldChange_path(ctx, field)
+	case "kind":
+		return ec.fieldContext_SchemaFieldChange_kind(ctx, field)
+	case "previousPath":
+		return ec.fieldContext_SchemaFieldChange_previousPath(ctx, field)
+	case "before":
+		return ec.fieldContext_SchemaFieldChange_before(ctx, field)
+	case "after":
+		return ec.fieldContext_SchemaFieldChange_after(ctx, field)
+	case "field":
+		return ec.fieldContext_SchemaFieldChange_field(ctx, field)
+	case "breaking":
+		return ec.fieldContext_SchemaFieldChange_breaking(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SchemaFieldChange", field.Name)
 }
 
 func (ec *executionContext) childFields_Source(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2831,6 +4354,74 @@ func (ec *executionContext) childFields_Source(ctx context.Context, field graphq
 		return ec.fieldContext_Source_lastRun(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Source", field.Name)
+}
+
+func (ec *executionContext) childFields_Violation(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "urn":
+		return ec.fieldContext_Violation_urn(ctx, field)
+	case "policy":
+		return ec.fieldContext_Violation_policy(ctx, field)
+	case "severity":
+		return ec.fieldContext_Violation_severity(ctx, field)
+	case "status":
+		return ec.fieldContext_Violation_status(ctx, field)
+	case "subject":
+		return ec.fieldContext_Violation_subject(ctx, field)
+	case "subjectUrn":
+		return ec.fieldContext_Violation_subjectUrn(ctx, field)
+	case "message":
+		return ec.fieldContext_Violation_message(ctx, field)
+	case "evidence":
+		return ec.fieldContext_Violation_evidence(ctx, field)
+	case "classifications":
+		return ec.fieldContext_Violation_classifications(ctx, field)
+	case "openedAt":
+		return ec.fieldContext_Violation_openedAt(ctx, field)
+	case "firstOpenedAt":
+		return ec.fieldContext_Violation_firstOpenedAt(ctx, field)
+	case "resolvedAt":
+		return ec.fieldContext_Violation_resolvedAt(ctx, field)
+	case "acknowledgedBy":
+		return ec.fieldContext_Violation_acknowledgedBy(ctx, field)
+	case "acknowledgedAt":
+		return ec.fieldContext_Violation_acknowledgedAt(ctx, field)
+	case "acknowledgeNote":
+		return ec.fieldContext_Violation_acknowledgeNote(ctx, field)
+	case "mutedBy":
+		return ec.fieldContext_Violation_mutedBy(ctx, field)
+	case "mutedAt":
+		return ec.fieldContext_Violation_mutedAt(ctx, field)
+	case "mutedUntil":
+		return ec.fieldContext_Violation_mutedUntil(ctx, field)
+	case "muteReason":
+		return ec.fieldContext_Violation_muteReason(ctx, field)
+	case "asset":
+		return ec.fieldContext_Violation_asset(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Violation", field.Name)
+}
+
+func (ec *executionContext) childFields_ViolationConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ViolationConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ViolationConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_ViolationConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ViolationConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ViolationEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_ViolationEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_ViolationEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ViolationEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_Webhook(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

@@ -4,6 +4,7 @@ package model
 
 import (
 	"github.com/watershed-data/watershed/catalog"
+	"github.com/watershed-data/watershed/policy"
 	"github.com/watershed-data/watershed/webhooks"
 )
 
@@ -28,6 +29,20 @@ type ChangeEdge struct {
 	Node   catalog.Change `json:"node"`
 }
 
+type CreatePolicyInput struct {
+	Name        string  `json:"name"`
+	Description *string `json:"description,omitempty"`
+	// Defaults to the built-in's severity, else MEDIUM.
+	Severity *policy.Severity `json:"severity,omitempty"`
+	// A built-in, or…
+	Builtin *string `json:"builtin,omitempty"`
+	Params  any     `json:"params,omitempty"`
+	// …a CEL condition over asset, change and the helpers; refused with its line and column when it does not compile.
+	Condition *string           `json:"condition,omitempty"`
+	Scope     *PolicyScopeInput `json:"scope,omitempty"`
+	Enabled   *bool             `json:"enabled,omitempty"`
+}
+
 type CreateWebhookInput struct {
 	// Defaults to the URL's host.
 	Name        *string             `json:"name,omitempty"`
@@ -45,32 +60,12 @@ type CreatedWebhook struct {
 	Secret  string            `json:"secret"`
 }
 
-// The result of a lineage walk.
-type Lineage struct {
-	Root      catalog.Entity    `json:"root"`
-	Direction catalog.Direction `json:"direction"`
-	// Reached assets in breadth-first order (the root excluded).
-	Nodes []LineageNode `json:"nodes"`
-	// Every followed edge between reached assets.
-	Edges []catalog.Edge `json:"edges"`
-	// True when `limit` cut the walk short.
-	Truncated bool `json:"truncated"`
-}
-
 type LineageInput struct {
 	From      catalog.URN      `json:"from"`
 	To        catalog.URN      `json:"to"`
 	Kind      catalog.EdgeKind `json:"kind"`
 	Transform *string          `json:"transform,omitempty"`
 	Masking   *bool            `json:"masking,omitempty"`
-}
-
-type LineageNode struct {
-	Asset catalog.Entity `json:"asset"`
-	// Hops from the root.
-	Depth int `json:"depth"`
-	// One shortest path from the root to this asset (root first).
-	Path []catalog.URN `json:"path"`
 }
 
 type Mutation struct {
@@ -87,6 +82,11 @@ type PageInfo struct {
 	HasPreviousPage bool    `json:"hasPreviousPage"`
 	StartCursor     *string `json:"startCursor,omitempty"`
 	EndCursor       *string `json:"endCursor,omitempty"`
+}
+
+type PolicyScopeInput struct {
+	Kinds []catalog.Kind `json:"kinds,omitempty"`
+	Urns  []string       `json:"urns,omitempty"`
 }
 
 type Query struct {
@@ -108,6 +108,17 @@ type RemoveLineageInput struct {
 type Subscription struct {
 }
 
+// Fields left out stay as they are. Whether a policy is a built-in or a condition cannot change.
+type UpdatePolicyInput struct {
+	Description *string          `json:"description,omitempty"`
+	Severity    *policy.Severity `json:"severity,omitempty"`
+	// Replaces all parameters.
+	Params    any               `json:"params,omitempty"`
+	Condition *string           `json:"condition,omitempty"`
+	Scope     *PolicyScopeInput `json:"scope,omitempty"`
+	Enabled   *bool             `json:"enabled,omitempty"`
+}
+
 type UpdateWebhookInput struct {
 	Name        *string             `json:"name,omitempty"`
 	URL         *string             `json:"url,omitempty"`
@@ -116,6 +127,17 @@ type UpdateWebhookInput struct {
 	Filter      *WebhookFilterInput `json:"filter,omitempty"`
 	Format      *webhooks.Format    `json:"format,omitempty"`
 	Enabled     *bool               `json:"enabled,omitempty"`
+}
+
+type ViolationConnection struct {
+	Edges      []ViolationEdge `json:"edges"`
+	PageInfo   PageInfo        `json:"pageInfo"`
+	TotalCount int             `json:"totalCount"`
+}
+
+type ViolationEdge struct {
+	Cursor string           `json:"cursor"`
+	Node   policy.Violation `json:"node"`
 }
 
 type WebhookFilterInput struct {

@@ -871,6 +871,16 @@ func (w *Worker) getTopics(rw http.ResponseWriter, name string) {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if _, known := w.connectors[name]; !known {
+		if f, failed := w.failure(name, EndpointTopics); failed {
+			w.writeFailure(rw, f, string(EndpointTopics)+" of connector "+name)
+			return
+		}
+		// A real worker (Kafka 4.3) answers an unknown connector's
+		// topics with an empty list, not 404.
+		w.writeJSON(rw, http.StatusOK, map[string]activeTopicsInfo{name: {Topics: []string{}}})
+		return
+	}
 	c, ok := w.lookup(rw, name, EndpointTopics)
 	if !ok {
 		return

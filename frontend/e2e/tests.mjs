@@ -1,0 +1,306 @@
+// The steward's jobs, in a real browser, against the demo estate.
+import assert from 'node:assert/strict'
+import { enc } from './harness.mjs'
+import { createServer } from 'node:http'
+import { createHmac } from 'node:crypto'
+
+/** receiver is a local webhook endpoint that records what it gets. */
+async function receiver() {
+  const got = []
+  const srv = createServer((req, res) => {
+    let body = ''
+    req.on('data', (d) => (body += d))
+    req.on('end', () => {
+      got.push({ headers: req.headers, body })
+      res.writeHead(204).end()
+    })
+  })
+  await new Promise((r) => srv.listen(0, '127.0.0.1', r))
+  return { url: `http://127.0.0.1:${srv.address().port}/hook`, got, close: () => new Promise((r) => srv.close(r)) }
+}
+
+/** verify checks a Standard Webhooks signature with the whsec_ secret. */
+function verify(secret, { headers, body }) {
+  const key = Buffer.from(secret.replace(/^whsec_/, ''), 'base64')
+  const want = createHmac('sha256', key).update(`${headers['webhook-id']}.${headers['webhook-timestamp']}.${body}`).digest('base64')
+  return String(headers['webhook-signature']).split(' ').some((s) => s === 'v1,' + want)
+}
+
+const topic = 'urn:topic:prod/cdc.shop.customers'
+const column = 'urn:column:postgres://shop-db.acme.internal:5432/shop.public.customers/email'
+
+export const tests = [
+  {
+    name: 'home shows the catalog and a live connection',
+    async run({ page, shot, axe }) {
+      await page.goto('/')
+      await page.locator('.conn[data-state="connected"]').waitFor({ timeout: 15_000 })
+      await page.getByRole('list', { name: 'Assets by kind' }).getByText('Topic').waitFor()
+      // The newest entries of the change log (the crawls' changes).
+      await page.getByRole('list', { name: 'Changes' }).locator('li').first().waitFor({ timeout: 15_000 })
+      await shot('home')
+      await axe('home')
+    },
+  },
+  {
+    name: 'search as you type with the keyboard and open a topic',
+    async run({ page, shot }) {
+      await page.goto('/')
+      await page.locator('.conn[data-state="connected"]').waitFor({ timeout: 15_000 })
+      await page.keyboard.press('/')
+      await page.keyboard.type('cdc.shop.cust')
+      const option = page.getByRole('option', { name: /cdc\.shop\.customers.*Topic/ })
+      await option.waitFor()
+      await shot('search-suggestions')
+      // Arrow down to the topic, then Enter.
+      const options = await page.getByRole('option').allTextContents()
+      const i = options.findIndex((t) => t.includes('cdc.shop.customers') && t.includes('Topic'))
+      assert.ok(i >= 0, 'topic among suggestions: ' + options.join(' | '))
+      for (let k = 0; k <= i; k++) await page.keyboard.press('ArrowDown')
+      await page.keyboard.press('Enter')
+      await page.waitForURL((u) => decodeURIComponent(u.pathname) === '/asset/' + topic)
+      await page.getByRole('heading', { level: 1, name: 'cdc.shop.customers' }).waitFor()
+    },
+  },
+  {
+    name: 'full search with facets',
+    async run({ page, shot, axe }) {
+      await page.goto('/search?q=customers')
+      await page.getByText(/\d+ results?/).waitFor()
+      const facet = page.getByRole('group', { name: 'Kind' }).getByRole('checkbox', { name: /^Table\b/ })
+      await facet.check()
+      await page.waitForURL(/kind=TABLE/)
+      await page.locator('.result-list li').first().waitFor()
+      const kinds = await page.locator('.result-list .r-kind').allTextContents()
+      assert.ok(kinds.length > 0 && kinds.every((k) => k === 'Table'), 'only tables: ' + kinds.join(','))
+      await shot('search-facets')
+      await axe('search')
+    },
+  },
+  {
+    name: 'topic page: fields, consumers, configs, schema versions',
+    async run({ page, shot, axe }) {
+      await page.goto('/asset/' + topic)
+      const tree = page.getByRole('tree', { name: 'Fields' })
+      await tree.waitFor()
+      await tree.getByRole('link', { name: 'after', exact: true }).waitFor()
+      // Nested: after → email, with the PII its schema tag put there.
+      const email = tree.locator('li[aria-level="2"]').filter({ has: page.getByRole('link', { name: 'email', exact: true }) }).first()
+      await email.locator('[data-classification="PII"]').waitFor()
+      const consumers = page.getByRole('table', { name: 'Consumers' })
+      await consumers.getByRole('link', { name: /analytics/ }).waitFor()
+      await page.getByRole('table', { name: 'Partitions' }).locator('tbody tr').nth(5).waitFor()
+      await page.getByRole('table', { name: 'Topic configuration' }).getByText('cleanup.policy').waitFor()
+      await page.getByRole('table', { name: 'Schema versions' }).waitFor()
+      await shot('topic')
+      await axe('topic')
+    },
+  },
+  {
+    name: 'consumer group page: lag per partition and members (deep link)',
+    async run({ page, shot }) {
+      await page.goto('/asset/urn:group:prod/analytics')
+      await page.getByRole('table', { name: 'Lag per partition' }).locator('tbody tr').first().waitFor()
+      await page.getByRole('table', { name: 'Members' }).getByText('analytics-notebook').waitFor()
+      await page.locator('.sparkline svg').first().waitFor()
+      await shot('consumer-group')
+    },
+  },
+  {
+    name: 'connector page: redacted config and tasks',
+    async run({ page, shot }) {
+      await page.goto('/asset/urn:connector:prod-connect/lake-s3-sink')
+      const cfg = page.getByRole('table', { name: 'Connector configuration' })
+      await cfg.getByText('aws.secret.access.key').waitFor()
+      await cfg.locator('.redacted').first().waitFor()
+      await page.getByRole('table', { name: 'Tasks' }).locator('tbody tr').first().waitFor()
+      await shot('connector')
+    },
+  },
+  {
+    name: 'lineage graph: open, expand a node, highlight a path, field level',
+    async run({ page, shot, axe }) {
+      await page.goto('/asset/' + topic)
+      await page.getByRole('link', { name: 'Lineage graph' }).click()
+      await page.waitForURL(/\/lineage\//)
+      await page.locator('.lineage-page[data-layout-ms]:not([data-layout-ms=""])').waitFor({ timeout: 20_000 })
+      const nodes = page.locator('.react-flow__node')
+      await nodes.first().waitFor()
+      await page.waitForFunction(() => document.querySelectorAll('.react-flow__node').length > 1)
+      // Hovering an edge shows its provenance.
+      await page.locator('.react-flow__edge').first().hover({ force: true })
+      await page.getByRole('tooltip').getByText(/connect-config|consumer-offsets|topology|openlineage|acl/).first().waitFor()
+      await shot('lineage')
+      await page.mouse.move(5, 300)
+      await axe('lineage')
+      // Depth 1: frontier nodes offer expansion.
+      await page.goto('/lineage/' + topic + '?depth=1')
+      await page.waitForFunction(() => document.querySelectorAll('.react-flow__node').length > 1)
+      const before = await nodes.count()
+      const expand = page.getByRole('button', { name: 'Expand downstream of dwh-jdbc-sink' })
+      await expand.waitFor()
+      await expand.click()
+      await page.waitForFunction((n) => document.querySelectorAll('.react-flow__node').length > n, before, { timeout: 15_000 })
+      const after = await nodes.count()
+      assert.ok(after > before, `expanded: ${before} → ${after}`)
+      // Collapse brings it back.
+      await page.getByRole('button', { name: /^Collapse / }).first().click()
+      await page.waitForFunction((n) => document.querySelectorAll('.react-flow__node').length === n, before, { timeout: 10_000 })
+      // Click a node to highlight its path from the root.
+      await nodes.nth(1).click()
+      await page.locator('.react-flow__node.hl').first().waitFor()
+      await page.getByRole('heading', { name: 'Path from the root' }).waitFor()
+      await shot('lineage-path')
+      // Field level.
+      await page.getByRole('button', { name: 'Fields' }).click()
+      await page.waitForURL(/level=field/)
+      await page.locator('.ggroup .grow').first().waitFor({ timeout: 20_000 })
+      await page.waitForFunction(() => document.querySelectorAll('.react-flow__edge').length > 0)
+      await page.locator('.lineage-page[data-layout-ms]:not([data-layout-ms=""])').waitFor()
+      await shot('lineage-fields')
+    },
+  },
+  {
+    name: 'lineage draws masking edges differently',
+    async run({ page, shot }) {
+      const card = 'urn:column:mysql://payments-db.acme.internal:3306/payments.card_payments/card_number'
+      await page.goto('/lineage/' + enc(card) + '?level=field')
+      await page.locator('.lineage-page[data-layout-ms]:not([data-layout-ms=""])').waitFor({ timeout: 20_000 })
+      const masked = page.locator('.react-flow__edge.masking')
+      await masked.first().waitFor()
+      await page.locator('.react-flow__edge-text', { hasText: 'masked' }).first().waitFor()
+      await masked.first().hover({ force: true })
+      await page.getByRole('tooltip').getByText('masking').waitFor()
+      await shot('lineage-masking')
+    },
+  },
+  {
+    name: 'lineage time travel before the first crawl shows nothing downstream',
+    async run({ page }) {
+      await page.goto('/lineage/' + topic + '?at=2000-01-01T00:00:00.000Z')
+      await page.getByRole('note').getByText(/Showing lineage as of/).waitFor()
+      await page.locator('.lineage-page[data-layout-ms]:not([data-layout-ms=""])').waitFor({ timeout: 20_000 })
+      assert.equal(await page.locator('.react-flow__node').count(), 1)
+    },
+  },
+  {
+    name: 'classify a column and see the badge',
+    async run({ page, shot, axe }) {
+      await page.goto('/asset/' + enc(column))
+      await page.getByRole('heading', { level: 1, name: 'email' }).waitFor()
+      const area = page.getByLabel('Classifications', { exact: true })
+      assert.equal(await area.locator('[data-classification="PII.Email"]').count(), 0)
+      await page.getByLabel('Classification to attach').selectOption('PII.Email')
+      await page.getByRole('button', { name: 'Classify' }).click()
+      await area.locator('[data-classification="PII.Email"]').waitFor()
+      await shot('classified-column')
+      await axe('column')
+      // The change arrived over the subscription: the activity feed has it.
+      await page.goto('/changes')
+      await page.getByRole('list', { name: 'Changes' }).getByText('classification.attached').first().waitFor()
+      // Detach again.
+      await page.goto('/asset/' + enc(column))
+      await page.getByRole('button', { name: 'Remove PII.Email' }).click()
+      await page.getByLabel('Classifications', { exact: true }).locator('[data-classification="PII.Email"]').waitFor({ state: 'detached' })
+    },
+  },
+  {
+    name: 'live: a classification made elsewhere appears without reload',
+    async run({ page, base, shot }) {
+      const field = 'urn:field:prod/cdc.shop.orders/value/after.total'
+      await page.goto('/asset/' + enc(field))
+      await page.locator('.conn[data-state="connected"]').waitFor({ timeout: 15_000 })
+      await page.getByRole('heading', { level: 1 }).waitFor()
+      const area = page.getByLabel('Classifications', { exact: true })
+      assert.equal(await area.locator('[data-classification="Financial"]').count(), 0)
+      const marker = await page.evaluate(() => (window.__noReload = Math.random()))
+      // Someone else classifies it, through the API.
+      const res = await fetch(base + '/graphql', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ query: `mutation { classify(urn: "${field}", classification: "Financial") { urn } }` }),
+      })
+      const body = await res.json()
+      assert.ok(!body.errors, JSON.stringify(body.errors))
+      await area.locator('[data-classification="Financial"]').waitFor({ timeout: 10_000 })
+      assert.equal(await page.evaluate(() => window.__noReload), marker, 'the page was not reloaded')
+      await shot('live-classification')
+    },
+  },
+  {
+    name: 'description and owners',
+    async run({ page }) {
+      await page.goto('/asset/' + topic)
+      await page.getByRole('button', { name: 'Edit description' }).click()
+      await page.getByRole('textbox', { name: 'Description' }).fill('Customers, as captured from the shop database')
+      await page.getByRole('button', { name: 'Save' }).click()
+      await page.getByText('Customers, as captured from the shop database').waitFor()
+      await page.getByLabel('Add owner').fill('team-shop')
+      await page.getByRole('button', { name: 'Add owner' }).click()
+      await page.getByRole('list', { name: 'Owners' }).getByText('team-shop').waitFor()
+    },
+  },
+  {
+    name: 'sources: status and crawl now',
+    async run({ page, shot, axe }) {
+      await page.goto('/sources')
+      const runs = page.getByRole('table', { name: 'Crawl runs' }).locator('tbody tr')
+      await runs.first().waitFor()
+      const before = await runs.count()
+      await page.getByRole('article', { name: 'prod-sr' }).getByRole('button', { name: 'Crawl now' }).click()
+      await page.waitForFunction(
+        (n) => document.querySelectorAll('table[aria-label="Crawl runs"] tbody tr').length > n,
+        before,
+        { timeout: 20_000 },
+      )
+      assert.ok((await page.getByRole('table', { name: 'Crawl runs' }).getByText('manual').count()) > 0, 'a manual run is listed')
+      await shot('sources')
+      await axe('sources')
+    },
+  },
+  {
+    name: 'webhooks: create, secret once, delivery log',
+    async run({ page, base, shot, axe }) {
+      const rcv = await receiver()
+      try {
+        await page.goto('/webhooks')
+        await page.getByRole('button', { name: 'New webhook' }).click()
+        const form = page.getByRole('form', { name: 'New webhook' })
+        await form.getByLabel('Receiver URL').fill(rcv.url)
+        await form.getByLabel('Name', { exact: true }).fill('e2e receiver')
+        await form.getByLabel('Event types').fill('classification.attached')
+        await form.getByRole('button', { name: 'Create webhook' }).click()
+        const secretEl = page.getByTestId('webhook-secret')
+        await secretEl.waitFor()
+        const secret = (await secretEl.textContent()).trim()
+        assert.match(secret, /^whsec_/)
+        await shot('webhook-created')
+        await axe('webhooks')
+        // Once: the list and the webhook's page never show it again.
+        await page.getByRole('table', { name: 'Webhooks' }).getByRole('link', { name: 'e2e receiver' }).click()
+        await page.getByRole('heading', { level: 1, name: 'e2e receiver' }).waitFor()
+        assert.equal(await page.getByText(secret).count(), 0, 'secret shown again')
+        // A classification is delivered, signed with that secret, and logged.
+        const res = await fetch(base + '/graphql', {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify({ query: 'mutation { classify(urn: "urn:topic:prod/payments", classification: "Financial") { urn } }' }),
+        })
+        assert.equal(res.status, 200)
+        await page.getByRole('table', { name: 'Delivery log' }).getByText('delivered').first().waitFor({ timeout: 20_000 })
+        assert.ok(rcv.got.length > 0, 'receiver got a delivery')
+        assert.ok(verify(secret, rcv.got[0]), 'signature verifies with the secret shown once')
+        await shot('webhook-log')
+      } finally {
+        await rcv.close()
+      }
+    },
+  },
+  {
+    name: 'unknown asset shows the API error, not a blank page',
+    async run({ page }) {
+      await page.goto('/asset/urn:topic:prod/no-such-topic')
+      await page.getByRole('alert').getByText(/NOT_FOUND/).waitFor()
+    },
+  },
+]

@@ -1,0 +1,37 @@
+// The page registry: every route and nav entry in one place. Pages that need
+// API the server does not have yet (impact, schema check, violations,
+// propagation preview and explain) are added here when it lands — each is
+// one entry and one page module; nothing else changes.
+import { lazy, type ComponentType } from 'react'
+import { Home } from './pages/Home'
+import { SearchPage } from './pages/SearchPage'
+import { AssetPage } from './pages/AssetPage'
+import { SourcesPage } from './pages/SourcesPage'
+import { ChangesPage } from './pages/ChangesPage'
+import { ClassificationsPage } from './pages/ClassificationsPage'
+import { WebhookPage, WebhooksPage } from './pages/WebhooksPage'
+
+// The graph (React Flow + ELK) is the heaviest part of the UI: load it on first use.
+const LineagePage = lazy(() => import('./lineage/LineagePage'))
+
+export interface RouteEntry {
+  /** wouter pattern; `*` captures the URN of deep links. */
+  path: string
+  component: ComponentType<{ params: Record<string, string | undefined> }>
+  /** nav entry label, when the page is reachable from the header. */
+  nav?: string
+  /** href of the nav entry (defaults to path). */
+  href?: string
+}
+
+export const routes: RouteEntry[] = [
+  { path: '/', component: Home },
+  { path: '/search', component: SearchPage, nav: 'Search' },
+  { path: '/asset/*', component: AssetPage },
+  { path: '/lineage/*', component: LineagePage },
+  { path: '/classifications', component: ClassificationsPage, nav: 'Classifications' },
+  { path: '/sources', component: SourcesPage, nav: 'Sources' },
+  { path: '/webhooks', component: WebhooksPage, nav: 'Webhooks' },
+  { path: '/webhooks/:id', component: WebhookPage },
+  { path: '/changes', component: ChangesPage, nav: 'Activity' },
+]
