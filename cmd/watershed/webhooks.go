@@ -51,7 +51,7 @@ func newWebhooks(cfg config.Config, store catalog.Store, changes *changelog.Chan
 		Timeout:      time.Duration(w.Timeout),
 		Concurrency:  w.Concurrency,
 		DisableAfter: disableAfter,
-		AssetURL:     func(u catalog.URN) string { return public + "/assets/" + url.PathEscape(string(u)) },
+		AssetURL:     func(u catalog.URN) string { return public + "/asset/" + url.PathEscape(string(u)) },
 		Within: func(ctx context.Context, subject, of catalog.URN, hops int) (bool, error) {
 			tr, err := store.Traverse(ctx, catalog.TraverseQuery{Start: subject, Direction: catalog.Upstream, MaxDepth: hops, Limit: webhookWalkLimit})
 			if err != nil {

@@ -5,7 +5,7 @@ const kinds: Record<string, AssetKind> = {
   kafka: 'KAFKA_CLUSTER', broker: 'BROKER', topic: 'TOPIC', registry: 'SCHEMA_REGISTRY', subject: 'SCHEMA_SUBJECT',
   schema: 'SCHEMA_VERSION', field: 'FIELD', group: 'CONSUMER_GROUP', principal: 'PRINCIPAL', connect: 'CONNECT_CLUSTER',
   connector: 'CONNECTOR', database: 'DATABASE', table: 'TABLE', column: 'COLUMN', job: 'JOB', dataset: 'DATASET',
-  violation: 'VIOLATION', crawl: 'CRAWL_RUN',
+  violation: 'VIOLATION', policy: 'POLICY', crawl: 'CRAWL_RUN',
 }
 
 /** kindOf returns the kind a URN's scheme names (docs/urns.md), or null. */

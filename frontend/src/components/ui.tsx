@@ -25,6 +25,7 @@ export const kindLabels: Record<AssetKind, string> = {
   JOB: 'Job',
   DATASET: 'Dataset',
   VIOLATION: 'Violation',
+  POLICY: 'Policy',
   CRAWL_RUN: 'Crawl run',
 }
 
@@ -46,6 +47,7 @@ const kindGlyphs: Record<AssetKind, string> = {
   JOB: 'J',
   DATASET: 'D',
   VIOLATION: '!',
+  POLICY: 'PO',
   CRAWL_RUN: 'R',
 }
 

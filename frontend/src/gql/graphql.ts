@@ -16,6 +16,8 @@ export type AssetKind =
   | 'FIELD'
   | 'JOB'
   | 'KAFKA_CLUSTER'
+  /** A policy definition (urn:policy:<name>); see the Policy section. */
+  | 'POLICY'
   | 'PRINCIPAL'
   | 'SCHEMA_REGISTRY'
   | 'SCHEMA_SUBJECT'
