@@ -115,7 +115,8 @@ type SubscriptionStatus struct {
 	Retries  uint64 // failed attempts so far
 	Skipped  uint64 // entries skipped after a permanent error or MaxAttempts
 	LastErr  string
-	// Bootstrapping is set while the Start function runs.
+	// Bootstrapping is set until the subscription knows where it starts:
+	// while it loads its cursor and, the first time, while Start runs.
 	Bootstrapping bool
 }
 
@@ -254,7 +255,9 @@ func (c *Changelog) Run(ctx context.Context, s Subscription) error {
 	if s.Name == "" || s.Handle == nil {
 		return catalog.Errorf(catalog.Invalid, "run subscription: a name and a handler are required")
 	}
-	st := &SubscriptionStatus{Name: s.Name}
+	// Until its position is known, WaitHandled must not take the zero
+	// position for progress.
+	st := &SubscriptionStatus{Name: s.Name, Bootstrapping: true}
 	c.mu.Lock()
 	if _, dup := c.subs[s.Name]; dup {
 		c.mu.Unlock()
@@ -282,9 +285,7 @@ func (c *Changelog) Run(ctx context.Context, s Subscription) error {
 		}
 		pos = head
 		if s.Start != nil {
-			c.update(st, func() { st.Bootstrapping = true })
 			pos, err = s.Start(ctx, head)
-			c.update(st, func() { st.Bootstrapping = false })
 			if err != nil {
 				return fmt.Errorf("start subscription %s: %w", s.Name, err)
 			}
@@ -293,7 +294,7 @@ func (c *Changelog) Run(ctx context.Context, s Subscription) error {
 			return fmt.Errorf("save cursor %s: %w", s.Name, err)
 		}
 	}
-	c.update(st, func() { st.Position = pos })
+	c.update(st, func() { st.Position, st.Bootstrapping = pos, false })
 	logger.Info("subscription started", "position", pos, "bootstrapped", !found && s.Start != nil)
 	size := s.BatchSize
 	if size <= 0 {
