@@ -255,7 +255,7 @@ func (s *Store) Reconcile(ctx context.Context, snap catalog.Snapshot, run *catal
 	// retained returns the scopes of an earlier assertion that this snapshot
 	// does not speak for: those outside a Scopes-limited snapshot and those
 	// it marks incomplete. They survive next to (or instead of) the new ones.
-	retained := scopeRetainer(snap.Scopes, snap.Incomplete)
+	retained := snap.Retainer()
 
 	// Assets asserted now.
 	newClasses := map[string]bool{}
@@ -434,29 +434,6 @@ func ensureParents(t *txn, name string, defs map[string]catalog.ClassificationDe
 		}
 	}
 	return nil
-}
-
-// scopeRetainer returns a function that keeps, of an earlier assertion's
-// scopes (none means the whole source, ""), those a snapshot limited to
-// scopes (all, when empty) does not cover, or marks incomplete.
-func scopeRetainer(scopes []string, incomplete map[string]string) func([]string) []string {
-	limited := make(map[string]bool, len(scopes))
-	for _, s := range scopes {
-		limited[s] = true
-	}
-	return func(old []string) []string {
-		if len(old) == 0 {
-			old = []string{""}
-		}
-		var out []string
-		for _, s := range old {
-			_, inc := incomplete[s]
-			if inc || (len(limited) > 0 && !limited[s]) {
-				out = append(out, s)
-			}
-		}
-		return out
-	}
 }
 
 func (s *Store) checkOpenLocked() error {
