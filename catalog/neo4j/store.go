@@ -212,8 +212,8 @@ func (s *Store) init(ctx context.Context) error {
 			return catalog.Errorf(catalog.Unavailable, "create neo4j schema (%s): %w", stmt, err)
 		}
 	}
-	if _, err := neo4j.ExecuteQuery(ctx, s.drv, "CALL db.awaitIndexes(300)", nil, neo4j.EagerResultTransformer, s.queryConfig()); err != nil {
-		return catalog.Errorf(catalog.Unavailable, "await neo4j indexes: %w", err)
+	if err := s.awaitIndexes(ctx); err != nil {
+		return err
 	}
 	_, err := s.write(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
 		_, err := tx.Run(ctx, s.q.Replace("MERGE (c:`Counter` {id: 'head'}) ON CREATE SET c.seq = 0, c.edges = 0, c.lastAt = 0, c.lock = 0"), nil)
@@ -241,6 +241,35 @@ func (s *Store) init(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// awaitIndexes waits until the store's own indexes are online (not
+// db.awaitIndexes, which also waits for other catalogs' indexes).
+func (s *Store) awaitIndexes(ctx context.Context) error {
+	var names []string
+	for _, stmt := range schema {
+		f := strings.Fields(stmt)
+		names = append(names, s.prefix()+strings.Trim(f[2], "`"))
+	}
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		res, err := neo4j.ExecuteQuery(ctx, s.drv, "SHOW INDEXES YIELD name, state WHERE name IN $names AND state <> 'ONLINE' RETURN name, state",
+			map[string]any{"names": names}, neo4j.EagerResultTransformer, s.queryConfig())
+		if err != nil {
+			return catalog.Errorf(catalog.Unavailable, "list neo4j indexes: %w", err)
+		}
+		if len(res.Records) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return catalog.Errorf(catalog.Unavailable, "neo4j indexes not online after 5 minutes: %v", res.Records[0].Values)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // prefix returns the label prefix (the replacement of the first label).
