@@ -1,5 +1,6 @@
 // The steward's pages on the lineage engine and policies: impact, the
-// proposed-schema check, classification preview and explain, violations.
+// proposed-schema check, classification preview and explain, violations;
+// webhooks' secret, delivery log, dead letters and replay.
 import { describe, expect, it } from 'vitest'
 import { act, render, screen, waitFor, within } from '@testing-library/react'
 import userEvent from '@testing-library/user-event'
@@ -14,6 +15,7 @@ import { ImpactPage } from '../src/pages/ImpactPage'
 import { SchemaCheckPage } from '../src/pages/SchemaCheckPage'
 import { ViolationsPage } from '../src/pages/ViolationsPage'
 import { ClassificationEditor } from '../src/components/Classifications'
+import { WebhookPage, WebhooksPage } from '../src/pages/WebhooksPage'
 
 type Answer = Parameters<typeof fakeClient>[0]
 
@@ -353,5 +355,71 @@ describe('ViolationsPage', () => {
     expect(loc.history!.at(-1)).toBe('/violations?status=RESOLVED')
     await userEvent.selectOptions(screen.getByLabelText('Policy'), 'pii-consumer-allowlist')
     await waitFor(() => expect(calls.some((c) => c.name === 'Violations' && c.variables.policy === 'pii-consumer-allowlist' && c.variables.status === 'RESOLVED')).toBe(true))
+  })
+})
+
+describe('WebhookPage', () => {
+  const hook = {
+    __typename: 'Webhook',
+    id: 'wh1',
+    name: 'pager',
+    url: 'https://hooks.example.com/services/T0/B0/secret-token',
+    description: null,
+    types: ['policy.violation.*'],
+    filter: { classification: 'PII', urn: null, downstreamOf: null, hops: 0, ownedBy: null },
+    format: 'CLOUDEVENTS',
+    enabled: true,
+    disabledReason: null,
+    disabledAt: null,
+    activeSecrets: 1,
+    rotatingUntil: null,
+    failingSince: '2026-01-01T00:00:00Z',
+    lastSuccessAt: null,
+    createdAt: '2026-01-01T00:00:00Z',
+    updatedAt: '2026-01-01T00:00:00Z',
+    pending: 0,
+    attempts: [{ webhookId: 'msg_1', change: '41', type: 'policy.violation.opened', number: 4, at: '2026-01-01T01:00:00Z', status: 503, latencyMs: 12.4, error: 'HTTP 503', response: 'busy', outcome: 'dead' }],
+    deadLetters: [{ webhookId: 'msg_1', change: '41', type: 'policy.violation.opened', subject: 'urn:violation:p/urn:topic:prod/x', attempts: 4, createdAt: '2026-01-01T00:00:00Z', lastError: 'busy', lastStatus: 503, deadAt: '2026-01-01T01:00:00Z' }],
+  }
+
+  it('shows the delivery log and dead letters without the URL path, and replays them', async () => {
+    let replayed = false
+    const { calls } = mount(<WebhookPage params={{ id: 'wh1' }} />, '/webhooks/wh1', (name) =>
+      name === 'Webhook' ? { webhook: replayed ? { ...hook, deadLetters: [], pending: 1 } : hook } : name === 'ReplayDeadLetters' ? ((replayed = true), { replayDeadLetters: 1 }) : undefined,
+    )
+    await screen.findByRole('heading', { level: 1, name: 'pager' })
+    // The path of a webhook URL may carry a token: only scheme and host are shown.
+    expect(document.body.textContent).not.toContain('secret-token')
+    const log = screen.getByRole('table', { name: 'Delivery log' })
+    expect(within(log).getByText('dead')).toBeTruthy()
+    expect(within(log).getByText('503')).toBeTruthy()
+    const dead = screen.getByRole('table', { name: 'Dead letters' })
+    expect(within(dead).getByText('urn:violation:p/urn:topic:prod/x')).toBeTruthy()
+    await userEvent.click(screen.getByRole('button', { name: 'Replay all' }))
+    expect(calls.find((c) => c.name === 'ReplayDeadLetters')?.variables).toEqual({ webhook: 'wh1' })
+    expect((await screen.findByText('1 deliveries queued again.')).getAttribute('role')).toBe('status')
+    await waitFor(() => expect(screen.getByText('No dead letters.')).toBeTruthy())
+  })
+
+  it('shows the signing secret of a new webhook once', async () => {
+    let created = false
+    const { calls } = mount(<WebhooksPage />, '/webhooks', (name, v) =>
+      name === 'Webhooks'
+        ? { webhooks: created ? [hook] : [] }
+        : name === 'Classifications'
+          ? { classifications: [] }
+          : name === 'CreateWebhook'
+            ? ((created = true), { createWebhook: { secret: 'whsec_c2VjcmV0', webhook: { ...hook, url: (v.input as { url: string }).url } } })
+            : undefined,
+    )
+    await screen.findByText('No webhooks yet.')
+    await userEvent.click(screen.getByRole('button', { name: 'New webhook' }))
+    await userEvent.type(screen.getByLabelText('Receiver URL'), 'https://hooks.example.com/x')
+    await userEvent.click(screen.getByRole('button', { name: 'Create webhook' }))
+    expect((await screen.findByTestId('webhook-secret')).textContent).toBe('whsec_c2VjcmV0')
+    expect(calls.find((c) => c.name === 'CreateWebhook')?.variables.input).toMatchObject({ url: 'https://hooks.example.com/x', types: ['classification.*', 'policy.violation.*'] })
+    // Starting another creation hides it: it is never shown again.
+    await userEvent.click(screen.getByRole('button', { name: 'New webhook' }))
+    expect(screen.queryByTestId('webhook-secret')).toBeNull()
   })
 })
