@@ -417,6 +417,7 @@ export const tests = [
       assert.match(await dwh.textContent(), /after\.email/)
       assert.ok((await verdicts.locator('tr[data-verdict="UNKNOWN"]').count()) > 0, 'consumers without field lineage two hops away are UNKNOWN')
       await page.getByRole('table', { name: 'Field changes' }).getByText('after.email').waitFor()
+      await page.evaluate(() => window.scrollTo(0, document.querySelector('.schema-input').getBoundingClientRect().bottom + window.scrollY - 120))
       await shot('schema-check')
       await axe('schema-check')
       // Nothing was registered: the subject still has one version.
@@ -439,7 +440,6 @@ export const tests = [
       assert.equal(await card.getAttribute('data-status'), 'OPEN')
       await card.getByRole('button', { name: 'Acknowledge…' }).click()
       await card.getByLabel('Note').fill('team-analytics drops the PII read this sprint')
-      await shot('violations')
       await card.getByRole('button', { name: 'Acknowledge', exact: true }).click()
       await page.waitForFunction(() => document.querySelector('li[aria-label="pii-consumer-allowlist on analytics"]')?.getAttribute('data-status') === 'ACKNOWLEDGED', null, { timeout: 15_000 })
       await card.getByText('team-analytics drops the PII read this sprint').waitFor()
@@ -451,6 +451,11 @@ export const tests = [
       assert.ok(!body.errors, JSON.stringify(body.errors))
       await page.waitForFunction((u) => document.querySelector(`li[data-urn="${u}"]`)?.getAttribute('data-status') === 'MUTED', other, { timeout: 15_000 })
       assert.equal(await page.evaluate(() => window.__noReload), marker)
+      await page.locator(`li[data-urn="${other}"]`).getByText('Muted by').waitFor()
+      await card.getByText('Evidence').click()
+      await card.getByRole('link', { name: 'cdc.shop.customers › after.email' }).waitFor()
+      await page.evaluate(() => window.scrollTo(0, 0))
+      await shot('violations')
       // The Acknowledged tab lists the acknowledged one.
       await page.getByRole('group', { name: 'Status' }).getByRole('button', { name: 'Acknowledged' }).click()
       await page.waitForURL(/status=ACKNOWLEDGED/)

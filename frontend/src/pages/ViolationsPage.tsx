@@ -8,7 +8,10 @@ import { useLocation, useSearch } from 'wouter'
 import { AcknowledgeViolationMutation, MuteViolationMutation, UnmuteViolationMutation, ViolationsQuery } from '../api/operations'
 import { useChanges } from '../api/live'
 import type { Severity, ViolationFieldsFragment, ViolationStatus } from '../gql/graphql'
-import { AssetLink, ClassificationBadge, ErrorMessage, Loading, Time, Value } from '../components/ui'
+import { AssetLink, ClassificationBadge, ErrorMessage, Loading, Time } from '../components/ui'
+import { Link } from 'wouter'
+import { assetPath } from '../api/urn'
+import { stepName } from '../components/Paths'
 import { kindOf } from '../api/names'
 
 const tabs: { status: ViolationStatus | ''; label: string }[] = [
@@ -193,7 +196,7 @@ export function ViolationCard({ v, onChanged }: { v: ViolationFieldsFragment; on
       {v.evidence != null && (
         <details>
           <summary>Evidence</summary>
-          <Value v={v.evidence} />
+          <Evidence v={v.evidence} />
         </details>
       )}
       {mode === 'ack' && (
@@ -238,6 +241,82 @@ export function ViolationCard({ v, onChanged }: { v: ViolationFieldsFragment; on
       )}
       <ErrorMessage error={ack.error ?? mut.error ?? unm.error} what="Violation" />
     </li>
+  )
+}
+
+/** Evidence renders a policy's evidence (JSON, per policy) as nested lists, URNs as links to their assets. */
+export function Evidence({ v }: { v: unknown }) {
+  if (v === null || v === undefined) return <span className="muted">—</span>
+  if (typeof v === 'string')
+    return v.startsWith('urn:') ? (
+      <Link href={assetPath(v)} title={v}>
+        {stepName(v)}
+      </Link>
+    ) : (
+      <code>{v}</code>
+    )
+  if (typeof v !== 'object') return <code>{String(v)}</code>
+  if (Array.isArray(v)) {
+    if (v.every((x) => typeof x !== 'object' || x === null))
+      return (
+        <span className="ev-inline">
+          {v.map((x, i) => (
+            <span key={i}>
+              {i > 0 && ', '}
+              <Evidence v={x} />
+            </span>
+          ))}
+        </span>
+      )
+    const flat = (x: unknown) => typeof x === 'object' && x !== null && !Array.isArray(x) && Object.values(x).every((y) => typeof y !== 'object' || y === null)
+    if (v.every(flat)) {
+      const cols = [...new Set(v.flatMap((x) => Object.keys(x as object)))]
+      return (
+        <table className="grid compact ev-table">
+          <thead>
+            <tr>
+              {cols.map((c) => (
+                <th key={c} scope="col">
+                  {c}
+                </th>
+              ))}
+            </tr>
+          </thead>
+          <tbody>
+            {v.map((x, i) => (
+              <tr key={i}>
+                {cols.map((c) => (
+                  <td key={c}>
+                    <Evidence v={(x as Record<string, unknown>)[c]} />
+                  </td>
+                ))}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )
+    }
+    return (
+      <ol className="ev-list">
+        {v.map((x, i) => (
+          <li key={i}>
+            <Evidence v={x} />
+          </li>
+        ))}
+      </ol>
+    )
+  }
+  return (
+    <dl className="ev">
+      {Object.entries(v as Record<string, unknown>).map(([k, x]) => (
+        <div key={k}>
+          <dt>{k}</dt>
+          <dd>
+            <Evidence v={x} />
+          </dd>
+        </div>
+      ))}
+    </dl>
   )
 }
 
