@@ -7,6 +7,8 @@ import (
 	"math/rand"
 	"runtime"
 	"sort"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -94,4 +96,65 @@ func benchStore(b *testing.B, n int) {
 
 func benchURN(i int) catalog.URN {
 	return catalog.URN(fmt.Sprintf("urn:topic:bench/domain-%d.orders-%07d", i%100, i))
+}
+
+var benchScopedSizes = flag.String("bench.scoped", "22000", "comma-separated source sizes (entities) for BenchmarkScopedReconcile")
+
+// BenchmarkScopedReconcile measures an OpenLineage-sized write: one job's
+// five datasets and four links, reconciled with Scopes limited to that job,
+// into a source that already asserts bench.scoped entities (five per job)
+// and four links per job. Its cost should not grow with the source:
+//
+//	go test ./catalog/embedded/ -run '^$' -bench ScopedReconcile -args -bench.scoped=22000,100000
+func BenchmarkScopedReconcile(b *testing.B) {
+	for _, f := range strings.Split(*benchScopedSizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil {
+			b.Fatalf("bench.scoped: %v", err)
+		}
+		b.Run(fmt.Sprintf("entities=%d", n), func(b *testing.B) { benchScopedReconcile(b, n) })
+	}
+}
+
+func benchScopedReconcile(b *testing.B, n int) {
+	ctx := context.Background()
+	s, err := embedded.Open(embedded.Options{Dir: b.TempDir(), NoSync: true, CacheBytes: 256 << 20})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	jobs := n / 5
+	ds := func(j, d int) catalog.URN { return catalog.URN(fmt.Sprintf("urn:dataset:ol/job%07d.ds%d", j, d)) }
+	event := func(j, round int) catalog.Snapshot {
+		scope := fmt.Sprintf("job/%d", j)
+		snap := catalog.Snapshot{Source: "ol", Scopes: []string{scope}}
+		for d := 0; d < 5; d++ {
+			snap.Assets = append(snap.Assets, catalog.Asset{URN: ds(j, d), Scope: scope, Properties: catalog.Properties{"round": round}})
+			if d > 0 {
+				snap.Links = append(snap.Links, catalog.Link{From: ds(j, 0), Kind: catalog.EdgeProduces, To: ds(j, d), Confidence: 1, Scope: scope})
+			}
+		}
+		return snap
+	}
+	// The source as a crawler would first assert it: whole.
+	full := catalog.Snapshot{Source: "ol"}
+	for j := 0; j < jobs; j++ {
+		e := event(j, 0)
+		full.Assets = append(full.Assets, e.Assets...)
+		full.Links = append(full.Links, e.Links...)
+	}
+	if _, err := s.Reconcile(ctx, full, nil); err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewSource(1))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		res, err := s.Reconcile(ctx, event(rng.Intn(jobs), i+1), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if res.Updated != 5 {
+			b.Fatalf("event updated %d datasets, want 5", res.Updated)
+		}
+	}
 }

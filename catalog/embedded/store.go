@@ -21,6 +21,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -70,6 +71,10 @@ type Store struct {
 	closed bool
 
 	visits visitPool // scratch space for walks
+
+	// recordReads counts entity and edge records writers read from disk
+	// (tests use it to see what a write touches).
+	recordReads atomic.Uint64
 }
 
 var _ catalog.Store = (*Store)(nil)
@@ -151,24 +156,25 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// load rebuilds the in-memory state from disk.
+// load rebuilds the in-memory state from disk. A data directory written in
+// an older format gets the keyspaces added since (see formatVersion) built
+// from its records, and its format raised.
 func (s *Store) load() error {
+	var version uint64 // no format key: a new store, or one older than format 1
 	if b, closer, err := s.db.Get(metaKey("format")); err == nil {
-		v := binary.BigEndian.Uint64(b)
+		version = binary.BigEndian.Uint64(b)
 		if err := closer.Close(); err != nil {
 			return fmt.Errorf("read store format: %w", err)
 		}
-		if v > formatVersion {
-			return catalog.Errorf(catalog.Invalid, "data directory was written by a newer Watershed (format %d > %d)", v, formatVersion)
+		if version > formatVersion {
+			return catalog.Errorf(catalog.Invalid, "data directory was written by a newer Watershed (format %d > %d)", version, formatVersion)
 		}
 	} else if !errors.Is(err, pebble.ErrNotFound) {
 		return fmt.Errorf("read store format: %w", err)
-	} else {
-		var v [8]byte
-		binary.BigEndian.PutUint64(v[:], formatVersion)
-		if err := s.db.Set(metaKey("format"), v[:], pebble.Sync); err != nil {
-			return fmt.Errorf("write store format: %w", err)
-		}
+	}
+	var mig *migration
+	if version < formatVersion {
+		mig = s.newMigration(version)
 	}
 	x := newIndex()
 	err := scanDecoded(s, []byte{prefixEntity}, func(k, v []byte) (*entityRecord, error) {
@@ -177,7 +183,10 @@ func (s *Store) load() error {
 			return nil, fmt.Errorf("decode entity %q: %w", k[1:], err)
 		}
 		return &r, nil
-	}, x.putEntity)
+	}, func(r *entityRecord) {
+		x.putEntity(r)
+		mig.entity(r)
+	})
 	if err != nil {
 		return err
 	}
@@ -187,7 +196,10 @@ func (s *Store) load() error {
 			return nil, fmt.Errorf("decode edge %q: %w", k[1:], err)
 		}
 		return &r, nil
-	}, x.putEdge)
+	}, func(r *edgeRecord) {
+		x.putEdge(r)
+		mig.edge(r)
+	})
 	if err != nil {
 		return err
 	}
@@ -228,6 +240,9 @@ func (s *Store) load() error {
 		return nil
 	})
 	if err != nil {
+		return err
+	}
+	if err := mig.finish(); err != nil {
 		return err
 	}
 	head, err := s.lastChangeSeq()
