@@ -75,6 +75,10 @@ type Store struct {
 	// recordReads counts entity and edge records writers read from disk
 	// (tests use it to see what a write touches).
 	recordReads atomic.Uint64
+
+	dir        string
+	openedFrom string // how Open built the index: "snapshot" or "records"
+	journaled  int    // records replayed from the journal, when from a snapshot
 }
 
 var _ catalog.Store = (*Store)(nil)
@@ -110,7 +114,7 @@ func Open(opts Options) (*Store, error) {
 	}
 	s := &Store{
 		db: db, log: logger.With("component", "store"), now: now, cache: cache,
-		sync: pebble.Sync, runs: opts.RunsPerSource, notify: make(chan struct{}),
+		sync: pebble.Sync, runs: opts.RunsPerSource, notify: make(chan struct{}), dir: opts.Dir,
 	}
 	if opts.NoSync {
 		s.sync = pebble.NoSync
@@ -130,7 +134,7 @@ func Open(opts Options) (*Store, error) {
 		return nil, err
 	}
 	s.log.Info("store opened", "dir", opts.Dir, "entities", len(s.idx.nodes), "edges", len(s.idx.edges),
-		"head", s.head, "took", time.Since(start).Round(time.Millisecond))
+		"head", s.head, "from", s.openedFrom, "journaled", s.journaled, "took", time.Since(start).Round(time.Millisecond))
 	return s, nil
 }
 
@@ -148,6 +152,12 @@ func (s *Store) Close() error {
 	s.closed = true
 	close(s.notify)
 	s.mu.Unlock()
+	// Writers are stopped (we hold wmu): the index is final. Without a
+	// snapshot the next Open rebuilds from the records, so a failure here
+	// costs time, not data.
+	if err := s.writeSnapshot(s.dir, s.idx); err != nil {
+		s.log.Warn("write index snapshot; the next open rebuilds the index from the records", "err", err)
+	}
 	err := s.db.Close()
 	s.cache.Unref()
 	if err != nil {
@@ -176,46 +186,7 @@ func (s *Store) load() error {
 	if version < formatVersion {
 		mig = s.newMigration(version)
 	}
-	x := newIndex()
-	err := scanDecoded(s, []byte{prefixEntity}, func(k, v []byte) (*entityRecord, error) {
-		var r entityRecord
-		if err := json.Unmarshal(v, &r); err != nil {
-			return nil, fmt.Errorf("decode entity %q: %w", k[1:], err)
-		}
-		return &r, nil
-	}, func(r *entityRecord) {
-		x.putEntity(r)
-		mig.entity(r)
-	})
-	if err != nil {
-		return err
-	}
-	err = scanDecoded(s, []byte{prefixEdge}, func(k, v []byte) (*edgeRecord, error) {
-		var r edgeRecord
-		if err := json.Unmarshal(v, &r); err != nil {
-			return nil, fmt.Errorf("decode edge %q: %w", k[1:], err)
-		}
-		return &r, nil
-	}, func(r *edgeRecord) {
-		x.putEdge(r)
-		mig.edge(r)
-	})
-	if err != nil {
-		return err
-	}
-	err = s.scan([]byte{prefixLive}, func(k, v []byte) error {
-		rest := k[1:]
-		i := lastZero(rest)
-		if i < 0 {
-			return fmt.Errorf("decode live key %q: no separator", k)
-		}
-		id, ok := x.ids[catalog.URN(rest[:i])]
-		if !ok {
-			return nil
-		}
-		x.source(string(rest[i+1:])).live[id] = bytesHash(v)
-		return nil
-	})
+	x, err := s.loadIndex(mig)
 	if err != nil {
 		return err
 	}

@@ -646,7 +646,7 @@ func (s *Store) commit(t *txn) ([]catalog.Change, error) {
 			return nil, fmt.Errorf("stage edge %s: %w", r.key(), err)
 		}
 	}
-	if err := t.stageScopeIndex(b, ents, edges); err != nil {
+	if err := t.stageDerived(b, ents, edges); err != nil {
 		return nil, err
 	}
 	liveKeys := make([]string, 0, len(t.live))
