@@ -218,7 +218,9 @@ func cpuTime() time.Duration {
 // of one scope per 10,000 entities so that no single batch is huge.
 func writeOpenBench(b *testing.B, s *embedded.Store, n, per int) {
 	ctx := context.Background()
-	u := func(i int) catalog.URN { return catalog.URN(fmt.Sprintf("urn:topic:bench/domain-%d.orders-%07d", i%100, i%n)) }
+	u := func(i int) catalog.URN {
+		return catalog.URN(fmt.Sprintf("urn:topic:bench/domain-%d.orders-%07d", i%100, i%n))
+	}
 	const chunk = 10_000
 	for off := 0; off < n; off += chunk {
 		scope := fmt.Sprintf("part/%d", off/chunk)
