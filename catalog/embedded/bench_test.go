@@ -241,3 +241,50 @@ func writeOpenBench(b *testing.B, s *embedded.Store, n, per int) {
 		}
 	}
 }
+
+var benchSearchSize = flag.Int("bench.search", 100_000, "entities in BenchmarkSearchBrowse")
+
+// BenchmarkSearchBrowse measures searches without text over bench.search
+// entities: the first page of 20, and a total count (the page the GraphQL
+// totalCount asks for is one):
+//
+//	go test ./catalog/embedded/ -run '^$' -bench SearchBrowse -args -bench.search=1000000
+func BenchmarkSearchBrowse(b *testing.B) {
+	ctx := context.Background()
+	s, err := embedded.Open(embedded.Options{Dir: b.TempDir(), NoSync: true, CacheBytes: 256 << 20})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	n := *benchSearchSize
+	const batch = 10_000
+	for off := 0; off < n; off += batch {
+		muts := make([]catalog.Mutation, 0, batch)
+		for i := off; i < off+batch && i < n; i++ {
+			muts = append(muts, catalog.RegisterAsset{URN: benchURN(i)})
+		}
+		if _, err := s.Apply(ctx, catalog.Batch{Actor: "bench", Mutations: muts}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, q := range []struct {
+		name string
+		q    catalog.SearchQuery
+	}{
+		{"first20", catalog.SearchQuery{Limit: 20}},
+		{"totalCount", catalog.SearchQuery{Limit: 1}},
+		{"kind-first20", catalog.SearchQuery{Limit: 20, Kinds: []catalog.Kind{catalog.KindTopic}}},
+	} {
+		b.Run(q.name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				res, err := s.Search(ctx, q.q)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if res.Total != n {
+					b.Fatalf("total %d, want %d", res.Total, n)
+				}
+			}
+		})
+	}
+}

@@ -35,6 +35,7 @@ func (m *migration) entity(r *entityRecord) {
 	}
 	if m.from < 2 {
 		m.stage(stageScopeDiff(m.b, nil, entityScopeKeys(r)), len(r.Facets))
+		m.stage(m.b.Set(entityOrderKey(r), nil, nil), 1)
 	}
 }
 

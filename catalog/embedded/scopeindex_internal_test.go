@@ -89,9 +89,10 @@ func TestScopedReconcileReadsOnlyItsScope(t *testing.T) {
 	}
 }
 
-// TestScopeIndexMigration: a data directory in format 1 (no scope index)
-// gets its scope index built when it opens, so a scoped reconcile after the
-// upgrade removes what it must.
+// TestScopeIndexMigration: a data directory in format 1 (no scope index,
+// search order or journal) gets them built when it opens, so a scoped
+// reconcile after the upgrade removes what it must and a search without
+// text finds everything.
 func TestScopeIndexMigration(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -102,11 +103,16 @@ func TestScopeIndexMigration(t *testing.T) {
 	if _, err := s.Reconcile(ctx, scopedSource(20), nil); err != nil {
 		t.Fatal(err)
 	}
-	// Make it a format 1 directory: no scope index.
+	// Make it a format 1 directory: no scope index, no search order.
 	var v [8]byte
 	binary.BigEndian.PutUint64(v[:], 1)
 	b := s.db.NewBatch()
-	if err := b.DeleteRange([]byte{prefixScope}, []byte{prefixScope + 1}, nil); err != nil {
+	for _, p := range []byte{prefixScope, prefixOrder, prefixJournal} {
+		if err := b.DeleteRange([]byte{p}, []byte{p + 1}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Delete(metaKey("snapshot"), nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := b.Set(metaKey("format"), v[:], nil); err != nil {
@@ -127,6 +133,13 @@ func TestScopeIndexMigration(t *testing.T) {
 	urns, keys, err := s.scopedAssertions("ol", []string{"job/3"})
 	if err != nil || len(urns) != 5 || len(keys) != 4 {
 		t.Fatalf("scope index after migration: %d entities, %d edges, %v; want 5 and 4", len(urns), len(keys), err)
+	}
+	if s.openedFrom != "records" {
+		t.Errorf("a format 1 directory opened from %s, want a rebuild from the records", s.openedFrom)
+	}
+	found, err := s.Search(ctx, catalog.SearchQuery{Limit: 1000})
+	if err != nil || len(found.Entities) != 100 || found.Total != 100 {
+		t.Fatalf("search after migration: %d of %d, %v; want all 100", len(found.Entities), found.Total, err)
 	}
 	snap := catalog.Snapshot{Source: "ol", Scopes: []string{"job/3"}, Assets: jobAssets(3, 0)[:2]}
 	res, err := s.Reconcile(ctx, snap, nil)

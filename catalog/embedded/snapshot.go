@@ -65,9 +65,12 @@ func (t *txn) stageJournal(b batchWriter, ents []*entityRecord, edges []*edgeRec
 }
 
 // stageDerived stages everything a txn's batch carries besides the records
-// and events: the scope index and the journal.
+// and events: the scope index, the search order and the journal.
 func (t *txn) stageDerived(b batchWriter, ents []*entityRecord, edges []*edgeRecord) error {
 	if err := t.stageScopeIndex(b, ents, edges); err != nil {
+		return err
+	}
+	if err := t.stageOrder(b, ents); err != nil {
 		return err
 	}
 	return t.stageJournal(b, ents, edges)
@@ -590,8 +593,9 @@ func decodeSnapshot(tables, nodes, edges, sources *snapDecoder) (*index, error) 
 			}
 		}
 	}()
-	go func() { // token and classification postings
+	go func() { // token and classification postings, counts
 		defer wg.Done()
+		x.countAll()
 		x.tokens = make(map[string][]uint32, len(vocab))
 		x.classes = make(map[string]map[uint32]struct{}, len(classNames))
 		for i := range x.nodes {

@@ -24,6 +24,7 @@ type canonical struct {
 	Tokens  map[string][]catalog.URN
 	Vocab   []string
 	Classes map[string][]catalog.URN
+	Counts  map[catalog.Kind]kindCount
 }
 
 type canonNode struct {
@@ -92,7 +93,13 @@ func nilIfEmpty(s []string) []string {
 // rebuild from the records cannot know it — a snapshot keeps it.
 func canonicalize(x *index, deadVia bool) canonical {
 	c := canonical{Nodes: map[catalog.URN]canonNode{}, Edges: map[string]canonEdge{}, Sources: map[string]canonSource{},
-		Tokens: map[string][]catalog.URN{}, Classes: map[string][]catalog.URN{}, Vocab: append([]string(nil), x.sortedVocab()...)}
+		Tokens: map[string][]catalog.URN{}, Classes: map[string][]catalog.URN{}, Vocab: append([]string(nil), x.sortedVocab()...),
+		Counts: map[catalog.Kind]kindCount{}}
+	for k, n := range x.counts {
+		if n != (kindCount{}) {
+			c.Counts[k] = n
+		}
+	}
 	for i := range x.nodes {
 		n := &x.nodes[i]
 		id, ok := x.ids[n.urn]
@@ -181,7 +188,7 @@ func canonDiff(a, b canonical) string {
 // the fields each knows.
 func TestCanonicalCoversEveryField(t *testing.T) {
 	for typ, want := range map[reflect.Type]int{
-		reflect.TypeOf(index{}):       9, // ids, nodes, edgeIDs, edges, sources, tokens, vocab, vocabSorted, classes
+		reflect.TypeOf(index{}):       10, // ids, nodes, edgeIDs, edges, sources, tokens, vocab, vocabSorted, classes, counts
 		reflect.TypeOf(node{}):        10,
 		reflect.TypeOf(edge{}):        9,
 		reflect.TypeOf(sourceIndex{}): 4,

@@ -75,6 +75,8 @@ type Store struct {
 	// recordReads counts entity and edge records writers read from disk
 	// (tests use it to see what a write touches).
 	recordReads atomic.Uint64
+	// searchReads counts the index entries searches without text read.
+	searchReads atomic.Uint64
 
 	dir        string
 	openedFrom string // how Open built the index: "snapshot" or "records"
