@@ -2,6 +2,7 @@ package embedded
 
 import (
 	"bufio"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -61,7 +62,44 @@ func (t *txn) stageJournal(b batchWriter, ents []*entityRecord, edges []*edgeRec
 			return fmt.Errorf("stage journal: %w", err)
 		}
 	}
+	t.s.journal += len(ents) + len(edges) + len(t.live)
 	return nil
+}
+
+// Checkpoint writes a new index snapshot now, so that an Open after a
+// crash replays nothing written before it. Writers wait meanwhile.
+func (s *Store) Checkpoint(ctx context.Context) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	return s.writeSnapshot(s.dir, s.idx)
+}
+
+// maybeCheckpoint writes a new index snapshot once the journal holds more
+// than Options.CheckpointAfter records. The caller holds wmu. A failure
+// is logged: the journal and the older snapshot still describe the store.
+func (s *Store) maybeCheckpoint() {
+	limit := s.checkpointAfter
+	if limit < 0 {
+		return
+	}
+	if limit == 0 {
+		s.mu.RLock()
+		limit = max(100_000, (len(s.idx.nodes)+len(s.idx.edges))/8)
+		s.mu.RUnlock()
+	}
+	if s.journal <= limit {
+		return
+	}
+	start := time.Now()
+	if err := s.writeSnapshot(s.dir, s.idx); err != nil {
+		s.log.Warn("write index snapshot", "err", err)
+		return
+	}
+	s.log.Info("index snapshot written", "took", time.Since(start).Round(time.Millisecond))
 }
 
 // stageDerived stages everything a txn's batch carries besides the records
@@ -78,8 +116,14 @@ func (t *txn) stageDerived(b batchWriter, ents []*entityRecord, edges []*edgeRec
 
 // writeSnapshot writes x to dir as the snapshot of a new generation, then
 // commits that generation and clears the journal in one synced batch. The
-// caller holds wmu, so x does not change.
+// caller holds wmu, so only a search sorting the vocabulary could change
+// x: it is sorted first, and readers keep reading while x is encoded.
 func (s *Store) writeSnapshot(dir string, x *index) error {
+	s.mu.Lock()
+	x.sortedVocab()
+	s.mu.Unlock()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	gen := rand.Uint64() | 1 // never zero
 	tmp := filepath.Join(dir, snapshotFile+".tmp")
 	durable := s.sync == pebble.Sync
@@ -107,6 +151,7 @@ func (s *Store) writeSnapshot(dir string, x *index) error {
 	if err := b.Commit(s.sync); err != nil {
 		return fmt.Errorf("commit snapshot generation: %w", err)
 	}
+	s.journal = 0
 	return nil
 }
 
@@ -659,7 +704,7 @@ func (s *Store) loadSnapshot() (*index, error) {
 		return nil, err
 	}
 	s.openedFrom = "snapshot"
-	s.journaled = n
+	s.journaled, s.journal = n, n
 	return x, nil
 }
 

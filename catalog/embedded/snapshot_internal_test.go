@@ -369,3 +369,45 @@ func TestOpenFromSnapshotMatchesRebuild(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestCheckpointBoundsReplay: once the journal holds more than
+// CheckpointAfter records a commit writes a new snapshot, so after a crash
+// Open replays only what was written since; Checkpoint does it on demand.
+func TestCheckpointBoundsReplay(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(Options{Dir: dir, CheckpointAfter: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := 0; round < 3; round++ {
+		snapshotScenario(t, s, round)
+	}
+	if s.journal > 4+8 { // at most the limit plus one commit's records
+		t.Errorf("journal holds %d records after commits with CheckpointAfter 4", s.journal)
+	}
+	want := s.idx
+	crash(t, s)
+	s, err = Open(Options{Dir: dir, CheckpointAfter: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.openedFrom != "snapshot" || s.journaled > 12 {
+		t.Errorf("opened from %s replaying %d records, want the checkpoint and a short journal", s.openedFrom, s.journaled)
+	}
+	requireRebuildEqual(t, s, want, "crash after checkpoints")
+	snapshotScenario(t, s, 3)
+	if err := s.Checkpoint(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want = s.idx
+	crash(t, s)
+	s, err = Open(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.openedFrom != "snapshot" || s.journaled != 0 {
+		t.Errorf("opened from %s replaying %d records, want the checkpoint and an empty journal", s.openedFrom, s.journaled)
+	}
+	requireRebuildEqual(t, s, want, "crash after Checkpoint")
+}

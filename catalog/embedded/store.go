@@ -44,6 +44,11 @@ type Options struct {
 	NoSync bool
 	// RunsPerSource bounds the crawl runs kept per source; zero means 500.
 	RunsPerSource int
+	// CheckpointAfter is how many journaled record writes make a commit
+	// write a new index snapshot, which bounds what Open replays after a
+	// crash; zero means the larger of 100,000 and an eighth of the index,
+	// negative means only Close and Checkpoint write one.
+	CheckpointAfter int
 }
 
 // Store is the embedded catalog store. It is safe for concurrent use.
@@ -81,6 +86,9 @@ type Store struct {
 	dir        string
 	openedFrom string // how Open built the index: "snapshot" or "records"
 	journaled  int    // records replayed from the journal, when from a snapshot
+	// journal counts the journal keys staged since the last snapshot
+	// (guarded by wmu); checkpointAfter is Options.CheckpointAfter.
+	journal, checkpointAfter int
 }
 
 var _ catalog.Store = (*Store)(nil)
@@ -117,6 +125,7 @@ func Open(opts Options) (*Store, error) {
 	s := &Store{
 		db: db, log: logger.With("component", "store"), now: now, cache: cache,
 		sync: pebble.Sync, runs: opts.RunsPerSource, notify: make(chan struct{}), dir: opts.Dir,
+		checkpointAfter: opts.CheckpointAfter,
 	}
 	if opts.NoSync {
 		s.sync = pebble.NoSync

@@ -737,6 +737,7 @@ func (s *Store) commit(t *txn) ([]catalog.Change, error) {
 		s.notify = make(chan struct{})
 	}
 	s.mu.Unlock()
+	s.maybeCheckpoint()
 	return out, nil
 }
 
