@@ -139,7 +139,11 @@ func stageScopeDiff(b batchWriter, before, after map[string]struct{}) error {
 // writes, next to the records themselves.
 func (t *txn) stageScopeIndex(b batchWriter, ents []*entityRecord, edges []*edgeRecord) error {
 	for _, r := range ents {
-		if err := stageScopeDiff(b, entityScopeKeys(t.entOrig[r.URN]), entityScopeKeys(r)); err != nil {
+		orig := t.entOrig[r.URN]
+		if orig != nil && sameFacetScopes(orig, r) {
+			continue // most writes (curation, propagation) change no facet
+		}
+		if err := stageScopeDiff(b, entityScopeKeys(orig), entityScopeKeys(r)); err != nil {
 			return err
 		}
 	}
@@ -149,6 +153,21 @@ func (t *txn) stageScopeIndex(b batchWriter, ents []*entityRecord, edges []*edge
 		}
 	}
 	return nil
+}
+
+// sameFacetScopes reports whether a and b have facets from the same
+// sources under the same scopes.
+func sameFacetScopes(a, b *entityRecord) bool {
+	if len(a.Facets) != len(b.Facets) {
+		return false
+	}
+	for src, fa := range a.Facets {
+		fb, ok := b.Facets[src]
+		if !ok || !equalStrings(fa.Scopes, fb.Scopes) {
+			return false
+		}
+	}
+	return true
 }
 
 // scopedAssertions returns, from the scope index, the entities and edges
