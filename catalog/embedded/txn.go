@@ -87,6 +87,7 @@ func (t *txn) entity(u catalog.URN) (*entityRecord, bool, error) {
 	var raw []byte
 	if t.s.idx.hasRecord(u) {
 		var err error
+		t.s.recordReads.Add(1)
 		if raw, found, err = t.s.getRaw(entityKey(u), &orig, true); err != nil {
 			return nil, false, err
 		}
@@ -144,6 +145,7 @@ func (t *txn) prefetch(muts []catalog.Mutation) error {
 			defer wg.Done()
 			for i := w; i < len(urns); i += workers {
 				var orig entityRecord
+				t.s.recordReads.Add(1)
 				raw, found, err := t.s.getRaw(entityKey(urns[i]), &orig, true)
 				if err == nil && found {
 					res[i] = loaded{orig: &orig, raw: raw}
@@ -177,6 +179,7 @@ func (t *txn) edge(k catalog.EdgeKey) (*edgeRecord, bool, error) {
 	var found bool
 	if _, known := t.s.idx.edgeID(k); known {
 		var err error
+		t.s.recordReads.Add(1)
 		if found, err = t.s.get(edgeKey(k), &orig); err != nil {
 			return nil, false, err
 		}
@@ -562,6 +565,9 @@ func (s *Store) commit(t *txn) ([]catalog.Change, error) {
 			return nil, fmt.Errorf("stage edge %s: %w", r.key(), err)
 		}
 	}
+	if err := t.stageDerived(b, ents, edges); err != nil {
+		return nil, err
+	}
 	liveKeys := make([]string, 0, len(t.live))
 	for k := range t.live {
 		liveKeys = append(liveKeys, k)
@@ -650,6 +656,7 @@ func (s *Store) commit(t *txn) ([]catalog.Change, error) {
 		s.notify = make(chan struct{})
 	}
 	s.mu.Unlock()
+	s.maybeCheckpoint()
 	return out, nil
 }
 
