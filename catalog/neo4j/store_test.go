@@ -46,55 +46,8 @@ func drop(t testing.TB, st *realservers.State, prefix string) {
 		return
 	}
 	defer s.Close()
-	for _, l := range labels {
-		if l == "EDGE" {
-			continue
-		}
-		for {
-			v, err := s.write(ctx, func(tx neo4jTx) (any, error) {
-				res, err := tx.Run(ctx, s.q.Replace("MATCH (n:`"+l+"`) WITH n LIMIT 5000 DETACH DELETE n RETURN count(*)"), nil)
-				if err != nil {
-					return nil, err
-				}
-				r, err := res.Single(ctx)
-				if err != nil {
-					return nil, err
-				}
-				return r.Values[0], nil
-			})
-			if err != nil {
-				t.Errorf("drop %s nodes: %v", l, err)
-				return
-			}
-			if asInt(v) == 0 {
-				break
-			}
-		}
-	}
-	for _, what := range []string{"CONSTRAINT", "INDEX"} {
-		plural := map[string]string{"CONSTRAINT": "CONSTRAINTS", "INDEX": "INDEXES"}[what]
-		v, err := s.read(ctx, func(tx neo4jTx) (any, error) {
-			res, err := tx.Run(ctx, "SHOW "+plural+" YIELD name WHERE name STARTS WITH $p RETURN name", map[string]any{"p": prefix})
-			if err != nil {
-				return nil, err
-			}
-			return res.Collect(ctx)
-		})
-		if err != nil {
-			t.Errorf("list %ss: %v", what, err)
-			return
-		}
-		for _, r := range v.([]*neo4jRecord) {
-			if _, err := s.write(ctx, func(tx neo4jTx) (any, error) {
-				res, err := tx.Run(ctx, "DROP "+what+" `"+r.Values[0].(string)+"` IF EXISTS", nil)
-				if err != nil {
-					return nil, err
-				}
-				return res.Consume(ctx)
-			}); err != nil {
-				t.Errorf("drop %s: %v", r.Values[0], err)
-			}
-		}
+	if err := s.Drop(ctx); err != nil {
+		t.Error(err)
 	}
 }
 
