@@ -47,7 +47,7 @@ func benchSnapshot(n int, bump bool) catalog.Snapshot {
 // a re-crawl changing 1% of the topics, and the p50/p99 latency of the
 // impact closure (unbounded downstream walk) of first-layer topics.
 //
-//	eval "$(infra/up neo4j)"; go test -run '^$' -bench Stores -benchtime 1x -bench.nodes 20000 ./catalog/neo4j/
+//	eval "$(infra/up neo4j)"; go test -run '^$' -bench Stores -benchtime 1x ./catalog/neo4j/ -args -bench.nodes 20000
 func BenchmarkStores(b *testing.B) {
 	n := *benchNodes
 	open := map[string]func(b *testing.B) catalog.Store{

@@ -3,32 +3,87 @@ package neo4j
 import (
 	"context"
 	"fmt"
+	"sort"
+	"strings"
 
 	"github.com/watershed-data/watershed/catalog"
 )
 
-// hopQuery expands one frontier of a walk in Cypher: every edge the query
-// lets through (kind, alive at $at, pass-through, Carrying, NodeKinds,
-// LiveOnly), in frontier order then edge creation order, at most $limit
-// rows. %s is the direction's pattern.
-const hopQuery = `UNWIND $frontier AS f
-MATCH %s
-WITH f, n, r, m, (f.through AND (CASE WHEN $at IS NULL THEN 0 IN coalesce(n.passTo, []) ELSE ` + "%s" + ` END)) AS pass
-WHERE r.kind IN $kinds
-  AND (CASE WHEN $at IS NULL THEN r.alive ELSE ` + "%s" + ` END)
-  AND NOT (pass AND r.kind IN $flow)
+// hopsPerQuery is how many hops one Cypher query of a walk expands: the
+// first exactly, the rest speculatively (see walkQuery).
+const hopsPerQuery = 5
+
+// edgeFilter is the WHERE of one hop over (n)-[r]->(m): every edge the
+// query lets through (kind, alive at $at, pass-through, Carrying,
+// NodeKinds, LiveOnly). THROUGH is whether n was reached by the walk (not
+// a start); %[1]s and %[2]s are the node's pass-through and the edge's
+// liveness at $at.
+const edgeFilter = `r.kind IN $kinds
+  AND (CASE WHEN $at IS NULL THEN r.alive ELSE %[2]s END)
+  AND NOT ((THROUGH AND (CASE WHEN $at IS NULL THEN 0 IN coalesce(n.passTo, []) ELSE %[1]s END)) AND r.kind IN $flow)
   AND ($carry IS NULL OR (NOT (r.masking AND NOT $pm) AND none(b IN r.block WHERE $carry = b OR $carry STARTS WITH b + '.')))
   AND ($nodeKinds IS NULL OR m.kind IN $nodeKinds)
-  AND (NOT $live OR NOT m.deleted)
-RETURN f.i AS i, n.urn AS from, r.kind AS kind, m.urn AS to, m.kind AS mkind
-ORDER BY i, r.n
-LIMIT $limit`
+  AND (NOT $live OR NOT m.deleted)`
 
-// Traverse walks breadth-first, one Cypher query per hop, with the
-// embedded store's semantics (see catalog.TraverseQuery): each node once at
-// its smallest depth, reached by the first edge in frontier and edge
+// walkQuery expands up to hops hops of a walk in one query. Hop 0 is
+// exact: every edge the filter lets through out of $frontier, in frontier
+// order then edge creation order, at most $limit rows. Each later hop is
+// speculative: the edges out of every node the previous hop reached whose
+// kind is not in $stop (at most $limit of them, in no order), without
+// knowing which of those nodes the walk visited before. The speculative
+// hops are a superset of what the walk expands next, so the caller keeps
+// the rows of the nodes it really expands and orders them itself; a
+// speculative hop that met $limit is unusable (which rows it dropped is
+// unknown) and the caller walks on from there with a new query. Later
+// hops look their nodes up by URN with an index hint: without it Neo4j
+// 5 may plan a hop as a scan of the URN index.
+func walkQuery(hops int, upstream bool) string {
+	arrow := func(n string) string {
+		if upstream {
+			return n + "<-[r:`EDGE`]-(m:`Entity`)"
+		}
+		return n + "-[r:`EDGE`]->(m:`Entity`)"
+	}
+	filter := func(through string) string {
+		return strings.ReplaceAll(fmt.Sprintf(edgeFilter, aliveAt("n.passFrom", "n.passTo"), aliveAt("r.ivFrom", "r.ivTo")), "THROUGH", through)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, `CALL {
+  UNWIND $frontier AS f
+  MATCH %s
+  WHERE %s
+  WITH f, n, r, m ORDER BY f.i, r.n LIMIT $limit
+  RETURN collect([f.i, n.urn, r.kind, m.urn, m.kind, r.n]) AS h0,
+    collect(DISTINCT CASE WHEN NOT m.kind IN $stop THEN m.urn END) AS x0
+}
+`, arrow("(n:`Entity` {urn: f.u})"), filter("f.through"))
+	ret := []string{"h0"}
+	carried := "h0"
+	for h := 1; h < hops; h++ {
+		fmt.Fprintf(&b, `CALL {
+  WITH x%[1]d
+  UNWIND x%[1]d AS u
+  MATCH %[3]s USING INDEX SEEK n:`+"`Entity`"+`(urn)
+  WHERE %[4]s
+  WITH n, r, m LIMIT $limit
+  RETURN collect([0, n.urn, r.kind, m.urn, m.kind, r.n]) AS h%[2]d,
+    collect(DISTINCT CASE WHEN NOT m.kind IN $stop THEN m.urn END) AS x%[2]d
+}
+WITH %[5]s, h%[2]d, x%[2]d
+`, h-1, h, arrow("(n:`Entity` {urn: u})"), filter("true"), carried)
+		ret = append(ret, fmt.Sprintf("h%d", h))
+		carried = strings.Join(ret, ", ")
+	}
+	b.WriteString("RETURN " + strings.Join(ret, ", "))
+	return b.String()
+}
+
+// Traverse walks breadth-first with the embedded store's semantics (see
+// catalog.TraverseQuery): each node once at its smallest depth, reached by the first edge in frontier and edge
 // creation order. One hop reads at most Options.MaxHopRows edges; a walk
-// that meets that bound stops there, Truncated.
+// that meets that bound stops there, Truncated. One Cypher query expands
+// up to hopsPerQuery hops (walkQuery); a hop whose speculative expansion
+// met the bound is read again exactly by the next query.
 func (s *Store) Traverse(ctx context.Context, q catalog.TraverseQuery) (catalog.Traversal, error) {
 	var out catalog.Traversal
 	starts := q.StartURNs()
@@ -71,11 +126,11 @@ func (s *Store) Traverse(ctx context.Context, q catalog.TraverseQuery) (catalog.
 	for _, k := range q.StopKinds {
 		stop[k] = true
 	}
-	pattern := "(n:`Entity` {urn: f.u})-[r:`EDGE`]->(m:`Entity`)"
-	if q.Direction == catalog.Upstream {
-		pattern = "(n:`Entity` {urn: f.u})<-[r:`EDGE`]-(m:`Entity`)"
+	stopList := []string{}
+	for k := range stop {
+		stopList = append(stopList, string(k))
 	}
-	query := fmt.Sprintf(hopQuery, pattern, aliveAt("n.passFrom", "n.passTo"), aliveAt("r.ivFrom", "r.ivTo"))
+	queries := map[int]string{}
 	v, err := s.view(ctx, func(r reader) (any, error) {
 		var out catalog.Traversal
 		head, err := r.head()
@@ -120,31 +175,60 @@ func (s *Store) Traverse(ctx context.Context, q catalog.TraverseQuery) (catalog.
 			}
 		}
 		isStart := len(frontier)
+		var spec [][]hopRow // speculative hops of the last query, usable in turn
 		for d := 1; len(frontier) > 0 && (q.MaxDepth <= 0 || d <= q.MaxDepth); d++ {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
-			params := make([]map[string]any, len(frontier))
-			for i, u := range frontier {
-				// A pass-through node reached by the walk stops the flow:
-				// its pair edges carry the data across it.
-				params[i] = map[string]any{"i": int64(i), "u": string(u), "through": d > 1 || i >= isStart}
-			}
-			recs, err := r.collect(query, map[string]any{
-				"frontier": params, "kinds": kindList, "flow": flowList, "at": nanosOrNil(q.At),
-				"carry": carry, "pm": pm, "nodeKinds": nilIfEmpty(nodeKinds), "live": q.LiveOnly, "limit": int64(s.hopRows),
-			})
-			if err != nil {
-				return nil, fmt.Errorf("walk hop %d: %w", d, err)
+			var rows []hopRow
+			if len(spec) > 0 {
+				rows = expandedBy(spec[0], frontier)
+				spec = spec[1:]
+			} else {
+				hops := hopsPerQuery
+				if q.MaxDepth > 0 {
+					hops = min(hops, q.MaxDepth-d+1)
+				}
+				query, ok := queries[hops]
+				if !ok {
+					query = walkQuery(hops, q.Direction == catalog.Upstream)
+					queries[hops] = query
+				}
+				params := make([]map[string]any, len(frontier))
+				for i, u := range frontier {
+					// A pass-through node reached by the walk stops the flow:
+					// its pair edges carry the data across it.
+					params[i] = map[string]any{"i": int64(i), "u": string(u), "through": d > 1 || i >= isStart}
+				}
+				recs, err := r.collect(query, map[string]any{
+					"frontier": params, "kinds": kindList, "flow": flowList, "at": nanosOrNil(q.At),
+					"carry": carry, "pm": pm, "nodeKinds": nilIfEmpty(nodeKinds), "live": q.LiveOnly, "limit": int64(s.hopRows),
+					"stop": stopList,
+				})
+				if err != nil {
+					return nil, fmt.Errorf("walk hop %d: %w", d, err)
+				}
+				if len(recs) != 1 {
+					return nil, fmt.Errorf("walk hop %d: %d result rows", d, len(recs))
+				}
+				for h, v := range recs[0].Values {
+					hop := hopRows(v)
+					if h == 0 {
+						rows = hop
+						continue
+					}
+					if len(hop) >= s.hopRows {
+						break // met the bound: which rows it lacks is unknown
+					}
+					spec = append(spec, hop)
+				}
 			}
 			var next []catalog.URN
-			for _, rec := range recs {
-				from, kind, to := catalog.URN(rec.Values[1].(string)), catalog.EdgeKind(rec.Values[2].(string)), catalog.URN(rec.Values[3].(string))
-				key := catalog.EdgeKey{From: from, Kind: kind, To: to}
-				other := to
+			for _, row := range rows {
+				key := catalog.EdgeKey{From: row.from, Kind: row.kind, To: row.to}
+				other := row.to
 				if q.Direction == catalog.Upstream {
-					key = catalog.EdgeKey{From: to, Kind: kind, To: from}
-					other = to
+					key = catalog.EdgeKey{From: row.to, Kind: row.kind, To: row.from}
 				}
 				if visited[other] {
 					if q.Edges {
@@ -157,17 +241,16 @@ func (s *Store) Traverse(ctx context.Context, q catalog.TraverseQuery) (catalog.
 					return out, nil
 				}
 				visited[other] = true
-				mk := catalog.Kind(rec.Values[4].(string))
-				out.Nodes = append(out.Nodes, catalog.Reached{URN: other, Kind: mk, Depth: d, Via: key})
+				out.Nodes = append(out.Nodes, catalog.Reached{URN: other, Kind: row.mkind, Depth: d, Via: key})
 				if q.Edges {
 					out.Edges = append(out.Edges, key)
 				}
-				if stop[mk] {
+				if stop[row.mkind] {
 					continue // reached, not walked from
 				}
 				next = append(next, other)
 			}
-			if len(recs) >= s.hopRows {
+			if len(rows) >= s.hopRows {
 				out.Truncated = true
 				return out, nil
 			}
@@ -180,4 +263,47 @@ func (s *Store) Traverse(ctx context.Context, q catalog.TraverseQuery) (catalog.
 		return catalog.Traversal{}, err
 	}
 	return v.(catalog.Traversal), nil
+}
+
+// hopRow is one edge a hop of a walk read: from the frontier node from to
+// the node to (of kind mkind), n its creation order.
+type hopRow struct {
+	from, to catalog.URN
+	kind     catalog.EdgeKind
+	mkind    catalog.Kind
+	n        int64
+}
+
+// hopRows decodes a hop's list of [i, from, kind, to, mkind, n].
+func hopRows(v any) []hopRow {
+	list, _ := v.([]any)
+	out := make([]hopRow, 0, len(list))
+	for _, e := range list {
+		f := e.([]any)
+		out = append(out, hopRow{from: catalog.URN(f[1].(string)), kind: catalog.EdgeKind(f[2].(string)), to: catalog.URN(f[3].(string)), mkind: catalog.Kind(f[4].(string)), n: asInt(f[5])})
+	}
+	return out
+}
+
+// expandedBy keeps the rows of a speculative hop out of the frontier's
+// nodes, in frontier order then edge creation order: the rows the exact
+// hop query would have read.
+func expandedBy(rows []hopRow, frontier []catalog.URN) []hopRow {
+	at := make(map[catalog.URN]int, len(frontier))
+	for i, u := range frontier {
+		at[u] = i
+	}
+	var out []hopRow
+	for _, r := range rows {
+		if _, ok := at[r.from]; ok {
+			out = append(out, r)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if a, b := at[out[i].from], at[out[j].from]; a != b {
+			return a < b
+		}
+		return out[i].n < out[j].n
+	})
+	return out
 }
