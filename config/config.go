@@ -42,7 +42,7 @@ type Config struct {
 	Changelog Changelog `yaml:"changelog"`
 	// Replica names this process among the replicas sharing a store (in
 	// crawl leases and logs); empty means <hostname>/<listen>.
-	Replica string `yaml:"replica"`
+	Replica string  `yaml:"replica"`
 	Log     Log     `yaml:"log"`
 	Auth    Auth    `yaml:"auth"`
 	GraphQL GraphQL `yaml:"graphql"`

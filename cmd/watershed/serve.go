@@ -401,7 +401,7 @@ type subscriptionCollector struct {
 	changes interface {
 		Subscriptions() []changelog.SubscriptionStatus
 	}
-	head    func(context.Context) (uint64, error)
+	head func(context.Context) (uint64, error)
 }
 
 var (
