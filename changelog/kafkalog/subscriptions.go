@@ -32,6 +32,15 @@ type Options struct {
 	// position and the relay's position live there.
 	Log     changelog.Log
 	Cursors changelog.Cursors
+	// Instance, when set, names this replica for static group membership
+	// (KIP-345: member instance id Instance + "/" + the subscription): a
+	// replica restarted after a crash takes its partitions back at once,
+	// without waiting for its old session to time out.
+	Instance string
+	// SessionTimeout is how long a silent member (a dead replica) keeps
+	// its partitions before the group hands them to the others; zero means
+	// 15s.
+	SessionTimeout time.Duration
 	// BatchSize bounds a batch; zero means 256. MaxBackoff caps the delay
 	// between retries; zero means 30s.
 	BatchSize  int
@@ -78,6 +87,9 @@ func New(o Options) *Subscriptions {
 	}
 	if o.MaxBackoff <= 0 {
 		o.MaxBackoff = 30 * time.Second
+	}
+	if o.SessionTimeout <= 0 {
+		o.SessionTimeout = 15 * time.Second
 	}
 	logger := o.Logger
 	if logger == nil {
@@ -156,11 +168,15 @@ func (k *Subscriptions) Run(ctx context.Context, s changelog.Subscription) error
 	st.Update(func(st *changelog.SubscriptionStatus) { st.Position, st.Bootstrapping = floor, false })
 	logger.Info("subscription started", "floor", floor, "bootstrapped", !found && s.Start != nil)
 
-	cl, err := kgo.NewClient(append([]kgo.Opt{
+	opts := []kgo.Opt{
 		kgo.SeedBrokers(k.o.Brokers...), kgo.ConsumerGroup(group), kgo.ConsumeTopics(k.o.Topic),
-		kgo.DisableAutoCommit(), kgo.BlockRebalanceOnPoll(),
+		kgo.DisableAutoCommit(), kgo.BlockRebalanceOnPoll(), kgo.SessionTimeout(k.o.SessionTimeout),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(time.Second),
-	}, k.o.ClientOpts...)...)
+	}
+	if k.o.Instance != "" {
+		opts = append(opts, kgo.InstanceID(k.o.Instance+"/"+s.Name))
+	}
+	cl, err := kgo.NewClient(append(opts, k.o.ClientOpts...)...)
 	if err != nil {
 		return fmt.Errorf("build consumer for %s: %w", s.Name, err)
 	}

@@ -66,7 +66,7 @@ func newChangeLog(cfg config.Config, store serverStore, logger *slog.Logger) cha
 		return changeLog{runner: changelog.New(changelog.Options{Log: store, Cursors: store, Logger: logger}), close: func() {}}
 	}
 	c := cfg.Changelog
-	k := kafkalog.New(kafkalog.Options{Brokers: c.Bootstrap, Topic: c.Topic, Log: store, Cursors: store, Logger: logger})
+	k := kafkalog.New(kafkalog.Options{Brokers: c.Bootstrap, Topic: c.Topic, Log: store, Cursors: store, Instance: replicaName(cfg), Logger: logger})
 	relay := kafkalog.NewRelay(kafkalog.RelayOptions{
 		Brokers: c.Bootstrap, Topic: c.Topic, Partitions: int32(c.Partitions), ReplicationFactor: int16(c.ReplicationFactor),
 		Log: store, Cursors: store, Leases: store, Holder: replicaName(cfg), Logger: logger,
