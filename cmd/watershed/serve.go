@@ -277,11 +277,16 @@ func (s *server) run(ctx context.Context) error {
 			return s.background(bctx)
 		}, func(error) { cancel() })
 	}
-	g.Add(func() error {
-		<-ctx.Done()
-		s.logger.Info("shutting down")
-		return nil
-	}, func(error) {})
+	{
+		// Ends on a signal, or when another actor ends (a store that
+		// cannot open): the process then exits instead of serving 503s.
+		sctx, cancel := context.WithCancel(ctx)
+		g.Add(func() error {
+			<-sctx.Done()
+			s.logger.Info("shutting down")
+			return nil
+		}, func(error) { cancel() })
+	}
 	err := g.Run()
 	if s.hookQueue != nil {
 		if cerr := s.hookQueue.Close(); cerr != nil {
