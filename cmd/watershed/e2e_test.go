@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -218,6 +219,20 @@ func TestBinaryEndToEnd(t *testing.T) {
 		t.Errorf("foreign Host answered %d, want 421", resp.StatusCode)
 	}
 
+	// Propagation is asynchronous: let its entry reach the log before the
+	// state is read, or it shows only after the restart and looks like a
+	// change.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		d := p.gql(`{ changes(first: 1000) { edges { node { type } } } }`, nil)
+		if strings.Contains(fmt.Sprint(d), "classification.propagated") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("propagation never reached the job: %v", d)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	before := p.gql(stateQuery, nil)
 	if got := before["l"].(map[string]any)["nodes"].([]any); len(got) != 1 {
 		t.Fatalf("lineage nodes = %v", got)
