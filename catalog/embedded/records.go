@@ -23,7 +23,7 @@ import (
 //	d<name>                        classification definition (JSON)
 //	r<source>\x00<^start ns, 8 BE> crawl run (JSON), newest first
 //	m<name>                        store metadata
-//	x<name>                        lease (JSON catalog.Lease)
+//	a<name>                        lease (JSON catalog.Lease)
 const (
 	prefixEntity   = 'e'
 	prefixEdge     = 'g'
@@ -34,7 +34,7 @@ const (
 	prefixClassDef = 'd'
 	prefixRun      = 'r'
 	prefixMeta     = 'm'
-	prefixLease    = 'x'
+	prefixLease    = 'a'
 )
 
 // formatVersion is stored under m"format"; a store written by a newer
