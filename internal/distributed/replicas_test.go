@@ -42,6 +42,7 @@ type cluster struct {
 type replica struct {
 	name, addr, config, data string
 	cmd                      *exec.Cmd
+	exited                   chan struct{} // closed once cmd has been waited for
 	logs                     *syncBuffer
 }
 
@@ -121,25 +122,26 @@ func (c *cluster) start(name string) {
 	if err := r.cmd.Start(); err != nil {
 		c.t.Fatal(err)
 	}
-	cmd := r.cmd
+	cmd, logs := r.cmd, r.logs
+	exited := make(chan struct{})
+	r.exited = exited
+	go func() { cmd.Wait(); close(exited) }()
 	c.t.Cleanup(func() {
-		if cmd.ProcessState == nil {
+		select {
+		case <-exited:
+		default:
 			cmd.Process.Signal(syscall.SIGTERM)
-			done := make(chan struct{})
-			go func() { cmd.Wait(); close(done) }()
 			select {
-			case <-done:
+			case <-exited:
 			case <-time.After(20 * time.Second):
 				cmd.Process.Kill()
-				<-done
+				<-exited
 			}
 		}
 		if c.t.Failed() {
-			c.t.Logf("log of %s:\n%s", name, r.logs)
+			c.t.Logf("log of %s (pid %d):\n%s", name, cmd.Process.Pid, logs)
 		}
 	})
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
 	deadline := time.After(2 * time.Minute)
 	for {
 		resp, err := http.Get("http://" + r.addr + "/readyz")
@@ -166,9 +168,7 @@ func (c *cluster) kill9(name string) {
 	if err := r.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		c.t.Fatal(err)
 	}
-	for r.cmd.ProcessState == nil {
-		time.Sleep(10 * time.Millisecond)
-	}
+	<-r.exited
 }
 
 // gql runs a query on replica name and returns its data.
