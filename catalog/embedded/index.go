@@ -25,6 +25,7 @@ type index struct {
 	vocab       []string            // every token; sorted when vocabSorted
 	vocabSorted bool
 	classes     map[string]map[uint32]struct{} // classification name → node ids
+	counts      map[catalog.Kind]kindCount     // entity records per kind (see searchorder.go)
 }
 
 type node struct {
@@ -108,6 +109,7 @@ func newIndex() *index {
 		sources: map[string]*sourceIndex{},
 		tokens:  map[string][]uint32{},
 		classes: map[string]map[uint32]struct{}{},
+		counts:  map[catalog.Kind]kindCount{},
 	}
 }
 
@@ -154,8 +156,10 @@ func (x *index) putEntity(r *entityRecord) { x.putEntityTokens(r, true) }
 func (x *index) putEntityTokens(r *entityRecord, tokens bool) {
 	id, added := x.addNode(r.URN)
 	n := &x.nodes[id]
+	x.count(n, -1)
 	n.record = true
 	n.deleted = !r.alive()
+	x.count(n, 1)
 	if name := r.displayName(); tokens || added || n.name != name {
 		n.name = name
 		x.setTokens(id, tokensOf(r.URN, n.name, r.effectiveDescription()))

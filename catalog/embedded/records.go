@@ -24,6 +24,9 @@ import (
 //	r<source>\x00<^start ns, 8 BE> crawl run (JSON), newest first
 //	m<name>                        store metadata
 //	a<name>                        lease (JSON catalog.Lease)
+//	x<source><scope>e<urn>, …g<edge> scope index (see scopeindex.go)
+//	o<deleted><kind><name>\x00<urn> search order (see searchorder.go)
+//	j<key>                         journal (see snapshot.go)
 const (
 	prefixEntity   = 'e'
 	prefixEdge     = 'g'
@@ -38,8 +41,12 @@ const (
 )
 
 // formatVersion is stored under m"format"; a store written by a newer
-// format refuses to open.
-const formatVersion = 1
+// format refuses to open, and one written by an older format is migrated
+// when it opens (see migration).
+//
+//	1  the keyspaces above
+//	2  adds the scope index (x), the search order (o) and the journal (j)
+const formatVersion = 2
 
 func entityKey(u catalog.URN) []byte { return append([]byte{prefixEntity}, u...) }
 

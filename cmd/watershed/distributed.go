@@ -10,6 +10,7 @@ import (
 
 	"github.com/watershed-data/watershed/catalog"
 	"github.com/watershed-data/watershed/catalog/embedded"
+	"github.com/watershed-data/watershed/catalog/neo4j"
 	"github.com/watershed-data/watershed/changelog"
 	"github.com/watershed-data/watershed/changelog/kafkalog"
 	"github.com/watershed-data/watershed/config"
@@ -30,7 +31,12 @@ type serverStore interface {
 func openConfiguredStore(cfg config.Config, logger *slog.Logger) (serverStore, error) {
 	switch cfg.Store.Kind {
 	case config.StoreNeo4j:
-		return nil, catalog.Errorf(catalog.Invalid, "store.kind: neo4j is not in this build yet (catalog/neo4j); use embedded")
+		st := cfg.Store
+		s, err := neo4j.Open(context.Background(), neo4j.Options{URI: st.URI, User: st.User, Password: st.Password, Database: st.Database, Logger: logger})
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
 	default:
 		s, err := embedded.Open(embedded.Options{Dir: cfg.DataDir, Logger: logger})
 		if err != nil {
