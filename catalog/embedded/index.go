@@ -25,6 +25,8 @@ type index struct {
 	vocab       []string            // every token; sorted when vocabSorted
 	vocabSorted bool
 	classes     map[string]map[uint32]struct{} // classification name → node ids
+
+	adj adjState // compact copy of the graph for walks (adjacency.go)
 }
 
 type node struct {
@@ -137,6 +139,7 @@ func (x *index) addNode(u catalog.URN) (uint32, bool) {
 	id := uint32(len(x.nodes))
 	x.ids[u] = id
 	x.nodes = append(x.nodes, node{urn: u, kind: u.Kind(), name: u.DisplayName()})
+	x.adjNodeChanged(id)
 	return id, true
 }
 
@@ -155,7 +158,10 @@ func (x *index) putEntityTokens(r *entityRecord, tokens bool) {
 	id, added := x.addNode(r.URN)
 	n := &x.nodes[id]
 	n.record = true
-	n.deleted = !r.alive()
+	if d := !r.alive(); d != n.deleted {
+		n.deleted = d
+		x.adjNodeChanged(id)
+	}
 	if name := r.displayName(); tokens || added || n.name != name {
 		n.name = name
 		x.setTokens(id, tokensOf(r.URN, n.name, r.effectiveDescription()))
@@ -176,6 +182,7 @@ func (x *index) putEdge(r *edgeRecord) {
 	from, to := x.nodeID(r.From), x.nodeID(r.To)
 	ident := edgeIdent{from: from, to: to, kind: r.Kind}
 	id, ok := x.edgeIDs[ident]
+	added := !ok
 	if !ok {
 		id = uint32(len(x.edges))
 		x.edgeIDs[ident] = id
@@ -184,6 +191,7 @@ func (x *index) putEdge(r *edgeRecord) {
 		x.nodes[to].in = append(x.nodes[to].in, id)
 	}
 	e := &x.edges[id]
+	before := slotFlags(e)
 	e.alive = r.alive()
 	e.intervals = append(e.intervals[:0], r.Alive...)
 	e.block = append(e.block[:0], r.Block...)
@@ -206,14 +214,17 @@ func (x *index) putEdge(r *edgeRecord) {
 	for _, old := range e.via {
 		if !containsID(via, old) {
 			x.nodes[old].viaEdges = removeID(x.nodes[old].viaEdges, id)
+			x.adjNodeChanged(old)
 		}
 	}
 	for _, v := range via {
 		if !containsID(e.via, v) {
 			x.nodes[v].viaEdges = append(x.nodes[v].viaEdges, id)
+			x.adjNodeChanged(v)
 		}
 	}
 	e.via = via
+	x.adjEdgeChanged(id, added, before)
 	for src, s := range x.sources {
 		if _, ok := r.Claims[src]; !ok {
 			delete(s.claims, id)
