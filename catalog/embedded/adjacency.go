@@ -36,8 +36,10 @@ type adjacency struct {
 	outF, inF     []uint8  // slot flags: edge kind index | slotAlive | slotSpecial
 
 	// nodeF holds the flags of every node of the index (also those added
-	// since the build): kind index | nodeDeleted | nodeHasVia.
+	// since the build): kind index | nodeDeleted | nodeHasVia; urns their
+	// URNs, densely, for turning reached ids into answers.
 	nodeF []uint8
+	urns  []catalog.URN
 
 	dirty      []uint64 // bitset over [0,n): the node's edges changed since the build
 	dirtyCount int
@@ -137,6 +139,7 @@ func (x *index) adjNodeChanged(id uint32) {
 	f := x.nodeFlags(id)
 	for int(id) >= len(a.nodeF) {
 		a.nodeF = append(a.nodeF, 0)
+		a.urns = append(a.urns, x.nodes[len(a.urns)].urn)
 	}
 	a.nodeF[id] = f
 }
@@ -206,7 +209,7 @@ func buildAdjacency(x *index) *adjacency {
 		outOff: make([]uint32, n+1), inOff: make([]uint32, n+1),
 		outTo: make([]uint32, m), inTo: make([]uint32, m),
 		outF: make([]uint8, m), inF: make([]uint8, m),
-		nodeF: make([]uint8, n, n+n/8),
+		nodeF: make([]uint8, n, n+n/8), urns: make([]catalog.URN, n, n+n/8),
 		dirty: make([]uint64, (n+63)/64),
 	}
 	for i := range x.edges {
@@ -218,6 +221,7 @@ func buildAdjacency(x *index) *adjacency {
 		a.outOff[i+1] += a.outOff[i]
 		a.inOff[i+1] += a.inOff[i]
 		a.nodeF[i] = x.nodeFlags(uint32(i))
+		a.urns[i] = x.nodes[i].urn
 	}
 	outPos := make([]uint32, n)
 	inPos := make([]uint32, n)
@@ -236,29 +240,40 @@ func buildAdjacency(x *index) *adjacency {
 	return a
 }
 
-// bitset marks visited nodes; bitsets are pooled between walks.
-type bitset []uint64
-
-func (b bitset) has(id uint32) bool { return b[id/64]&(1<<(id%64)) != 0 }
-func (b bitset) set(id uint32)      { b[id/64] |= 1 << (id % 64) }
-
-// bitsetPool recycles visited sets between walks.
-type bitsetPool struct{ p sync.Pool }
-
-// get returns an empty set for ids below n.
-func (p *bitsetPool) get(n int) *bitset {
-	b, _ := p.p.Get().(*bitset)
-	words := (n + 63) / 64
-	if b == nil || cap(*b) < words {
-		s := make(bitset, words, words+words/4+1)
-		return &s
-	}
-	*b = (*b)[:words]
-	clear(*b)
-	return b
+// walkScratch is the reusable space of one walk: the visited bitset and
+// the reached nodes in breadth-first order with the node and edge kind they
+// were reached from. Scratch spaces are pooled between walks.
+type walkScratch struct {
+	seen   []uint64
+	order  []uint32 // reached node ids, breadth-first
+	parent []uint32 // order[i] was reached from parent[i]
+	kind   []uint8  // … over an edge of this kind index
 }
 
-func (p *bitsetPool) put(b *bitset) { p.p.Put(b) }
+func (w *walkScratch) has(id uint32) bool { return w.seen[id/64]&(1<<(id%64)) != 0 }
+func (w *walkScratch) set(id uint32)      { w.seen[id/64] |= 1 << (id % 64) }
+
+// scratchPool recycles walk scratch spaces.
+type scratchPool struct{ p sync.Pool }
+
+// get returns an empty scratch space for node ids below n.
+func (p *scratchPool) get(n int) *walkScratch {
+	w, _ := p.p.Get().(*walkScratch)
+	if w == nil {
+		w = &walkScratch{}
+	}
+	words := (n + 63) / 64
+	if cap(w.seen) < words {
+		w.seen = make([]uint64, words, words+words/4+1)
+	} else {
+		w.seen = w.seen[:words]
+		clear(w.seen)
+	}
+	w.order, w.parent, w.kind = w.order[:0], w.parent[:0], w.kind[:0]
+	return w
+}
+
+func (p *scratchPool) put(w *walkScratch) { p.p.Put(w) }
 
 // walkSpec is a validated TraverseQuery in the adjacency's terms.
 type walkSpec struct {
@@ -283,30 +298,30 @@ func kindBits(kinds []catalog.Kind) uint32 {
 }
 
 // walkAdjacency is Traverse of the present over a (see Store.Traverse for
-// the promises); starts are the start node ids, deduplicated, tombstones
-// already left out when LiveOnly.
+// the promises); starts are the start node ids, tombstones already left out
+// when LiveOnly. The walk records reached nodes as ids in pooled scratch
+// space and turns them into URNs once, at the end, into a result allocated
+// at its final size.
 func (s *Store) walkAdjacency(ctx context.Context, x *index, a *adjacency, w walkSpec, starts []uint32, out *catalog.Traversal) error {
-	vp := s.bits.get(len(x.nodes))
-	defer s.bits.put(vp)
-	v := *vp
+	sc := s.scratch.get(len(x.nodes))
+	defer s.scratch.put(sc)
 	frontier := make([]uint32, 0, len(starts))
 	for _, id := range starts {
-		if !v.has(id) {
-			v.set(id)
+		if !sc.has(id) {
+			sc.set(id)
 			frontier = append(frontier, id)
 		}
 	}
-	isStart := len(frontier)
 	off, to, fl := a.outOff, a.outTo, a.outF
 	if !w.down {
 		off, to, fl = a.inOff, a.inTo, a.inF
 	}
 	nodeF := a.nodeF
-	var next []uint32
-	// reach handles the edge from → other of kind index k (slot flags f
-	// already passed the kind, alive, pass-through and Carrying tests); it
-	// reports false when the limit stops the walk.
-	reach := func(from, other uint32, k uint8, d int) bool {
+	var levels []int // levels[d-1]: where depth d ends in sc.order
+	// reach handles the edge from → other of kind index k that passed the
+	// kind, alive, pass-through and Carrying tests; it reports false when
+	// the limit stops the walk.
+	reach := func(from, other uint32, k uint8) bool {
 		nf := nodeF[other]
 		if w.nodeKinds != 0 && w.nodeKinds&(1<<(nf&nodeKindMask)) == 0 {
 			return true
@@ -314,41 +329,35 @@ func (s *Store) walkAdjacency(ctx context.Context, x *index, a *adjacency, w wal
 		if w.liveOnly && nf&nodeDeleted != 0 {
 			return true
 		}
-		if v.has(other) {
+		if sc.has(other) {
 			if w.edges {
 				out.Edges = append(out.Edges, a.key(x, from, other, k, w.down))
 			}
 			return true
 		}
-		if w.limit > 0 && len(out.Nodes) >= w.limit {
+		if w.limit > 0 && len(sc.order) >= w.limit {
 			out.Truncated = true
 			return false
 		}
-		v.set(other)
-		key := a.key(x, from, other, k, w.down)
-		urn := key.To
-		if !w.down {
-			urn = key.From
-		}
-		out.Nodes = append(out.Nodes, catalog.Reached{URN: urn, Kind: kindOf(nf), Depth: d, Via: key})
+		sc.set(other)
+		sc.order = append(sc.order, other)
+		sc.parent = append(sc.parent, from)
+		sc.kind = append(sc.kind, k)
 		if w.edges {
-			out.Edges = append(out.Edges, key)
-		}
-		if w.stopKinds&(1<<(nf&nodeKindMask)) == 0 {
-			next = append(next, other)
+			out.Edges = append(out.Edges, a.key(x, from, other, k, w.down))
 		}
 		return true
 	}
+	walked := 0 // sc.order[:walked] were walked from (or stopped)
 	for d := 1; len(frontier) > 0 && (w.maxDepth <= 0 || d <= w.maxDepth); d++ {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		next = next[:0]
-		for i, id := range frontier {
+		stop := false
+		for _, id := range frontier {
 			// A pass-through node reached by the walk stops the flow: its
 			// pair edges carry the data across it.
-			through := d > 1 || i >= isStart
-			pass := through && nodeF[id]&nodeHasVia != 0 && x.passThrough(id, time.Time{})
+			pass := d > 1 && nodeF[id]&nodeHasVia != 0 && x.passThrough(id, time.Time{})
 			if a.clean(id) {
 				for p, end := off[id], off[id+1]; p < end; p++ {
 					f := fl[p]
@@ -361,45 +370,72 @@ func (s *Store) walkAdjacency(ctx context.Context, x *index, a *adjacency, w wal
 					}
 					other := to[p]
 					if nf := nodeF[other]; (w.nodeKinds != 0 && w.nodeKinds&(1<<(nf&nodeKindMask)) == 0) ||
-						(w.liveOnly && nf&nodeDeleted != 0) || (!w.edges && v.has(other)) {
+						(w.liveOnly && nf&nodeDeleted != 0) || (!w.edges && sc.has(other)) {
 						continue // the common case, decided without a call
 					}
 					if w.carrying != "" && f&slotSpecial != 0 && a.blocksSlot(x, id, other, k, w) {
 						continue
 					}
-					if !reach(id, other, k, d) {
-						return nil
+					if !reach(id, other, k) {
+						stop = true
+						break
 					}
 				}
-				continue
-			}
-			n := &x.nodes[id]
-			adj := n.out
-			if !w.down {
-				adj = n.in
-			}
-			for _, eid := range adj {
-				e := &x.edges[eid]
-				if e.kbit&w.mask == 0 || !e.alive {
-					continue
-				}
-				if pass && e.kbit&w.flow != 0 {
-					continue
-				}
-				if w.carrying != "" && blocks(e, w.carrying, w.passesMasking) {
-					continue
-				}
-				other := e.to
+			} else {
+				n := &x.nodes[id]
+				adj := n.out
 				if !w.down {
-					other = e.from
+					adj = n.in
 				}
-				if !reach(id, other, uint8(bits.TrailingZeros32(e.kbit)), d) {
-					return nil
+				for _, eid := range adj {
+					e := &x.edges[eid]
+					if e.kbit&w.mask == 0 || !e.alive {
+						continue
+					}
+					if pass && e.kbit&w.flow != 0 {
+						continue
+					}
+					if w.carrying != "" && blocks(e, w.carrying, w.passesMasking) {
+						continue
+					}
+					other := e.to
+					if !w.down {
+						other = e.from
+					}
+					if !reach(id, other, uint8(bits.TrailingZeros32(e.kbit))) {
+						stop = true
+						break
+					}
 				}
+			}
+			if stop {
+				break
 			}
 		}
-		frontier, next = next, frontier
-		isStart = 0
+		levels = append(levels, len(sc.order))
+		if stop {
+			break
+		}
+		// The next frontier: this depth's nodes, but those of a stop kind.
+		frontier = frontier[:0]
+		for _, id := range sc.order[walked:] {
+			if w.stopKinds&(1<<(nodeF[id]&nodeKindMask)) == 0 {
+				frontier = append(frontier, id)
+			}
+		}
+		walked = len(sc.order)
+	}
+	out.Nodes = make([]catalog.Reached, len(sc.order))
+	d := 0
+	for i, id := range sc.order {
+		for i >= levels[d] {
+			d++
+		}
+		key := a.key(x, sc.parent[i], id, sc.kind[i], w.down)
+		out.Nodes[i] = catalog.Reached{URN: a.urns[id], Kind: kindOf(nodeF[id]), Depth: d + 1, Via: key}
+	}
+	if len(out.Nodes) == 0 {
+		out.Nodes = nil
 	}
 	return nil
 }
@@ -407,9 +443,9 @@ func (s *Store) walkAdjacency(ctx context.Context, x *index, a *adjacency, w wal
 // key returns the edge key of the slot from the walked node id to other.
 func (a *adjacency) key(x *index, id, other uint32, k uint8, down bool) catalog.EdgeKey {
 	if down {
-		return catalog.EdgeKey{From: x.nodes[id].urn, Kind: edgeKindTable[k], To: x.nodes[other].urn}
+		return catalog.EdgeKey{From: a.urns[id], Kind: edgeKindTable[k], To: a.urns[other]}
 	}
-	return catalog.EdgeKey{From: x.nodes[other].urn, Kind: edgeKindTable[k], To: x.nodes[id].urn}
+	return catalog.EdgeKey{From: a.urns[other], Kind: edgeKindTable[k], To: a.urns[id]}
 }
 
 // blocksSlot is blocks for the edge of a CSR slot.

@@ -2,6 +2,7 @@ package embedded
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"math/rand"
 	"reflect"
@@ -142,4 +143,49 @@ func TestAdjacencyWalkMatchesIndexWalk(t *testing.T) {
 		}
 	}
 	t.Logf("%d walks compared", walks)
+}
+
+var benchWalkNodes = flag.Int("bench.walknodes", 200_000, "nodes of BenchmarkWalk's graph (5 edges each)")
+
+// BenchmarkWalk times the downstream closure of the oldest node of a
+// preferential-attachment graph (bench.walknodes nodes, 5 edges each,
+// built in memory without Pebble) over the adjacency and over the index's
+// lists:
+//
+//	go test -run '^$' -bench Walk ./catalog/embedded/
+func BenchmarkWalk(b *testing.B) {
+	n := *benchWalkNodes
+	rng := rand.New(rand.NewSource(1))
+	x := newIndex()
+	s := &Store{idx: x, defs: map[string]catalog.ClassificationDef{}}
+	urns := make([]catalog.URN, n)
+	for i := range urns {
+		urns[i] = catalog.URN(fmt.Sprintf("urn:topic:bench/t-%07d", i))
+		x.putEntity(&entityRecord{URN: urns[i], Facets: map[string]*facetRecord{"p": {Name: string(urns[i])}}})
+	}
+	var ends []int // one entry per edge end: picking from it is preferential
+	for i := 1; i < n; i++ {
+		for j := 0; j < 5; j++ {
+			from := rng.Intn(i)
+			if len(ends) > 0 && rng.Intn(2) == 0 {
+				from = ends[rng.Intn(len(ends))]
+			}
+			ends = append(ends, from)
+			x.putEdge(&edgeRecord{From: urns[from], Kind: catalog.EdgeDerives, To: urns[i],
+				Claims: map[string]*claimRecord{"p": {Confidence: 1}}, Alive: []interval{{From: time.Unix(1, 0)}}})
+		}
+	}
+	q := catalog.TraverseQuery{Start: urns[0], Direction: catalog.Downstream}
+	for _, compact := range []bool{true, false} {
+		b.Run(fmt.Sprintf("compact=%v", compact), func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				tr, err := s.traverse(context.Background(), q, compact)
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(float64(len(tr.Nodes)), "nodes")
+			}
+		})
+	}
 }

@@ -69,8 +69,8 @@ type Store struct {
 	notify chan struct{} // closed and replaced on every commit
 	closed bool
 
-	visits visitPool  // scratch space for walks through the index
-	bits   bitsetPool // visited sets of walks over the adjacency
+	visits  visitPool   // scratch space for walks through the index
+	scratch scratchPool // scratch space for walks over the adjacency
 }
 
 var _ catalog.Store = (*Store)(nil)
