@@ -149,6 +149,12 @@ func (x *index) hasRecord(u catalog.URN) bool {
 	return ok && x.nodes[id].record
 }
 
+// isDeleted reports whether u's record is a tombstone.
+func (x *index) isDeleted(u catalog.URN) bool {
+	id, ok := x.ids[u]
+	return ok && x.nodes[id].deleted
+}
+
 // putEntity refreshes the node of r after r was committed.
 func (x *index) putEntity(r *entityRecord) { x.putEntityTokens(r, true) }
 

@@ -35,6 +35,11 @@ func (s *Store) entity(u catalog.URN) (catalog.Entity, error) {
 	if err != nil {
 		return catalog.Entity{}, err
 	}
+	if found {
+		if err := s.withPropagated(&r); err != nil {
+			return catalog.Entity{}, err
+		}
+	}
 	s.mu.RLock()
 	_, referenced := s.idx.ids[u]
 	s.mu.RUnlock()
@@ -586,6 +591,9 @@ func (s *Store) Scan(ctx context.Context, kind catalog.Kind, after catalog.URN, 
 		}
 		if !r.alive() || r.URN.Kind() != kind {
 			continue
+		}
+		if err := s.withPropagated(&r); err != nil {
+			return nil, "", err
 		}
 		live, err := s.liveOf(r.URN)
 		if err != nil {

@@ -172,14 +172,29 @@ func (s *Store) load() error {
 		}
 	}
 	x := newIndex()
-	err := scanDecoded(s, []byte{prefixEntity}, func(k, v []byte) (*entityRecord, error) {
+	props, err := s.propNamesByURN()
+	if err != nil {
+		return err
+	}
+	var inline []*entityRecord // written before propagated attachments had their keyspace
+	err = scanDecoded(s, []byte{prefixEntity}, func(k, v []byte) (*entityRecord, error) {
 		var r entityRecord
 		if err := json.Unmarshal(v, &r); err != nil {
 			return nil, fmt.Errorf("decode entity %q: %w", k[1:], err)
 		}
 		return &r, nil
-	}, x.putEntity)
+	}, func(r *entityRecord) {
+		if len(r.Propagated) > 0 {
+			inline = append(inline, r)
+		} else {
+			r.Propagated = props[r.URN] // classification names only
+		}
+		x.putEntity(r)
+	})
 	if err != nil {
+		return err
+	}
+	if err := s.moveInlinePropagated(inline); err != nil {
 		return err
 	}
 	err = scanDecoded(s, []byte{prefixEdge}, func(k, v []byte) (*edgeRecord, error) {
