@@ -242,7 +242,9 @@ func stagePropagated(b *pebble.Batch, u catalog.URN, before, after []attach) err
 	for k := range old {
 		gone = append(gone, k)
 	}
-	sort.Slice(gone, func(i, j int) bool { return bytes.Compare(propKey(u, gone[i].c, gone[i].o), propKey(u, gone[j].c, gone[j].o)) < 0 })
+	sort.Slice(gone, func(i, j int) bool {
+		return bytes.Compare(propKey(u, gone[i].c, gone[i].o), propKey(u, gone[j].c, gone[j].o)) < 0
+	})
 	for _, k := range gone {
 		if err := b.Delete(propKey(u, k.c, k.o), nil); err != nil {
 			return fmt.Errorf("stage retraction of %s: %w", u, err)
