@@ -1,6 +1,8 @@
 // Package embedded is Watershed's default catalog store: Pebble on disk plus
-// in-memory indexes (adjacency lists for traversal, a token index for
-// search, per-source fingerprints for fast reconciles).
+// in-memory indexes (adjacency lists for traversal with a compact CSR copy
+// for walks of the present, a token index for search, per-source
+// fingerprints for fast reconciles). Propagated attachments are stored
+// apart from their entity records (attachments.go).
 //
 // Durability: every write — a Reconcile, an Apply, a crawl run — is one
 // Pebble batch committed with fsync, holding the changed records and their
