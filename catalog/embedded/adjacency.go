@@ -281,6 +281,7 @@ type walkSpec struct {
 	maxDepth      int
 	limit         int
 	edges         bool
+	noVia         bool
 	liveOnly      bool
 	mask, flow    uint32 // edge kind bits to follow; the flow kinds
 	nodeKinds     uint32 // kind index bits a walk may enter; 0: any
@@ -431,8 +432,11 @@ func (s *Store) walkAdjacency(ctx context.Context, x *index, a *adjacency, w wal
 		for i >= levels[d] {
 			d++
 		}
-		key := a.key(x, sc.parent[i], id, sc.kind[i], w.down)
-		out.Nodes[i] = catalog.Reached{URN: a.urns[id], Kind: kindOf(nodeF[id]), Depth: d + 1, Via: key}
+		n := &out.Nodes[i]
+		n.URN, n.Kind, n.Depth = a.urns[id], kindOf(nodeF[id]), d+1
+		if !w.noVia {
+			n.Via = a.key(x, sc.parent[i], id, sc.kind[i], w.down)
+		}
 	}
 	if len(out.Nodes) == 0 {
 		out.Nodes = nil

@@ -404,7 +404,7 @@ func (s *Store) traverse(ctx context.Context, q catalog.TraverseQuery, compact b
 	}
 	if compact {
 		w := walkSpec{
-			down: q.Direction == catalog.Downstream, maxDepth: q.MaxDepth, limit: q.Limit, edges: q.Edges,
+			down: q.Direction == catalog.Downstream, maxDepth: q.MaxDepth, limit: q.Limit, edges: q.Edges, noVia: q.NoVia,
 			liveOnly: q.LiveOnly, mask: mask, flow: flow, nodeKinds: kindBits(q.NodeKinds),
 			stopKinds: kindBits(q.StopKinds), carrying: q.Carrying, passesMasking: passesMasking,
 		}
