@@ -58,6 +58,35 @@ func (s *Store) propagatedOf(u catalog.URN) ([]attach, error) {
 	return out, err
 }
 
+// propagatedOfSorted reads the propagated attachments of urns[i] into
+// res[i] for each i of idx, which lists the URNs in key order, with one
+// iterator.
+func (s *Store) propagatedOfSorted(urns []catalog.URN, idx []int, res [][]attach) error {
+	if len(idx) == 0 {
+		return nil
+	}
+	p := []byte{prefixPropagated}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
+	if err != nil {
+		return fmt.Errorf("open iterator: %w", err)
+	}
+	defer it.Close()
+	for _, i := range idx {
+		prefix := propPrefix(urns[i])
+		for ok := it.SeekGE(prefix); ok && bytes.HasPrefix(it.Key(), prefix); ok = it.Next() {
+			var a attach
+			if err := json.Unmarshal(it.Value(), &a); err != nil {
+				return fmt.Errorf("decode propagated attachment %q: %w", it.Key()[1:], err)
+			}
+			res[i] = append(res[i], a)
+		}
+		if err := it.Error(); err != nil {
+			return fmt.Errorf("read propagated attachments: %w", err)
+		}
+	}
+	return nil
+}
+
 // withPropagated sets r's propagated attachments from their keyspace.
 func (s *Store) withPropagated(r *entityRecord) error {
 	ps, err := s.propagatedOf(r.URN)
@@ -126,7 +155,7 @@ func (t *txn) propagatedList(u catalog.URN) (*[]attach, error) {
 // the order the mutations touch them.
 func (t *txn) prefetchPropagated(muts []catalog.Mutation) error {
 	workers := runtime.GOMAXPROCS(0)
-	if len(muts) < 256 || workers < 2 {
+	if len(muts) < 256 {
 		return nil
 	}
 	var urns []catalog.URN
@@ -146,20 +175,24 @@ func (t *txn) prefetchPropagated(muts []catalog.Mutation) error {
 			urns = append(urns, u)
 		}
 	}
+	// Each worker seeks one iterator through its share in key order:
+	// opening an iterator per entity would cost more than the reads.
+	order := make([]int, len(urns))
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(i, j int) bool { return urns[order[i]] < urns[order[j]] })
 	res := make([][]attach, len(urns))
 	errs := make([]error, workers)
 	var wg sync.WaitGroup
+	chunk := (len(order) + workers - 1) / workers
 	for w := 0; w < workers; w++ {
+		lo, hi := min(w*chunk, len(order)), min((w+1)*chunk, len(order))
 		wg.Add(1)
-		go func(w int) {
+		go func(w int, mine []int) {
 			defer wg.Done()
-			for i := w; i < len(urns); i += workers {
-				res[i], errs[w] = t.s.propagatedOf(urns[i])
-				if errs[w] != nil {
-					return
-				}
-			}
-		}(w)
+			errs[w] = t.s.propagatedOfSorted(urns, mine, res)
+		}(w, order[lo:hi])
 	}
 	wg.Wait()
 	for _, err := range errs {
