@@ -43,6 +43,30 @@ func propPrefix(u catalog.URN) []byte {
 	return append(append([]byte{prefixPropagated}, u...), 0)
 }
 
+// holdsPropagated reports whether u has propagated attachments; the caller
+// holds Store.mu or Store.wmu.
+func (x *index) holdsPropagated(u catalog.URN) bool {
+	id, ok := x.ids[u]
+	return ok && int(id/64) < len(x.propHeld) && x.propHeld[id/64]&(1<<(id%64)) != 0
+}
+
+// setHoldsPropagated records whether u has propagated attachments; the
+// caller holds Store.mu for writing.
+func (x *index) setHoldsPropagated(u catalog.URN, held bool) {
+	id, ok := x.ids[u]
+	if !ok {
+		return
+	}
+	for int(id/64) >= len(x.propHeld) {
+		x.propHeld = append(x.propHeld, 0)
+	}
+	if held {
+		x.propHeld[id/64] |= 1 << (id % 64)
+	} else {
+		x.propHeld[id/64] &^= 1 << (id % 64)
+	}
+}
+
 // propagatedOf reads u's propagated attachments, sorted by classification
 // and origin (key order).
 func (s *Store) propagatedOf(u catalog.URN) ([]attach, error) {
@@ -89,6 +113,13 @@ func (s *Store) propagatedOfSorted(urns []catalog.URN, idx []int, res [][]attach
 
 // withPropagated sets r's propagated attachments from their keyspace.
 func (s *Store) withPropagated(r *entityRecord) error {
+	s.mu.RLock()
+	held := s.idx.holdsPropagated(r.URN)
+	s.mu.RUnlock()
+	if !held {
+		r.Propagated = nil
+		return nil
+	}
 	ps, err := s.propagatedOf(r.URN)
 	if err != nil {
 		return err
@@ -114,7 +145,11 @@ func (t *txn) propWork(u catalog.URN) (*propWork, error) {
 	if p := t.props[u]; p != nil {
 		return p, nil
 	}
-	ps, err := t.s.propagatedOf(u)
+	var ps []attach
+	var err error
+	if t.s.idx.holdsPropagated(u) {
+		ps, err = t.s.propagatedOf(u)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -175,14 +210,21 @@ func (t *txn) prefetchPropagated(muts []catalog.Mutation) error {
 			urns = append(urns, u)
 		}
 	}
+	// Only entities holding attachments need a read.
+	var read []catalog.URN
+	for _, u := range urns {
+		if t.s.idx.holdsPropagated(u) {
+			read = append(read, u)
+		}
+	}
 	// Each worker seeks one iterator through its share in key order:
 	// opening an iterator per entity would cost more than the reads.
-	order := make([]int, len(urns))
+	order := make([]int, len(read))
 	for i := range order {
 		order[i] = i
 	}
-	sort.Slice(order, func(i, j int) bool { return urns[order[i]] < urns[order[j]] })
-	res := make([][]attach, len(urns))
+	sort.Slice(order, func(i, j int) bool { return read[order[i]] < read[order[j]] })
+	res := make([][]attach, len(read))
 	errs := make([]error, workers)
 	var wg sync.WaitGroup
 	chunk := (len(order) + workers - 1) / workers
@@ -191,7 +233,7 @@ func (t *txn) prefetchPropagated(muts []catalog.Mutation) error {
 		wg.Add(1)
 		go func(w int, mine []int) {
 			defer wg.Done()
-			errs[w] = t.s.propagatedOfSorted(urns, mine, res)
+			errs[w] = t.s.propagatedOfSorted(read, mine, res)
 		}(w, order[lo:hi])
 	}
 	wg.Wait()
@@ -200,8 +242,12 @@ func (t *txn) prefetchPropagated(muts []catalog.Mutation) error {
 			return err
 		}
 	}
-	for i, u := range urns {
-		t.addPropWork(u, res[i])
+	got := make(map[catalog.URN][]attach, len(read))
+	for i, u := range read {
+		got[u] = res[i]
+	}
+	for _, u := range urns {
+		t.addPropWork(u, got[u])
 	}
 	return nil
 }
@@ -393,6 +439,7 @@ func (t *txn) publishPropWork() {
 		if !p.changed {
 			continue
 		}
+		x.setHoldsPropagated(u, len(p.work) > 0)
 		id, ok := x.ids[u]
 		if !ok {
 			continue

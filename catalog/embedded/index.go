@@ -26,7 +26,8 @@ type index struct {
 	vocabSorted bool
 	classes     map[string]map[uint32]struct{} // classification name → node ids
 
-	adj adjState // compact copy of the graph for walks (adjacency.go)
+	adj      adjState // compact copy of the graph for walks (adjacency.go)
+	propHeld []uint64 // node ids holding propagated attachments (attachments.go)
 }
 
 type node struct {
