@@ -419,13 +419,37 @@ func (t *txn) propsChanged() bool {
 	return false
 }
 
-// stagePropWork stages the changed propWorks of t, in entOrder.
+// stagePropWork stages the changed propWorks of t, in entOrder. The
+// common case, attachments added to entities that held none, is encoded on
+// every core.
 func (t *txn) stagePropWork(b *pebble.Batch) error {
+	type put struct {
+		u catalog.URN
+		a *attach
+	}
+	var fresh []put
 	for _, u := range t.entOrder {
-		if p := t.props[u]; p != nil && p.changed {
-			if err := stagePropagated(b, u, p.orig, p.work); err != nil {
-				return err
+		p := t.props[u]
+		if p == nil || !p.changed {
+			continue
+		}
+		if len(p.orig) == 0 {
+			for i := range p.work {
+				fresh = append(fresh, put{u, &p.work[i]})
 			}
+			continue
+		}
+		if err := stagePropagated(b, u, p.orig, p.work); err != nil {
+			return err
+		}
+	}
+	encoded, err := encodeAll(len(fresh), func(i int) ([]byte, error) { return json.Marshal(fresh[i].a) })
+	if err != nil {
+		return fmt.Errorf("encode propagated attachment: %w", err)
+	}
+	for i, f := range fresh {
+		if err := b.Set(propKey(f.u, f.a.Classification, f.a.Origin), encoded[i], nil); err != nil {
+			return fmt.Errorf("stage propagated attachment of %s: %w", f.u, err)
 		}
 	}
 	return nil
