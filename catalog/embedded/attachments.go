@@ -50,6 +50,26 @@ func (x *index) holdsPropagated(u catalog.URN) bool {
 	return ok && int(id/64) < len(x.propHeld) && x.propHeld[id/64]&(1<<(id%64)) != 0
 }
 
+// putAttachmentState records what r (with its propagated attachments)
+// holds: whether it has propagated attachments and the names of the others.
+// The caller holds Store.mu for writing.
+func (x *index) putAttachmentState(r *entityRecord) {
+	x.setHoldsPropagated(r.URN, len(r.Propagated) > 0)
+	id, ok := x.ids[r.URN]
+	if !ok {
+		return
+	}
+	own := withoutPropagated(r).classNames()
+	if len(own) == 0 {
+		delete(x.ownClasses, id)
+		return
+	}
+	if x.ownClasses == nil {
+		x.ownClasses = map[uint32][]string{}
+	}
+	x.ownClasses[id] = own
+}
+
 // setHoldsPropagated records whether u has propagated attachments; the
 // caller holds Store.mu for writing.
 func (x *index) setHoldsPropagated(u catalog.URN, held bool) {
@@ -267,14 +287,16 @@ func (t *txn) derivePropWork(u catalog.URN, p *propWork) ([]attachmentEvent, err
 	}
 	for _, a := range p.orig {
 		if !still[a.Classification] {
-			// A name may go: only the record says whether another
-			// attachment keeps it.
-			var r entityRecord
-			if _, err := t.s.get(entityKey(u), &r); err != nil {
-				return nil, err
+			// A name may go, unless another attachment keeps it. (Writers
+			// hold wmu, so the index cannot change under us.)
+			var names []string
+			for _, a := range p.work {
+				names = append(names, a.Classification)
 			}
-			r.Propagated = p.work
-			p.classes = r.classNames()
+			if id, ok := t.s.idx.ids[u]; ok {
+				names = append(names, t.s.idx.ownClasses[id]...)
+			}
+			p.classes = mergeClasses(nil, names)
 			break
 		}
 	}

@@ -87,6 +87,14 @@ func TestPropagatedAttachmentsKeyspace(t *testing.T) {
 	}
 	check(false)
 
+	// A name another attachment holds stays searchable after a retraction.
+	apply(catalog.Classify{URN: col, Classification: "Financial"})
+	apply(catalog.Propagate{URN: col, Origin: field, Classification: "Financial", Path: []catalog.URN{field, col}})
+	apply(catalog.Retract{URN: col, Origin: field, Classification: "Financial"})
+	if r, err := s.Search(ctx, catalog.SearchQuery{Classifications: []string{"Financial"}}); err != nil || r.Total != 1 {
+		t.Fatalf("search Financial after the retraction: %v, %d results", err, r.Total)
+	}
+
 	// Unregistering a carrier drops its keys with the record's attachments.
 	apply(catalog.Propagate{URN: field, Origin: col, Classification: "PII.Email", Path: []catalog.URN{col, field}})
 	apply(catalog.UnregisterAsset{URN: field})

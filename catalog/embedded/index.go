@@ -28,6 +28,9 @@ type index struct {
 
 	adj      adjState // compact copy of the graph for walks (adjacency.go)
 	propHeld []uint64 // node ids holding propagated attachments (attachments.go)
+	// ownClasses: classification names of a node's other attachments
+	// (facet tags, direct), for nodes that have any (attachments.go).
+	ownClasses map[uint32][]string
 }
 
 type node struct {

@@ -192,7 +192,7 @@ func (s *Store) load() error {
 			r.Propagated = props[r.URN] // classification names only
 		}
 		x.putEntity(r)
-		x.setHoldsPropagated(r.URN, len(r.Propagated) > 0)
+		x.putAttachmentState(r)
 	})
 	if err != nil {
 		return err

@@ -686,7 +686,7 @@ func (s *Store) commit(t *txn) ([]catalog.Change, error) {
 		// Only a changed name or description changes the search tokens.
 		o := t.entOrig[r.URN]
 		s.idx.putEntityTokens(r, o == nil || o.Description != r.Description || !sameFacetText(o, r))
-		s.idx.setHoldsPropagated(r.URN, len(r.Propagated) > 0)
+		s.idx.putAttachmentState(r)
 	}
 	for _, r := range edges {
 		s.idx.putEdge(r)
