@@ -6,8 +6,10 @@ GO ?= go
 run: ## run the server on the embedded store (./data)
 	$(GO) run ./cmd/watershed serve
 
-test: ## run every test
+test: ## run every test: the Go suite, then the web UI's component and browser tests (when Node and Chromium are installed)
 	$(GO) test ./...
+	@if command -v npm >/dev/null 2>&1 && [ -x /usr/bin/chromium ]; then $(MAKE) --no-print-directory test-ui; \
+	else echo "make test: skipping the web UI tests: they need Node 20 (npm) and /usr/bin/chromium (apt-get install chromium)"; fi
 
 build: ## build bin/watershed
 	$(GO) build -o bin/watershed ./cmd/watershed
