@@ -1,5 +1,10 @@
 package catalog
 
+import (
+	"sort"
+	"strings"
+)
+
 // Batch is a list of mutations applied atomically: all of them and their
 // change events commit together, or none does.
 type Batch struct {
@@ -151,3 +156,42 @@ func (SetEdgeBlock) mutation()         {}
 func (Propagate) mutation()            {}
 func (Retract) mutation()              {}
 func (Emit) mutation()                 {}
+
+// Limits on curated values, enforced by every store.
+const (
+	MaxNameBytes        = 1024
+	MaxDescriptionBytes = 64 << 10
+	MaxOwners           = 100
+	MaxOwnerBytes       = 256
+)
+
+// NormalizeOwners trims, sorts and deduplicates a SetOwners list, and
+// reports why it is not acceptable (too many, an empty or overlong name).
+// An empty list normalizes to nil.
+func NormalizeOwners(owners []string) ([]string, error) {
+	if len(owners) > MaxOwners {
+		return nil, Errorf(Invalid, "%d owners; the limit is %d", len(owners), MaxOwners)
+	}
+	out := make([]string, 0, len(owners))
+	for _, o := range owners {
+		o = strings.TrimSpace(o)
+		if o == "" {
+			return nil, Errorf(Invalid, "owner names must not be empty")
+		}
+		if len(o) > MaxOwnerBytes {
+			return nil, Errorf(Invalid, "owner %q is longer than %d bytes", o[:32]+"...", MaxOwnerBytes)
+		}
+		out = append(out, o)
+	}
+	sort.Strings(out)
+	uniq := out[:0]
+	for i, o := range out {
+		if i == 0 || o != out[i-1] {
+			uniq = append(uniq, o)
+		}
+	}
+	if len(uniq) == 0 {
+		return nil, nil
+	}
+	return uniq, nil
+}

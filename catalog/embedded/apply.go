@@ -6,19 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
-	"strings"
 
 	"github.com/cockroachdb/pebble"
 
 	"github.com/watershed-data/watershed/catalog"
-)
-
-// Limits on curated values.
-const (
-	maxNameBytes        = 1024
-	maxDescriptionBytes = 64 << 10
-	maxOwners           = 100
-	maxOwnerBytes       = 256
 )
 
 // Apply validates and commits every mutation of b atomically. See
@@ -108,8 +99,8 @@ func (s *Store) applyOne(t *txn, m catalog.Mutation) error {
 		}
 		return catalog.Errorf(catalog.NotFound, "%s has no %s classification %s", m.URN, src, m.Classification)
 	case catalog.SetDescription:
-		if len(m.Description) > maxDescriptionBytes {
-			return catalog.Errorf(catalog.Invalid, "description is %d bytes; the limit is %d", len(m.Description), maxDescriptionBytes)
+		if len(m.Description) > catalog.MaxDescriptionBytes {
+			return catalog.Errorf(catalog.Invalid, "description is %d bytes; the limit is %d", len(m.Description), catalog.MaxDescriptionBytes)
 		}
 		r, err := existing(t, m.URN, true)
 		if err != nil {
@@ -118,7 +109,7 @@ func (s *Store) applyOne(t *txn, m catalog.Mutation) error {
 		r.Description = m.Description
 		return nil
 	case catalog.SetOwners:
-		owners, err := normalizeOwners(m.Owners)
+		owners, err := catalog.NormalizeOwners(m.Owners)
 		if err != nil {
 			return err
 		}
@@ -189,11 +180,11 @@ func (s *Store) registerAsset(t *txn, m catalog.RegisterAsset) error {
 	case catalog.KindCrawlRun, catalog.KindViolation:
 		return catalog.Errorf(catalog.Invalid, "assets of kind %s are created by Watershed itself, not registered", m.URN.Kind())
 	}
-	if len(m.Name) > maxNameBytes {
-		return catalog.Errorf(catalog.Invalid, "name is %d bytes; the limit is %d", len(m.Name), maxNameBytes)
+	if len(m.Name) > catalog.MaxNameBytes {
+		return catalog.Errorf(catalog.Invalid, "name is %d bytes; the limit is %d", len(m.Name), catalog.MaxNameBytes)
 	}
-	if len(m.Description) > maxDescriptionBytes {
-		return catalog.Errorf(catalog.Invalid, "description is %d bytes; the limit is %d", len(m.Description), maxDescriptionBytes)
+	if len(m.Description) > catalog.MaxDescriptionBytes {
+		return catalog.Errorf(catalog.Invalid, "description is %d bytes; the limit is %d", len(m.Description), catalog.MaxDescriptionBytes)
 	}
 	props, err := catalog.CanonicalProperties(m.Properties)
 	if err != nil {
@@ -333,8 +324,8 @@ func (s *Store) defineClassification(t *txn, d catalog.ClassificationDef) error 
 	if err := catalog.ValidClassificationName(d.Name); err != nil {
 		return err
 	}
-	if len(d.Description) > maxDescriptionBytes {
-		return catalog.Errorf(catalog.Invalid, "description is %d bytes; the limit is %d", len(d.Description), maxDescriptionBytes)
+	if len(d.Description) > catalog.MaxDescriptionBytes {
+		return catalog.Errorf(catalog.Invalid, "description is %d bytes; the limit is %d", len(d.Description), catalog.MaxDescriptionBytes)
 	}
 	defs := s.defsSnapshot(t.defs)
 	if p := d.Parent(); p != "" {
@@ -490,42 +481,11 @@ func retract(t *txn, m catalog.Retract) error {
 	return nil
 }
 
-// derivedFamilies are the change-type families only the store writes.
-var derivedFamilies = []string{"asset", "lineage", "classification", "schema", "crawl"}
-
 func emitStage(t *txn, m catalog.Emit) error {
-	typ := string(m.Type)
-	if !validEventType(typ) {
-		return catalog.Errorf(catalog.Invalid, "emit: %q is not an event type (dotted lower-case words, at least two)", typ)
-	}
-	for _, f := range derivedFamilies {
-		if m.Type.Family(f) {
-			return catalog.Errorf(catalog.Invalid, "emit: %s events are written by the store itself", f)
-		}
-	}
-	if m.Subject != "" {
-		if err := m.Subject.Validate(); err != nil {
-			return fmt.Errorf("emit %s subject: %w", typ, err)
-		}
+	if err := catalog.ValidateEmit(m); err != nil {
+		return err
 	}
 	return t.emit(m.Type, m.Subject, m.Data)
-}
-
-func validEventType(s string) bool {
-	if len(s) == 0 || len(s) > 200 || !strings.Contains(s, ".") {
-		return false
-	}
-	for _, part := range strings.Split(s, ".") {
-		if part == "" {
-			return false
-		}
-		for _, r := range part {
-			if !(r >= 'a' && r <= 'z') && !(r >= '0' && r <= '9') && r != '_' && r != '-' {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 func samePath(a, b []catalog.URN) bool {
@@ -538,28 +498,6 @@ func samePath(a, b []catalog.URN) bool {
 		}
 	}
 	return true
-}
-
-func normalizeOwners(owners []string) ([]string, error) {
-	if len(owners) > maxOwners {
-		return nil, catalog.Errorf(catalog.Invalid, "%d owners; the limit is %d", len(owners), maxOwners)
-	}
-	out := make([]string, 0, len(owners))
-	for _, o := range owners {
-		o = strings.TrimSpace(o)
-		if o == "" {
-			return nil, catalog.Errorf(catalog.Invalid, "owner names must not be empty")
-		}
-		if len(o) > maxOwnerBytes {
-			return nil, catalog.Errorf(catalog.Invalid, "owner %q is longer than %d bytes", o[:32]+"...", maxOwnerBytes)
-		}
-		out = append(out, o)
-	}
-	out = dedupeStrings(out)
-	if len(out) == 0 {
-		return nil, nil
-	}
-	return out, nil
 }
 
 // RecordCrawlRun stores a crawl run that did not reconcile and its
@@ -585,17 +523,7 @@ func (s *Store) RecordCrawlRun(ctx context.Context, run catalog.CrawlRun) (catal
 
 // CrawlRunData is the payload of crawl.completed, crawl.failed and
 // crawl.recovered events.
-type CrawlRunData struct {
-	Source     string                  `json:"source"`
-	Kind       string                  `json:"kind,omitempty"`
-	Trigger    string                  `json:"trigger,omitempty"`
-	Status     catalog.CrawlStatus     `json:"status"`
-	StartedAt  string                  `json:"startedAt"`
-	DurationMS int64                   `json:"durationMs"`
-	Counts     map[string]int          `json:"counts,omitempty"`
-	Result     catalog.ReconcileResult `json:"result"`
-	Errors     []string                `json:"errors,omitempty"`
-}
+type CrawlRunData = catalog.CrawlRunData
 
 // recordRun stages run (with res as its result) and its event, and prunes
 // the source's oldest runs beyond the retention. The run is always kept;
@@ -643,22 +571,11 @@ func (t *txn) recordRun(run *catalog.CrawlRun, res *catalog.ReconcileResult) err
 	if err := it.Error(); err != nil {
 		return err
 	}
-	var typ catalog.ChangeType
-	switch {
-	case run.Status == catalog.CrawlFailed:
-		typ = catalog.CrawlFailedEvent
-	case prev == catalog.CrawlFailed:
-		typ = catalog.CrawlRecoveredEvent
-	case res.Changes > 0:
-		typ = catalog.CrawlCompletedEvent
-	default:
+	typ := catalog.CrawlEvent(run.Status, prev, res.Changes)
+	if typ == "" {
 		return nil // nothing happened to the source: the run is kept, no event
 	}
-	return t.emit(typ, run.URN(), CrawlRunData{
-		Source: run.Source, Kind: run.Kind, Trigger: run.Trigger, Status: run.Status,
-		StartedAt: rec.StartedAt.Format("2006-01-02T15:04:05.000Z07:00"), DurationMS: run.Duration.Milliseconds(),
-		Counts: run.Counts, Result: *res, Errors: run.Errors,
-	})
+	return t.emit(typ, run.URN(), catalog.NewCrawlRunData(*run, *res))
 }
 
 // addSorted inserts s into the sorted list if it is not there yet.

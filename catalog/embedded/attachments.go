@@ -60,8 +60,8 @@ func (x *index) putAttachmentState(r *entityRecord) {
 		return
 	}
 	own := withoutPropagated(r).classNames()
-	if len(own) == 0 {
-		delete(x.ownClasses, id)
+	if len(own) == 0 && len(r.Propagated) == 0 {
+		delete(x.ownClasses, id) // known empty; only carriers are asked
 		return
 	}
 	if x.ownClasses == nil {
@@ -275,7 +275,7 @@ func (t *txn) prefetchPropagated(muts []catalog.Mutation) error {
 // derivePropWork compares u's propagated attachments before and after and
 // returns the classification events; it records whether anything changed
 // and, when a classification name goes, the entity's new names.
-func (t *txn) derivePropWork(u catalog.URN, p *propWork) ([]attachmentEvent, error) {
+func (t *txn) derivePropWork(u catalog.URN, p *propWork) ([]catalog.AttachmentChange, error) {
 	if sameAttach(p.orig, p.work) {
 		return nil, nil
 	}
@@ -293,14 +293,42 @@ func (t *txn) derivePropWork(u catalog.URN, p *propWork) ([]attachmentEvent, err
 			for _, a := range p.work {
 				names = append(names, a.Classification)
 			}
-			if id, ok := t.s.idx.ids[u]; ok {
-				names = append(names, t.s.idx.ownClasses[id]...)
+			own, err := t.ownClasses(u)
+			if err != nil {
+				return nil, err
 			}
-			p.classes = mergeClasses(nil, names)
+			p.classes = mergeClasses(own, names)
 			break
 		}
 	}
-	return attachmentEvents(before, after), nil
+	return catalog.AttachmentChanges(before, after), nil
+}
+
+// ownClasses returns the classification names of u's attachments other
+// than the propagated ones: from the index when a commit recorded them
+// (putAttachmentState), else from the record, remembered for next time.
+// The caller is a writer holding wmu.
+func (t *txn) ownClasses(u catalog.URN) ([]string, error) {
+	x := t.s.idx
+	id, ok := x.ids[u]
+	if !ok {
+		return nil, nil
+	}
+	if own, known := x.ownClasses[id]; known {
+		return own, nil
+	}
+	var r entityRecord
+	if _, err := t.s.get(entityKey(u), &r); err != nil {
+		return nil, err
+	}
+	own := withoutPropagated(&r).classNames()
+	t.s.mu.Lock()
+	if x.ownClasses == nil {
+		x.ownClasses = map[uint32][]string{}
+	}
+	x.ownClasses[id] = own
+	t.s.mu.Unlock()
+	return own, nil
 }
 
 func publicAttachments(as []attach) []catalog.Attachment {
@@ -404,29 +432,42 @@ func (s *Store) propNamesByURN() (map[catalog.URN][]attach, error) {
 	return out, err
 }
 
-// moveInlinePropagated rewrites entity records that still hold propagated
-// attachments (written before they had their own keyspace): the record
-// without them, and a key per attachment, in one synced batch.
-func (s *Store) moveInlinePropagated(rs []*entityRecord) error {
-	if len(rs) == 0 {
-		return nil
+// moveInlinePropagated stages the move of the propagated attachments an
+// entity record of format 2 or older holds to their own keys: the record
+// without them, and a key per attachment (see migration).
+func moveInlinePropagated(b *pebble.Batch, r *entityRecord) error {
+	v, err := json.Marshal(withoutPropagated(r))
+	if err != nil {
+		return fmt.Errorf("encode entity %s: %w", r.URN, err)
 	}
-	b := s.db.NewBatch()
-	defer b.Close()
-	for _, r := range rs {
-		v, err := json.Marshal(withoutPropagated(r))
-		if err != nil {
-			return fmt.Errorf("encode entity %s: %w", r.URN, err)
-		}
-		if err := b.Set(entityKey(r.URN), v, nil); err != nil {
-			return fmt.Errorf("stage entity %s: %w", r.URN, err)
-		}
-		if err := stagePropagated(b, r.URN, nil, r.Propagated); err != nil {
-			return err
-		}
+	if err := b.Set(entityKey(r.URN), v, nil); err != nil {
+		return fmt.Errorf("stage entity %s: %w", r.URN, err)
 	}
-	if err := b.Commit(pebble.Sync); err != nil {
-		return fmt.Errorf("move propagated attachments to their keyspace: %w", err)
+	return stagePropagated(b, r.URN, nil, r.Propagated)
+}
+
+// loadAttachmentState completes an index just loaded (from the records or
+// from a snapshot and the journal) with the propagated attachments: which
+// entities hold some, and their classification names, which the records
+// themselves no longer carry. It reads the keys only.
+func (s *Store) loadAttachmentState(x *index) error {
+	props, err := s.propNamesByURN()
+	if err != nil {
+		return err
+	}
+	for u, as := range props {
+		id, ok := x.ids[u]
+		if !ok {
+			continue
+		}
+		x.setHoldsPropagated(u, true)
+		names := make([]string, len(as))
+		for i, a := range as {
+			names[i] = a.Classification
+		}
+		if merged := mergeClasses(x.nodes[id].classes, names); !equalStrings(merged, x.nodes[id].classes) {
+			x.setClasses(id, merged)
+		}
 	}
 	return nil
 }
@@ -468,6 +509,16 @@ func (t *txn) stagePropWork(b *pebble.Batch) error {
 	encoded, err := encodeAll(len(fresh), func(i int) ([]byte, error) { return json.Marshal(fresh[i].a) })
 	if err != nil {
 		return fmt.Errorf("encode propagated attachment: %w", err)
+	}
+	// An Open from the index snapshot replays the journal: name the
+	// entities whose classification names this batch changes.
+	for _, u := range t.entOrder {
+		if p := t.props[u]; p != nil && p.changed {
+			if err := b.Set(journalKey(entityKey(u)), nil, nil); err != nil {
+				return fmt.Errorf("stage journal: %w", err)
+			}
+			t.s.journal++
+		}
 	}
 	for i, f := range fresh {
 		if err := b.Set(propKey(f.u, f.a.Classification, f.a.Origin), encoded[i], nil); err != nil {

@@ -2,6 +2,7 @@ package embedded
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"testing"
 
@@ -78,6 +79,22 @@ func TestPropagatedAttachmentsKeyspace(t *testing.T) {
 	}
 	reopen()
 	check(true)
+	// After a crash the index snapshot's journal names what changed.
+	apply(catalog.Retract{URN: field, Origin: col, Classification: "PII.Email"})
+	crash(t, s)
+	if s, err = Open(Options{Dir: dir, NoSync: true}); err != nil {
+		t.Fatal(err)
+	}
+	check(false)
+	apply(catalog.Propagate{URN: field, Origin: col, Classification: "PII.Email", Path: []catalog.URN{col, field}})
+	crash(t, s)
+	if s, err = Open(Options{Dir: dir, NoSync: true}); err != nil {
+		t.Fatal(err)
+	}
+	if s.openedFrom != "snapshot" {
+		t.Fatalf("opened from %s, want the snapshot and its journal", s.openedFrom)
+	}
+	check(true)
 	if cs := apply(catalog.Propagate{URN: field, Origin: col, Classification: "PII.Email", Path: []catalog.URN{col, field}}); len(cs) != 0 {
 		t.Fatalf("the same propagation again: changes %+v", cs)
 	}
@@ -102,7 +119,7 @@ func TestPropagatedAttachmentsKeyspace(t *testing.T) {
 		t.Fatalf("after unregistering: %v %+v", err, ps)
 	}
 
-	// An older store's record with inline attachments.
+	// A record of an older store (format 2) with inline attachments.
 	var r entityRecord
 	if err := json.Unmarshal(raw(other), &r); err != nil {
 		t.Fatal(err)
@@ -110,6 +127,9 @@ func TestPropagatedAttachmentsKeyspace(t *testing.T) {
 	r.Propagated = []attach{{Classification: "PII", Source: catalog.AttachPropagated, Origin: col, Path: []catalog.URN{col, other}}}
 	v, _ := json.Marshal(&r)
 	if err := s.db.Set(entityKey(other), v, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.db.Set(metaKey("format"), binary.BigEndian.AppendUint64(nil, 2), nil); err != nil {
 		t.Fatal(err)
 	}
 	reopen()

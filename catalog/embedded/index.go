@@ -31,6 +31,7 @@ type index struct {
 	// ownClasses: classification names of a node's other attachments
 	// (facet tags, direct), for nodes that have any (attachments.go).
 	ownClasses map[uint32][]string
+	counts     map[catalog.Kind]kindCount // entity records per kind (see searchorder.go)
 }
 
 type node struct {
@@ -114,6 +115,7 @@ func newIndex() *index {
 		sources: map[string]*sourceIndex{},
 		tokens:  map[string][]uint32{},
 		classes: map[string]map[uint32]struct{}{},
+		counts:  map[catalog.Kind]kindCount{},
 	}
 }
 
@@ -167,11 +169,13 @@ func (x *index) putEntity(r *entityRecord) { x.putEntityTokens(r, true) }
 func (x *index) putEntityTokens(r *entityRecord, tokens bool) {
 	id, added := x.addNode(r.URN)
 	n := &x.nodes[id]
+	x.count(n, -1)
 	n.record = true
 	if d := !r.alive(); d != n.deleted {
 		n.deleted = d
 		x.adjNodeChanged(id)
 	}
+	x.count(n, 1)
 	if name := r.displayName(); tokens || added || n.name != name {
 		n.name = name
 		x.setTokens(id, tokensOf(r.URN, n.name, r.effectiveDescription()))

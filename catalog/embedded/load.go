@@ -1,11 +1,14 @@
 package embedded
 
 import (
+	"encoding/json"
 	"fmt"
 	"runtime"
 	"sync"
 
 	"github.com/cockroachdb/pebble"
+
+	"github.com/watershed-data/watershed/catalog"
 )
 
 // loadChunk is how many records a decode worker handles at once.
@@ -115,4 +118,54 @@ func scanDecoded[T any](s *Store, p []byte, decode func(k, v []byte) (T, error),
 		return firstErr
 	}
 	return iterErr
+}
+
+// rebuildIndex builds the index from the records: every entity and edge
+// record decoded (on all cores), and the live keyspace. mig, when not nil,
+// is fed every record.
+func (s *Store) rebuildIndex(mig *migration) (*index, error) {
+	x := newIndex()
+	err := scanDecoded(s, []byte{prefixEntity}, func(k, v []byte) (*entityRecord, error) {
+		var r entityRecord
+		if err := json.Unmarshal(v, &r); err != nil {
+			return nil, fmt.Errorf("decode entity %q: %w", k[1:], err)
+		}
+		return &r, nil
+	}, func(r *entityRecord) {
+		x.putEntity(r)
+		mig.entity(r)
+	})
+	if err != nil {
+		return nil, err
+	}
+	err = scanDecoded(s, []byte{prefixEdge}, func(k, v []byte) (*edgeRecord, error) {
+		var r edgeRecord
+		if err := json.Unmarshal(v, &r); err != nil {
+			return nil, fmt.Errorf("decode edge %q: %w", k[1:], err)
+		}
+		return &r, nil
+	}, func(r *edgeRecord) {
+		x.putEdge(r)
+		mig.edge(r)
+	})
+	if err != nil {
+		return nil, err
+	}
+	err = s.scan([]byte{prefixLive}, func(k, v []byte) error {
+		rest := k[1:]
+		i := lastZero(rest)
+		if i < 0 {
+			return fmt.Errorf("decode live key %q: no separator", k)
+		}
+		id, ok := x.ids[catalog.URN(rest[:i])]
+		if !ok {
+			return nil
+		}
+		x.source(string(rest[i+1:])).live[id] = bytesHash(v)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return x, nil
 }

@@ -189,7 +189,8 @@ func edgeKindSet(kinds []catalog.EdgeKind) map[catalog.EdgeKind]bool {
 // Search finds entities. Every word of q.Text must match one of an entity's
 // tokens exactly or as a prefix. Results rank exact name matches first, then
 // entities whose name (rather than only URN or description) matches, then by
-// kind order, name and URN.
+// kind order, name and URN. A search without text costs its page, not the
+// catalog (see browse).
 func (s *Store) Search(ctx context.Context, q catalog.SearchQuery) (catalog.SearchResult, error) {
 	if err := s.enter(); err != nil {
 		return catalog.SearchResult{}, err
@@ -223,39 +224,49 @@ func (s *Store) Search(ctx context.Context, q catalog.SearchQuery) (catalog.Sear
 	}
 	var hits []hit
 	s.lockForSearch()
+	if len(qwords) == 0 {
+		page, total, err := s.browse(q, wantKind, browseSortMax)
+		s.mu.RUnlock()
+		if err != nil {
+			return catalog.SearchResult{}, err
+		}
+		ents, err := s.entities(page)
+		if err != nil {
+			return catalog.SearchResult{}, err
+		}
+		return catalog.SearchResult{Entities: ents, Total: total}, nil
+	}
 	x := s.idx
 	var cands map[uint32]int // id → score
-	if len(qwords) > 0 {
-		vocab := x.vocab // sorted: lockForSearch made sure
-		for wi, w := range qwords {
-			matched := map[uint32]int{}
-			i := sort.SearchStrings(vocab, w)
-			for ; i < len(vocab) && strings.HasPrefix(vocab[i], w); i++ {
-				tok := vocab[i]
-				sc := 1
-				if tok == w {
-					sc = 2
-				}
-				for _, id := range x.tokens[tok] {
-					if matched[id] < sc {
-						matched[id] = sc
-					}
+	vocab := x.vocab         // sorted: lockForSearch made sure
+	for wi, w := range qwords {
+		matched := map[uint32]int{}
+		i := sort.SearchStrings(vocab, w)
+		for ; i < len(vocab) && strings.HasPrefix(vocab[i], w); i++ {
+			tok := vocab[i]
+			sc := 1
+			if tok == w {
+				sc = 2
+			}
+			for _, id := range x.tokens[tok] {
+				if matched[id] < sc {
+					matched[id] = sc
 				}
 			}
-			if wi == 0 {
-				cands = matched
-			} else {
-				for id, sc := range cands {
-					if m, ok := matched[id]; ok {
-						cands[id] = sc + m
-					} else {
-						delete(cands, id)
-					}
+		}
+		if wi == 0 {
+			cands = matched
+		} else {
+			for id, sc := range cands {
+				if m, ok := matched[id]; ok {
+					cands[id] = sc + m
+				} else {
+					delete(cands, id)
 				}
 			}
-			if len(cands) == 0 {
-				break
-			}
+		}
+		if len(cands) == 0 {
+			break
 		}
 	}
 	keep := func(id uint32) bool {
@@ -280,28 +291,20 @@ func (s *Store) Search(ctx context.Context, q catalog.SearchQuery) (catalog.Sear
 		}
 		return true
 	}
-	if len(qwords) == 0 {
-		for id := range x.nodes {
-			if keep(uint32(id)) {
-				hits = append(hits, hit{id: uint32(id)})
-			}
+	for id, sc := range cands {
+		if !keep(id) {
+			continue
 		}
-	} else {
-		for id, sc := range cands {
-			if !keep(id) {
-				continue
-			}
-			name := strings.ToLower(x.nodes[id].name)
-			switch {
-			case name == text:
-				sc += 100
-			case strings.HasPrefix(name, text):
-				sc += 50
-			case strings.Contains(name, text):
-				sc += 20
-			}
-			hits = append(hits, hit{id: id, score: sc})
+		name := strings.ToLower(x.nodes[id].name)
+		switch {
+		case name == text:
+			sc += 100
+		case strings.HasPrefix(name, text):
+			sc += 50
+		case strings.Contains(name, text):
+			sc += 20
 		}
+		hits = append(hits, hit{id: id, score: sc})
 	}
 	sort.Slice(hits, func(i, j int) bool {
 		a, b := &x.nodes[hits[i].id], &x.nodes[hits[j].id]

@@ -255,10 +255,22 @@ func (s *Store) Reconcile(ctx context.Context, snap catalog.Snapshot, run *catal
 	// retained returns the scopes of an earlier assertion that this snapshot
 	// does not speak for: those outside a Scopes-limited snapshot and those
 	// it marks incomplete. They survive next to (or instead of) the new ones.
-	retained := scopeRetainer(snap.Scopes, snap.Incomplete)
+	retained := snap.Retainer()
 
+	// A Scopes-limited snapshot speaks only for its scopes: of what the
+	// source asserted before, it can change only what the scope index lists
+	// under them. Everything else is kept as it is without being read.
+	scoped := len(snap.Scopes) > 0
+	var inScope []catalog.URN
+	var inScopeLinks []catalog.EdgeKey
+	if scoped {
+		if inScope, inScopeLinks, err = s.scopedAssertions(src, snap.Scopes); err != nil {
+			return res, err
+		}
+	}
 	// Assets asserted now.
 	newClasses := map[string]bool{}
+	assertedAgain := 0 // assets of the snapshot the source asserted before
 	for _, u := range order {
 		p := assets[u]
 		id, known := x.ids[u]
@@ -267,6 +279,9 @@ func (s *Store) Reconcile(ctx context.Context, snap catalog.Snapshot, run *catal
 		if known {
 			oldHash, hadFacet = si.facets[id]
 			oldLive = si.live[id]
+		}
+		if hadFacet {
+			assertedAgain++
 		}
 		if p.liveHash != oldLive {
 			t.setLive(src, u, p.live)
@@ -300,11 +315,25 @@ func (s *Store) Reconcile(ctx context.Context, snap catalog.Snapshot, run *catal
 		}
 	}
 	// Assets asserted before but absent now.
-	for id := range si.facets {
-		u := x.nodes[id].urn
-		if _, present := assets[u]; present {
-			continue
+	var absent []catalog.URN
+	if scoped {
+		for _, u := range inScope {
+			if id, ok := x.ids[u]; ok && assets[u] == nil {
+				if _, had := si.facets[id]; had {
+					absent = append(absent, u)
+				}
+			}
 		}
+		// The others are all outside the snapshot's scopes: kept.
+		res.Kept += len(si.facets) - assertedAgain - len(absent)
+	} else {
+		for id := range si.facets {
+			if u := x.nodes[id].urn; assets[u] == nil {
+				absent = append(absent, u)
+			}
+		}
+	}
+	for _, u := range absent {
 		r, _, err := t.entity(u)
 		if err != nil {
 			return res, err
@@ -319,7 +348,7 @@ func (s *Store) Reconcile(ctx context.Context, snap catalog.Snapshot, run *catal
 			continue
 		}
 		delete(r.Facets, src)
-		if si.live[id] != 0 {
+		if si.live[x.ids[u]] != 0 {
 			t.setLive(src, u, nil)
 		}
 		if !r.alive() {
@@ -329,10 +358,15 @@ func (s *Store) Reconcile(ctx context.Context, snap catalog.Snapshot, run *catal
 		}
 	}
 	// Links asserted now.
+	linkedAgain := 0 // links of the snapshot the source asserted before
 	for _, k := range lorder {
 		p := links[k]
 		if id, ok := x.edgeID(k); ok {
-			if h, had := si.claims[id]; had && h == p.hash {
+			h, had := si.claims[id]
+			if had {
+				linkedAgain++
+			}
+			if had && h == p.hash {
 				continue
 			}
 		}
@@ -359,11 +393,24 @@ func (s *Store) Reconcile(ctx context.Context, snap catalog.Snapshot, run *catal
 		}
 	}
 	// Links asserted before but absent now.
-	for id := range si.claims {
-		k := x.edgeKeyOf(id)
-		if _, present := links[k]; present {
-			continue
+	var gone []catalog.EdgeKey
+	if scoped {
+		for _, k := range inScopeLinks {
+			if id, ok := x.edgeID(k); ok && links[k] == nil {
+				if _, had := si.claims[id]; had {
+					gone = append(gone, k)
+				}
+			}
 		}
+		res.Kept += len(si.claims) - linkedAgain - len(gone)
+	} else {
+		for id := range si.claims {
+			if k := x.edgeKeyOf(id); links[k] == nil {
+				gone = append(gone, k)
+			}
+		}
+	}
+	for _, k := range gone {
 		r, _, err := t.edge(k)
 		if err != nil {
 			return res, err
@@ -434,29 +481,6 @@ func ensureParents(t *txn, name string, defs map[string]catalog.ClassificationDe
 		}
 	}
 	return nil
-}
-
-// scopeRetainer returns a function that keeps, of an earlier assertion's
-// scopes (none means the whole source, ""), those a snapshot limited to
-// scopes (all, when empty) does not cover, or marks incomplete.
-func scopeRetainer(scopes []string, incomplete map[string]string) func([]string) []string {
-	limited := make(map[string]bool, len(scopes))
-	for _, s := range scopes {
-		limited[s] = true
-	}
-	return func(old []string) []string {
-		if len(old) == 0 {
-			old = []string{""}
-		}
-		var out []string
-		for _, s := range old {
-			_, inc := incomplete[s]
-			if inc || (len(limited) > 0 && !limited[s]) {
-				out = append(out, s)
-			}
-		}
-		return out
-	}
 }
 
 func (s *Store) checkOpenLocked() error {

@@ -23,6 +23,10 @@ import (
 //	d<name>                        classification definition (JSON)
 //	r<source>\x00<^start ns, 8 BE> crawl run (JSON), newest first
 //	m<name>                        store metadata
+//	a<urn>\x00<class>\x00<origin>    propagated attachment (JSON attach; attachments.go)
+//	x<source><scope>e<urn>, …g<edge> scope index (see scopeindex.go)
+//	o<deleted><kind><name>\x00<urn> search order (see searchorder.go)
+//	j<key>                         journal (see snapshot.go)
 const (
 	prefixEntity   = 'e'
 	prefixEdge     = 'g'
@@ -36,8 +40,13 @@ const (
 )
 
 // formatVersion is stored under m"format"; a store written by a newer
-// format refuses to open.
-const formatVersion = 1
+// format refuses to open, and one written by an older format is migrated
+// when it opens (see migration).
+//
+//	1  the keyspaces above
+//	2  adds the scope index (x), the search order (o) and the journal (j)
+//	3  moves propagated attachments out of the entity records (a)
+const formatVersion = 3
 
 func entityKey(u catalog.URN) []byte { return append([]byte{prefixEntity}, u...) }
 

@@ -23,6 +23,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -45,6 +46,11 @@ type Options struct {
 	NoSync bool
 	// RunsPerSource bounds the crawl runs kept per source; zero means 500.
 	RunsPerSource int
+	// CheckpointAfter is how many journaled record writes make a commit
+	// write a new index snapshot, which bounds what Open replays after a
+	// crash; zero means the larger of 100,000 and an eighth of the index,
+	// negative means only Close and Checkpoint write one.
+	CheckpointAfter int
 }
 
 // Store is the embedded catalog store. It is safe for concurrent use.
@@ -73,6 +79,19 @@ type Store struct {
 
 	visits  visitPool   // scratch space for walks through the index
 	scratch scratchPool // scratch space for walks over the adjacency
+
+	// recordReads counts entity and edge records writers read from disk
+	// (tests use it to see what a write touches).
+	recordReads atomic.Uint64
+	// searchReads counts the index entries searches without text read.
+	searchReads atomic.Uint64
+
+	dir        string
+	openedFrom string // how Open built the index: "snapshot" or "records"
+	journaled  int    // records replayed from the journal, when from a snapshot
+	// journal counts the journal keys staged since the last snapshot
+	// (guarded by wmu); checkpointAfter is Options.CheckpointAfter.
+	journal, checkpointAfter int
 }
 
 var _ catalog.Store = (*Store)(nil)
@@ -108,7 +127,8 @@ func Open(opts Options) (*Store, error) {
 	}
 	s := &Store{
 		db: db, log: logger.With("component", "store"), now: now, cache: cache,
-		sync: pebble.Sync, runs: opts.RunsPerSource, notify: make(chan struct{}),
+		sync: pebble.Sync, runs: opts.RunsPerSource, notify: make(chan struct{}), dir: opts.Dir,
+		checkpointAfter: opts.CheckpointAfter,
 	}
 	if opts.NoSync {
 		s.sync = pebble.NoSync
@@ -128,7 +148,7 @@ func Open(opts Options) (*Store, error) {
 		return nil, err
 	}
 	s.log.Info("store opened", "dir", opts.Dir, "entities", len(s.idx.nodes), "edges", len(s.idx.edges),
-		"head", s.head, "took", time.Since(start).Round(time.Millisecond))
+		"head", s.head, "from", s.openedFrom, "journaled", s.journaled, "took", time.Since(start).Round(time.Millisecond))
 	return s, nil
 }
 
@@ -146,6 +166,12 @@ func (s *Store) Close() error {
 	s.closed = true
 	close(s.notify)
 	s.mu.Unlock()
+	// Writers are stopped (we hold wmu): the index is final. Without a
+	// snapshot the next Open rebuilds from the records, so a failure here
+	// costs time, not data.
+	if err := s.writeSnapshot(s.dir, s.idx); err != nil {
+		s.log.Warn("write index snapshot; the next open rebuilds the index from the records", "err", err)
+	}
 	err := s.db.Close()
 	s.cache.Unref()
 	if err != nil {
@@ -154,75 +180,27 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// load rebuilds the in-memory state from disk.
+// load rebuilds the in-memory state from disk. A data directory written in
+// an older format gets the keyspaces added since (see formatVersion) built
+// from its records, and its format raised.
 func (s *Store) load() error {
+	var version uint64 // no format key: a new store, or one older than format 1
 	if b, closer, err := s.db.Get(metaKey("format")); err == nil {
-		v := binary.BigEndian.Uint64(b)
+		version = binary.BigEndian.Uint64(b)
 		if err := closer.Close(); err != nil {
 			return fmt.Errorf("read store format: %w", err)
 		}
-		if v > formatVersion {
-			return catalog.Errorf(catalog.Invalid, "data directory was written by a newer Watershed (format %d > %d)", v, formatVersion)
+		if version > formatVersion {
+			return catalog.Errorf(catalog.Invalid, "data directory was written by a newer Watershed (format %d > %d)", version, formatVersion)
 		}
 	} else if !errors.Is(err, pebble.ErrNotFound) {
 		return fmt.Errorf("read store format: %w", err)
-	} else {
-		var v [8]byte
-		binary.BigEndian.PutUint64(v[:], formatVersion)
-		if err := s.db.Set(metaKey("format"), v[:], pebble.Sync); err != nil {
-			return fmt.Errorf("write store format: %w", err)
-		}
 	}
-	x := newIndex()
-	props, err := s.propNamesByURN()
-	if err != nil {
-		return err
+	var mig *migration
+	if version < formatVersion {
+		mig = s.newMigration(version)
 	}
-	var inline []*entityRecord // written before propagated attachments had their keyspace
-	err = scanDecoded(s, []byte{prefixEntity}, func(k, v []byte) (*entityRecord, error) {
-		var r entityRecord
-		if err := json.Unmarshal(v, &r); err != nil {
-			return nil, fmt.Errorf("decode entity %q: %w", k[1:], err)
-		}
-		return &r, nil
-	}, func(r *entityRecord) {
-		if len(r.Propagated) > 0 {
-			inline = append(inline, r)
-		} else {
-			r.Propagated = props[r.URN] // classification names only
-		}
-		x.putEntity(r)
-		x.putAttachmentState(r)
-	})
-	if err != nil {
-		return err
-	}
-	if err := s.moveInlinePropagated(inline); err != nil {
-		return err
-	}
-	err = scanDecoded(s, []byte{prefixEdge}, func(k, v []byte) (*edgeRecord, error) {
-		var r edgeRecord
-		if err := json.Unmarshal(v, &r); err != nil {
-			return nil, fmt.Errorf("decode edge %q: %w", k[1:], err)
-		}
-		return &r, nil
-	}, x.putEdge)
-	if err != nil {
-		return err
-	}
-	err = s.scan([]byte{prefixLive}, func(k, v []byte) error {
-		rest := k[1:]
-		i := lastZero(rest)
-		if i < 0 {
-			return fmt.Errorf("decode live key %q: no separator", k)
-		}
-		id, ok := x.ids[catalog.URN(rest[:i])]
-		if !ok {
-			return nil
-		}
-		x.source(string(rest[i+1:])).live[id] = bytesHash(v)
-		return nil
-	})
+	x, err := s.loadIndex(mig)
 	if err != nil {
 		return err
 	}
@@ -247,6 +225,12 @@ func (s *Store) load() error {
 		return nil
 	})
 	if err != nil {
+		return err
+	}
+	if err := mig.finish(); err != nil {
+		return err
+	}
+	if err := s.loadAttachmentState(x); err != nil {
 		return err
 	}
 	head, err := s.lastChangeSeq()

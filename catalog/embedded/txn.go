@@ -90,6 +90,7 @@ func (t *txn) entity(u catalog.URN) (*entityRecord, bool, error) {
 	var raw []byte
 	if t.s.idx.hasRecord(u) {
 		var err error
+		t.s.recordReads.Add(1)
 		if raw, found, err = t.s.getRaw(entityKey(u), &orig, true); err != nil {
 			return nil, false, err
 		}
@@ -133,6 +134,7 @@ func (t *txn) edge(k catalog.EdgeKey) (*edgeRecord, bool, error) {
 	var found bool
 	if _, known := t.s.idx.edgeID(k); known {
 		var err error
+		t.s.recordReads.Add(1)
 		if found, err = t.s.get(edgeKey(k), &orig); err != nil {
 			return nil, false, err
 		}
@@ -238,7 +240,7 @@ func (t *txn) derive() (ents []*entityRecord, edges []*edgeRecord, err error) {
 				return nil, nil, err
 			}
 			for _, ev := range evs {
-				if err := add(&classEvents, ev.typ, u, ev.data); err != nil {
+				if err := add(&classEvents, ev.Type, u, ev.Data); err != nil {
 					return nil, nil, err
 				}
 			}
@@ -296,7 +298,7 @@ func (t *txn) derive() (ents []*entityRecord, edges []*edgeRecord, err error) {
 				typ = catalog.SchemaVersionAdded
 			case catalog.KindViolation:
 				typ = catalog.PolicyViolationOpened
-				data.Properties, data.Classifications, data.Description = after.Properties, classNames(after), after.Description
+				data.Properties, data.Classifications, data.Description = after.Properties, catalog.ClassificationNames(after), after.Description
 			}
 			if err := add(&created, typ, u, data); err != nil {
 				return nil, nil, err
@@ -306,14 +308,14 @@ func (t *txn) derive() (ents []*entityRecord, edges []*edgeRecord, err error) {
 			typ := catalog.AssetDeleted
 			if kind == catalog.KindViolation {
 				typ = catalog.PolicyViolationResolved
-				data.Properties, data.Classifications, data.Description = before.Properties, classNames(before), before.Description
+				data.Properties, data.Classifications, data.Description = before.Properties, catalog.ClassificationNames(before), before.Description
 			}
 			if err := add(&deleted, typ, u, data); err != nil {
 				return nil, nil, err
 			}
 			continue // a deletion subsumes its classification changes
 		case wasAlive && isAlive:
-			data.Changed = entityDiff(before, after)
+			data.Changed = catalog.EntityDiff(before, after)
 			if len(data.Changed) > 0 {
 				if err := add(&updated, catalog.AssetUpdated, u, data); err != nil {
 					return nil, nil, err
@@ -325,8 +327,8 @@ func (t *txn) derive() (ents []*entityRecord, edges []*edgeRecord, err error) {
 			// its opened and resolved events, not classification changes.
 			continue
 		}
-		for _, ev := range attachmentEvents(before.Classifications, after.Classifications) {
-			if err := add(&classEvents, ev.typ, u, ev.data); err != nil {
+		for _, ev := range catalog.AttachmentChanges(before.Classifications, after.Classifications) {
+			if err := add(&classEvents, ev.Type, u, ev.Data); err != nil {
 				return nil, nil, err
 			}
 		}
@@ -408,17 +410,6 @@ func sameFacets(a, b *entityRecord) bool {
 	return true
 }
 
-// classNames lists the distinct classifications e carries, sorted.
-func classNames(e catalog.Entity) []string {
-	var out []string
-	for _, a := range e.Classifications {
-		if len(out) == 0 || out[len(out)-1] != a.Classification {
-			out = append(out, a.Classification)
-		}
-	}
-	return out
-}
-
 func hasCurated(r *entityRecord) bool {
 	return r.Description != "" || len(r.Owners) > 0 || len(r.Direct) > 0 || len(r.Propagated) > 0 || len(r.Suppressed) > 0
 }
@@ -479,76 +470,6 @@ func edgesEqual(a, b *edgeRecord) bool {
 	ab, err1 := json.Marshal(a)
 	bb, err2 := json.Marshal(b)
 	return err1 == nil && err2 == nil && string(ab) == string(bb)
-}
-
-// entityDiff lists what a steward would call a change: name, description,
-// owners, sources and each property key (prefixed "properties.").
-func entityDiff(before, after catalog.Entity) []catalog.PropertyDiff {
-	var out []catalog.PropertyDiff
-	if before.Name != after.Name {
-		out = append(out, catalog.PropertyDiff{Key: "name", Before: before.Name, After: after.Name})
-	}
-	if before.Description != after.Description {
-		out = append(out, catalog.PropertyDiff{Key: "description", Before: before.Description, After: after.Description})
-	}
-	if !equalStrings(before.Owners, after.Owners) {
-		out = append(out, catalog.PropertyDiff{Key: "owners", Before: before.Owners, After: after.Owners})
-	}
-	if !equalStrings(before.Sources, after.Sources) {
-		out = append(out, catalog.PropertyDiff{Key: "sources", Before: before.Sources, After: after.Sources})
-	}
-	for _, d := range catalog.DiffProperties(before.Properties, after.Properties) {
-		d.Key = "properties." + d.Key
-		out = append(out, d)
-	}
-	return out
-}
-
-type attachmentEvent struct {
-	typ  catalog.ChangeType
-	data catalog.ClassificationData
-}
-
-// attachmentEvents compares two attachment lists keyed by (classification,
-// source, origin).
-func attachmentEvents(before, after []catalog.Attachment) []attachmentEvent {
-	type key struct {
-		c string
-		s catalog.AttachmentSource
-		o catalog.URN
-	}
-	index := func(as []catalog.Attachment) map[key]catalog.Attachment {
-		m := make(map[key]catalog.Attachment, len(as))
-		for _, a := range as {
-			m[key{a.Classification, a.Source, a.Origin}] = a
-		}
-		return m
-	}
-	b, a := index(before), index(after)
-	var out []attachmentEvent
-	for _, at := range after {
-		k := key{at.Classification, at.Source, at.Origin}
-		prev, had := b[k]
-		if had && prev.Propagate == at.Propagate && reflect.DeepEqual(prev.Path, at.Path) {
-			continue
-		}
-		typ := catalog.ClassificationAttached
-		if !at.Direct() {
-			typ = catalog.ClassificationPropagated
-		}
-		out = append(out, attachmentEvent{typ, catalog.ClassificationData{Classification: at.Classification, Source: at.Source, Propagate: at.Propagate, Origin: at.Origin, Path: at.Path}})
-	}
-	for _, bt := range before {
-		if _, still := a[key{bt.Classification, bt.Source, bt.Origin}]; still {
-			continue
-		}
-		typ := catalog.ClassificationDetached
-		if !bt.Direct() {
-			typ = catalog.ClassificationRetracted
-		}
-		out = append(out, attachmentEvent{typ, catalog.ClassificationData{Classification: bt.Classification, Source: bt.Source, Origin: bt.Origin}})
-	}
-	return out
 }
 
 // defsSnapshot returns the definitions including those pending in this txn.
@@ -620,6 +541,9 @@ func (s *Store) commit(t *txn) ([]catalog.Change, error) {
 		if err := b.Set(edgeKey(r.key()), v, nil); err != nil {
 			return nil, fmt.Errorf("stage edge %s: %w", r.key(), err)
 		}
+	}
+	if err := t.stageDerived(b, ents, edges); err != nil {
+		return nil, err
 	}
 	liveKeys := make([]string, 0, len(t.live))
 	for k := range t.live {
@@ -711,6 +635,7 @@ func (s *Store) commit(t *txn) ([]catalog.Change, error) {
 		s.notify = make(chan struct{})
 	}
 	s.mu.Unlock()
+	s.maybeCheckpoint()
 	return out, nil
 }
 

@@ -133,6 +133,42 @@ func (p *process) gql(query string, vars map[string]any) map[string]any {
 	return out.Data
 }
 
+// settled waits until every change-log subscription (propagation, policy,
+// webhooks) has handled the log up to its head, read from /metrics, so the
+// state a test snapshots is not still moving under asynchronous handlers.
+func (p *process) settled() {
+	p.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get("http://" + p.addr + "/metrics")
+		if err != nil {
+			p.t.Fatalf("read /metrics: %v", err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			p.t.Fatalf("read /metrics: %v", err)
+		}
+		seen, behind := 0, 0
+		for _, line := range strings.Split(string(body), "\n") {
+			if !strings.HasPrefix(line, "watershed_changelog_subscription_backlog{") {
+				continue
+			}
+			seen++
+			if f := strings.Fields(line); len(f) != 2 || f[1] != "0" {
+				behind++
+			}
+		}
+		if seen > 0 && behind == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("change-log subscriptions still behind after 30s (%d of %d):\n%s", behind, seen, body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func (p *process) kill9() {
 	p.t.Helper()
 	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
@@ -218,6 +254,7 @@ func TestBinaryEndToEnd(t *testing.T) {
 		t.Errorf("foreign Host answered %d, want 421", resp.StatusCode)
 	}
 
+	p.settled() // propagation has reacted to the classification
 	before := p.gql(stateQuery, nil)
 	if got := before["l"].(map[string]any)["nodes"].([]any); len(got) != 1 {
 		t.Fatalf("lineage nodes = %v", got)

@@ -26,8 +26,38 @@ function verify(secret, { headers, body }) {
   return String(headers['webhook-signature']).split(' ').some((s) => s === 'v1,' + want)
 }
 
+/** attacker serves one page, from another origin than the demo's, that tries to write to it. */
+async function attacker() {
+  const srv = createServer((req, res) => {
+    res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' }).end('<!doctype html><title>elsewhere</title><h1>Another site</h1>')
+  })
+  await new Promise((r) => srv.listen(0, '127.0.0.1', r))
+  return { port: srv.address().port, close: () => new Promise((r) => srv.close(r)) }
+}
+
+/** gql posts a GraphQL request as a program would (no Origin) and returns the body. */
+async function gql(base, query, variables) {
+  const res = await fetch(base + '/graphql', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ query, variables }) })
+  return res.json()
+}
+
+/** openLineageEvent is a minimal COMPLETE run event writing the dataset s3://e2e-bucket/<out>. */
+const openLineageEvent = (job, out) =>
+  JSON.stringify({
+    eventType: 'COMPLETE',
+    eventTime: new Date().toISOString(),
+    producer: 'https://example.com/watershed-e2e',
+    schemaURL: 'https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent',
+    run: { runId: '0193a7d8-7b62-7c5e-9b1e-' + String(Math.floor(Math.random() * 1e12)).padStart(12, '0') },
+    job: { namespace: 'e2e', name: job },
+    inputs: [{ namespace: 's3://e2e-bucket', name: out + '-in' }],
+    outputs: [{ namespace: 's3://e2e-bucket', name: out }],
+  })
+
 const topic = 'urn:topic:prod/cdc.shop.customers'
 const column = 'urn:column:postgres://shop-db.acme.internal:5432/shop.public.customers/email'
+const dwhColumn = 'urn:column:postgres://dwh.acme.internal:5432/dwh.staging.customers/email'
+const subject = 'urn:subject:prod-sr/cdc.shop.customers-value'
 
 export const tests = [
   {
@@ -293,6 +323,222 @@ export const tests = [
         await shot('webhook-log')
       } finally {
         await rcv.close()
+      }
+    },
+  },
+  {
+    name: 'impact view: downstream grouped by kind, lag, path; field level',
+    async run({ page, shot, axe }) {
+      await page.goto('/asset/' + topic)
+      await page.getByRole('link', { name: 'Impact', exact: true }).click()
+      await page.waitForURL((u) => decodeURIComponent(u.pathname) === '/impact/' + topic)
+      const groups = page.getByRole('table', { name: 'Consumer groups' })
+      const analytics = groups.locator('tr[data-urn="urn:group:prod/analytics"]')
+      await analytics.waitFor({ timeout: 20_000 })
+      assert.match(await analytics.textContent(), /Stable/)
+      // The explaining path from the root to the group.
+      assert.deepEqual(await analytics.getByRole('list', { name: 'Path' }).locator('a').evaluateAll((as) => as.map((a) => a.title)), [topic, 'urn:group:prod/analytics'])
+      await page.getByRole('table', { name: 'Tables and datasets' }).waitFor()
+      await page.getByRole('table', { name: 'Connectors' }).locator('tr[data-urn="urn:connector:prod-connect/dwh-jdbc-sink"]').waitFor()
+      await shot('impact')
+      await axe('impact')
+      // From a field: what derives from it; readers without field lineage are not exact.
+      await page.goto('/impact/' + enc('urn:field:prod/cdc.shop.customers/value/after.email'))
+      await page.getByText(/downstream of this field/).waitFor({ timeout: 20_000 })
+      await page.getByRole('table', { name: 'Fields and columns' }).locator(`tr[data-urn="${dwhColumn}"]`).waitFor()
+      await page.getByRole('table', { name: 'Consumer groups' }).getByText('not exact').first().waitFor()
+      await shot('impact-field')
+    },
+  },
+  {
+    name: 'classify a column with a preview and watch the propagated badge appear downstream without reload',
+    async run({ page, shot, axe }) {
+      // A second tab shows the downstream column while the steward classifies upstream.
+      const down = await page.context().newPage()
+      try {
+        await down.goto('/asset/' + enc(dwhColumn))
+        await down.locator('.conn[data-state="connected"]').waitFor({ timeout: 15_000 })
+        const downArea = down.locator('.badges[aria-label="Classifications"]')
+        await downArea.waitFor()
+        assert.equal(await downArea.locator('[data-classification="PII.Email"]').count(), 0)
+        const marker = await down.evaluate(() => (window.__noReload = Math.random()))
+
+        await page.goto('/asset/' + enc(column))
+        await page.getByRole('heading', { level: 1, name: 'email' }).waitFor()
+        await page.getByLabel('Classification to attach').selectOption('PII.Email')
+        // The preview, before anything is written, names where it will go.
+        const preview = page.getByRole('region', { name: 'Where PII.Email will propagate' })
+        await preview.getByText(/Classifying propagates PII\.Email to \d+ assets/).waitFor({ timeout: 15_000 })
+        await preview.getByRole('link', { name: /dwh\.staging\.customers › email/ }).waitFor()
+        assert.equal(await downArea.locator('[data-classification="PII.Email"]').count(), 0, 'the preview wrote nothing')
+        await shot('classify-preview')
+        await axe('classify-preview')
+        await page.getByRole('button', { name: 'Classify' }).click()
+        await page.getByLabel('Classifications', { exact: true }).locator('[data-classification="PII.Email"]').waitFor()
+
+        // Propagation reaches the other tab through the subscription.
+        await downArea.locator('.badge.propagated[data-classification="PII.Email"]').waitFor({ timeout: 30_000 })
+        assert.equal(await down.evaluate(() => window.__noReload), marker, 'the downstream page was not reloaded')
+        // Why does it carry PII.Email? The path back to the column, with its edges.
+        await down.getByRole('button', { name: /^PII\.Email \(propagated\).*why\?/ }).click()
+        const why = down.getByRole('region', { name: 'Why PII.Email' })
+        await why.getByText('field lineage from').waitFor()
+        await why.getByRole('link', { name: /shop\.public\.customers › email/ }).waitFor()
+        await why.getByRole('list', { name: /^Path from/ }).getByText(/cdc\.shop\.customers › after\.email/).waitFor()
+        await down.screenshot({ path: 'test-results/why-propagated.png' })
+
+        // Detach: the propagated badge goes away downstream too.
+        await page.getByRole('button', { name: 'Remove PII.Email' }).click()
+        await downArea.locator('[data-classification="PII.Email"]').waitFor({ state: 'detached', timeout: 30_000 })
+      } finally {
+        await down.close()
+      }
+    },
+  },
+  {
+    name: 'proposed-schema check: paste a breaking schema and see the verdicts; a parse error is a message',
+    async run({ page, base, shot, axe }) {
+      await page.goto('/asset/' + enc(subject))
+      await page.getByRole('link', { name: 'Check a new schema' }).first().click()
+      await page.waitForURL(/\/schema-check\?subject=/)
+      const box = page.getByLabel('Candidate schema')
+      await page.waitForFunction(() => (document.querySelector('textarea.schema-input')?.value ?? '').includes('"email"'), null, { timeout: 15_000 })
+      const latest = await box.inputValue()
+      // Remove the e-mail field from the customer record.
+      const candidate = latest.replace(/\{"name": "email"[^}]*\},\n\s*/, '')
+      assert.notEqual(candidate, latest, 'the latest schema has an email field to remove')
+      await box.fill(candidate)
+      await page.getByRole('button', { name: 'Check schema' }).click()
+      const verdicts = page.getByRole('table', { name: 'Consumer verdicts' })
+      await verdicts.waitFor({ timeout: 20_000 })
+      await page.getByRole('status').getByText('Breaking for consumers').waitFor()
+      const dwh = verdicts.locator('tr', { has: page.getByRole('link', { name: 'dwh-jdbc-sink' }) }).first()
+      assert.equal(await dwh.getAttribute('data-verdict'), 'BREAKING')
+      assert.match(await dwh.textContent(), /after\.email/)
+      assert.ok((await verdicts.locator('tr[data-verdict="UNKNOWN"]').count()) > 0, 'consumers without field lineage two hops away are UNKNOWN')
+      await page.getByRole('table', { name: 'Field changes' }).getByText('after.email').waitFor()
+      await page.evaluate(() => window.scrollTo(0, document.querySelector('.schema-input').getBoundingClientRect().bottom + window.scrollY - 120))
+      await shot('schema-check')
+      await axe('schema-check')
+      // Nothing was registered: the subject still has one version.
+      const s = await gql(base, 'query($u: URN!) { asset(urn: $u) { properties } }', { u: subject })
+      assert.equal(s.data.asset.properties.versions, 1)
+      // A schema that does not parse: the server's message, no verdicts.
+      await box.fill('{"type": "record"')
+      await page.getByRole('button', { name: 'Check schema' }).click()
+      await page.getByRole('alert').getByText(/INVALID_ARGUMENT.*does not parse/).waitFor()
+      assert.equal(await verdicts.count(), 0)
+    },
+  },
+  {
+    name: 'violations: acknowledge one, and a mute made elsewhere arrives live',
+    async run({ page, base, shot, axe }) {
+      await page.goto('/violations')
+      await page.locator('.conn[data-state="connected"]').waitFor({ timeout: 15_000 })
+      const card = page.getByRole('listitem', { name: 'pii-consumer-allowlist on analytics', exact: true })
+      await card.waitFor({ timeout: 20_000 })
+      assert.equal(await card.getAttribute('data-status'), 'OPEN')
+      await card.getByRole('button', { name: 'Acknowledge…' }).click()
+      await card.getByLabel('Note').fill('team-analytics drops the PII read this sprint')
+      await card.getByRole('button', { name: 'Acknowledge', exact: true }).click()
+      await page.waitForFunction(() => document.querySelector('li[aria-label="pii-consumer-allowlist on analytics"]')?.getAttribute('data-status') === 'ACKNOWLEDGED', null, { timeout: 15_000 })
+      await card.getByText('team-analytics drops the PII read this sprint').waitFor()
+      await axe('violations')
+      // Someone else mutes another one through the API: it changes here without reload.
+      const other = 'urn:violation:no-pii-in-s3/urn:dataset:s3://acme-lake/topics/cdc.shop.customers'
+      const marker = await page.evaluate(() => (window.__noReload = Math.random()))
+      const body = await gql(base, 'mutation($u: URN!) { muteViolation(urn: $u, reason: "lake migration") { status } }', { u: other })
+      assert.ok(!body.errors, JSON.stringify(body.errors))
+      await page.waitForFunction((u) => document.querySelector(`li[data-urn="${u}"]`)?.getAttribute('data-status') === 'MUTED', other, { timeout: 15_000 })
+      assert.equal(await page.evaluate(() => window.__noReload), marker)
+      await page.locator(`li[data-urn="${other}"]`).getByText('Muted by').waitFor()
+      await card.getByText('Evidence').click()
+      await card.getByRole('link', { name: 'cdc.shop.customers › after.email' }).waitFor()
+      await page.evaluate(() => window.scrollTo(0, 0))
+      await shot('violations')
+      // The Acknowledged tab lists the acknowledged one.
+      await page.getByRole('group', { name: 'Status' }).getByRole('button', { name: 'Acknowledged' }).click()
+      await page.waitForURL(/status=ACKNOWLEDGED/)
+      await page.getByRole('listitem', { name: 'pii-consumer-allowlist on analytics', exact: true }).waitFor()
+      await gql(base, 'mutation($u: URN!) { unmuteViolation(urn: $u) { status } }', { u: other })
+    },
+  },
+  {
+    name: 'a page from another origin cannot write (OpenLineage push, GraphQL mutations)',
+    async run({ page, base }) {
+      const evil = await attacker()
+      try {
+        // Control: the same kind of event from a program (no Origin) is written.
+        const control = await fetch(base + '/api/v1/lineage', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: openLineageEvent('xsite-control', 'xsite-control') })
+        assert.equal(control.status, 201, 'a program may push')
+        assert.ok((await gql(base, '{ asset(urn: "urn:dataset:s3://e2e-bucket/xsite-control") { urn } }')).data, 'the control event was written')
+        // localhost is another site than 127.0.0.1; another port of 127.0.0.1 is the same site but another origin.
+        for (const [tag, origin] of [
+          ['xsite', `http://localhost:${evil.port}`],
+          ['xorigin', `http://127.0.0.1:${evil.port}`],
+        ]) {
+          const p = await page.context().newPage()
+          const seen = []
+          p.on('response', (r) => r.url().startsWith(base) && seen.push({ method: r.request().method(), path: new URL(r.url()).pathname, status: r.status() }))
+          try {
+            await p.goto(origin + '/')
+            await p.getByRole('heading', { name: 'Another site' }).waitFor()
+            const urns = []
+            const bodies = {}
+            for (const [i, k] of ['lineage text/plain', 'lineage json blob', 'lineage json cors'].entries()) {
+              bodies[k] = openLineageEvent(`${tag}-job-${i}`, `${tag}-${i}`)
+              urns.push(`urn:dataset:s3://e2e-bucket/${tag}-${i}`, `urn:job:e2e/${tag}-job-${i}`)
+            }
+            for (const k of ['graphql text/plain', 'graphql json blob', 'graphql json cors']) {
+              const urn = `urn:dataset:s3://e2e-bucket/${tag}-gql-${k.replace(/\W+/g, '-')}`
+              bodies[k] = JSON.stringify({ query: `mutation { registerAsset(input: {urn: "${urn}"}) { urn } }` })
+              urns.push(urn)
+            }
+            const out = await p.evaluate(
+              async ({ base, bodies }) => {
+                const lineage = base + '/api/v1/lineage'
+                const graphql = base + '/graphql'
+                const tries = {
+                  // CORS simple requests: sent, the answer unreadable (opaque).
+                  'lineage text/plain': () => fetch(lineage, { method: 'POST', mode: 'no-cors', headers: { 'Content-Type': 'text/plain' }, body: bodies['lineage text/plain'] }),
+                  'lineage json blob': () => fetch(lineage, { method: 'POST', mode: 'no-cors', body: new Blob([bodies['lineage json blob']], { type: 'application/json' }) }),
+                  'graphql text/plain': () => fetch(graphql, { method: 'POST', mode: 'no-cors', headers: { 'Content-Type': 'text/plain' }, body: bodies['graphql text/plain'] }),
+                  'graphql json blob': () => fetch(graphql, { method: 'POST', mode: 'no-cors', body: new Blob([bodies['graphql json blob']], { type: 'application/json' }) }),
+                  // JSON needs a preflight, which the server does not grant.
+                  'lineage json cors': () => fetch(lineage, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: bodies['lineage json cors'] }),
+                  'graphql json cors': () => fetch(graphql, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: bodies['graphql json cors'] }),
+                }
+                const res = {}
+                for (const [k, f] of Object.entries(tries)) {
+                  try {
+                    const r = await f()
+                    res[k] = r.type === 'opaque' ? 'opaque' : 'readable ' + r.status
+                  } catch (e) {
+                    res[k] = 'blocked'
+                  }
+                }
+                return res
+              },
+              { base, bodies },
+            )
+            assert.equal(out['lineage json cors'], 'blocked', `${tag}: ${JSON.stringify(out)}`)
+            assert.equal(out['graphql json cors'], 'blocked', `${tag}: ${JSON.stringify(out)}`)
+            // Every POST that reached the server was refused.
+            const posts = seen.filter((r) => r.method === 'POST')
+            assert.ok(posts.length >= 4, `${tag}: the simple requests were sent: ${JSON.stringify(seen)}`)
+            console.log(`     ${tag}: ${JSON.stringify(out)}; server answered ${posts.map((r) => r.path + ' ' + r.status).join(', ')}`)
+            for (const r of posts) assert.ok(r.status === 403 || r.status === 415, `${tag}: ${r.path} answered ${r.status}: ${JSON.stringify(seen)}`)
+            // And nothing was written.
+            for (const urn of urns) {
+              const b = await gql(base, 'query($u: URN!) { asset(urn: $u) { urn } }', { u: urn })
+              assert.equal(b.errors?.[0]?.extensions?.code, 'NOT_FOUND', `${tag}: ${urn} was written`)
+            }
+          } finally {
+            await p.close()
+          }
+        }
+      } finally {
+        await evil.close()
       }
     },
   },

@@ -1,7 +1,5 @@
-// The page registry: every route and nav entry in one place. Pages that need
-// API the server does not have yet (impact, schema check, violations,
-// propagation preview and explain) are added here when it lands — each is
-// one entry and one page module; nothing else changes.
+// The page registry: every route and nav entry in one place. A page is one
+// entry here and one module under pages/.
 import { lazy, type ComponentType } from 'react'
 import { Home } from './pages/Home'
 import { SearchPage } from './pages/SearchPage'
@@ -13,6 +11,10 @@ import { WebhookPage, WebhooksPage } from './pages/WebhooksPage'
 
 // The graph (React Flow + ELK) is the heaviest part of the UI: load it on first use.
 const LineagePage = lazy(() => import('./lineage/LineagePage'))
+// Pages a steward opens now and then: loaded on first use, keeping the first chunk small.
+const ImpactPage = lazy(() => import('./pages/ImpactPage'))
+const SchemaCheckPage = lazy(() => import('./pages/SchemaCheckPage'))
+const ViolationsPage = lazy(() => import('./pages/ViolationsPage'))
 
 export interface RouteEntry {
   /** wouter pattern; `*` captures the URN of deep links. */
@@ -29,6 +31,9 @@ export const routes: RouteEntry[] = [
   { path: '/search', component: SearchPage, nav: 'Search' },
   { path: '/asset/*', component: AssetPage },
   { path: '/lineage/*', component: LineagePage },
+  { path: '/impact/*', component: ImpactPage },
+  { path: '/schema-check', component: SchemaCheckPage, nav: 'Schema check' },
+  { path: '/violations', component: ViolationsPage, nav: 'Violations' },
   { path: '/classifications', component: ClassificationsPage, nav: 'Classifications' },
   { path: '/sources', component: SourcesPage, nav: 'Sources' },
   { path: '/webhooks', component: WebhooksPage, nav: 'Webhooks' },

@@ -456,3 +456,280 @@ export const ReplayDeadLettersMutation = graphql(`
     replayDeadLetters(webhook: $webhook)
   }
 `)
+
+export const ImpactedFields = graphql(`
+  fragment ImpactedFields on ImpactedAsset {
+    hops
+    path
+    exact
+    fields
+    state
+    lag
+    asset {
+      ...AssetSummary
+      owners
+    }
+  }
+`)
+
+export const ImpactQuery = graphql(`
+  query Impact($urn: URN!, $depth: Int, $limit: Int) {
+    impact(urn: $urn, depth: $depth, limit: $limit) {
+      level
+      truncated
+      seq
+      root {
+        ...AssetSummary
+      }
+      consumerGroups {
+        ...ImpactedFields
+      }
+      connectors {
+        ...ImpactedFields
+      }
+      jobs {
+        ...ImpactedFields
+      }
+      datasets {
+        ...ImpactedFields
+      }
+      topics {
+        ...ImpactedFields
+      }
+      fields {
+        ...ImpactedFields
+      }
+      other {
+        ...ImpactedFields
+      }
+    }
+  }
+`)
+
+export const SubjectsQuery = graphql(`
+  query Subjects($query: String) {
+    search(query: $query, kinds: [SCHEMA_SUBJECT], first: 200) {
+      totalCount
+      edges {
+        node {
+          urn
+          name
+          properties
+        }
+      }
+    }
+  }
+`)
+
+export const SubjectSchemaQuery = graphql(`
+  query SubjectSchema($urn: URN!) {
+    asset(urn: $urn) {
+      urn
+      name
+      properties
+      versions: downstream(kinds: [HAS_SCHEMA], first: 500) {
+        asset {
+          urn
+          kind
+          properties
+        }
+      }
+      topics: upstream(kinds: [HAS_SCHEMA], first: 20) {
+        asset {
+          urn
+          kind
+          name
+          deleted
+        }
+      }
+    }
+  }
+`)
+
+export const SchemaChangeImpactQuery = graphql(`
+  query SchemaChangeImpact($subject: String!, $schema: String!, $schemaType: SchemaType, $registry: String) {
+    schemaChangeImpact(subject: $subject, schema: $schema, schemaType: $schemaType, registry: $registry) {
+      schemaType
+      latestVersion
+      breaking
+      seq
+      subject {
+        urn
+        kind
+        name
+        deleted
+      }
+      compatibility {
+        level
+        levelSource
+        compatible
+        messages
+        checked
+        readersCompatible
+        readerMessages
+      }
+      changes {
+        path
+        kind
+        previousPath
+        field
+        breaking
+        before {
+          type
+          nullable
+          hasDefault
+          default
+        }
+        after {
+          type
+          nullable
+          hasDefault
+          default
+        }
+      }
+      consumers {
+        verdict
+        fields
+        reason
+        fieldLineage
+        hops
+        path
+        asset {
+          ...AssetSummary
+          owners
+        }
+      }
+    }
+  }
+`)
+
+export const PreviewClassificationQuery = graphql(`
+  query PreviewClassification($urn: URN!, $classification: String!, $first: Int) {
+    previewClassification(urn: $urn, classification: $classification, first: $first) {
+      origin
+      classification
+      propagates
+      totalCount
+      reached {
+        mode
+        path
+        asset {
+          urn
+          kind
+          name
+          deleted
+        }
+      }
+    }
+  }
+`)
+
+export const ExplainClassificationQuery = graphql(`
+  query ExplainClassification($urn: URN!, $classification: String!) {
+    explainClassification(urn: $urn, classification: $classification) {
+      classification
+      source
+      direct
+      mode
+      path
+      origin {
+        urn
+        kind
+        name
+        deleted
+      }
+      hops {
+        from
+        to
+        containment
+        edge {
+          kind
+          masking
+          claims {
+            source
+            origin
+            transform
+          }
+        }
+      }
+    }
+  }
+`)
+
+export const ViolationFields = graphql(`
+  fragment ViolationFields on Violation {
+    urn
+    policy
+    severity
+    status
+    subjectUrn
+    message
+    evidence
+    classifications
+    openedAt
+    firstOpenedAt
+    resolvedAt
+    acknowledgedBy
+    acknowledgedAt
+    acknowledgeNote
+    mutedBy
+    mutedAt
+    mutedUntil
+    muteReason
+    subject {
+      urn
+      kind
+      name
+      deleted
+      owners
+    }
+  }
+`)
+
+export const ViolationsQuery = graphql(`
+  query Violations($status: ViolationStatus, $policy: String, $first: Int, $after: String) {
+    violations(status: $status, policy: $policy, first: $first, after: $after) {
+      totalCount
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+      edges {
+        node {
+          ...ViolationFields
+        }
+      }
+    }
+    policies {
+      name
+      severity
+      description
+      openViolations
+      enabled
+    }
+  }
+`)
+
+export const AcknowledgeViolationMutation = graphql(`
+  mutation AcknowledgeViolation($urn: URN!, $note: String) {
+    acknowledgeViolation(urn: $urn, note: $note) {
+      ...ViolationFields
+    }
+  }
+`)
+
+export const MuteViolationMutation = graphql(`
+  mutation MuteViolation($urn: URN!, $until: Time, $reason: String) {
+    muteViolation(urn: $urn, until: $until, reason: $reason) {
+      ...ViolationFields
+    }
+  }
+`)
+
+export const UnmuteViolationMutation = graphql(`
+  mutation UnmuteViolation($urn: URN!) {
+    unmuteViolation(urn: $urn) {
+      ...ViolationFields
+    }
+  }
+`)

@@ -12,6 +12,11 @@ export function lineagePath(urn: string, params?: Record<string, string>): strin
   return '/lineage/' + encodeURN(urn) + (q ? '?' + q : '')
 }
 
+/** impactPath is the deep link of the impact view of urn. */
+export function impactPath(urn: string): string {
+  return '/impact/' + encodeURN(urn)
+}
+
 /**
  * encodeURN percent-encodes a URN for a path, keeping ':' and '/' readable
  * except where a server would clean the path: the second slash of '//'

@@ -98,12 +98,15 @@ export function ClassificationBadge({
   )
 }
 
+/** Badges shows an asset's classifications, one badge per name (a direct one wins over propagated ones from several origins). */
 export function Badges({ asset }: { asset: Pick<AssetSummaryFragment, 'classifications'> }) {
   if (asset.classifications.length === 0) return null
+  const seen = new Map<string, AssetSummaryFragment['classifications'][number]>()
+  for (const c of asset.classifications) if (!seen.has(c.name) || (c.direct && !seen.get(c.name)!.direct)) seen.set(c.name, c)
   return (
     <span className="badges">
-      {asset.classifications.map((c) => (
-        <ClassificationBadge key={c.name + c.direct} name={c.name} direct={c.direct} origin={c.origin} source={c.source} />
+      {[...seen.values()].map((c) => (
+        <ClassificationBadge key={c.name} name={c.name} direct={c.direct} origin={c.origin} source={c.source} />
       ))}
     </span>
   )

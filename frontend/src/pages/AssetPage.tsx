@@ -6,7 +6,7 @@ import { useEffect, useMemo, useRef } from 'react'
 import { useQuery } from 'urql'
 import { Link, useLocation } from 'wouter'
 import { AssetQuery, LiveQuery } from '../api/operations'
-import { lineagePath, urnFromPath } from '../api/urn'
+import { impactPath, lineagePath, urnFromPath } from '../api/urn'
 import { useChanges, useReadingHistory } from '../api/live'
 import type { AssetQuery as AssetResult } from '../gql/graphql'
 import { ErrorMessage, KindIcon, kindLabels, Loading, Section, Time } from '../components/ui'
@@ -82,6 +82,14 @@ export function AssetPage() {
           )}
           {(fetching || stale) && <span className="muted small" role="status">refreshing…</span>}
           <span className="spacer" />
+          {asset.kind === 'SCHEMA_SUBJECT' && (
+            <Link href={'/schema-check?subject=' + encodeURIComponent(asset.urn)} className="button">
+              Check a new schema
+            </Link>
+          )}
+          <Link href={impactPath(asset.urn)} className="button">
+            Impact
+          </Link>
           <Link href={lineagePath(asset.urn)} className="button primary">
             Lineage graph
           </Link>

@@ -3,6 +3,7 @@ import type { Asset, Neighbor } from './AssetPage'
 import type { EdgeKind } from '../gql/graphql'
 import type { ReadingHistory } from '../api/live'
 import { useHistory } from '../api/live'
+import { Link } from 'wouter'
 import { AssetLink, Badges, KeyValues, Section, Sparkline, Time } from '../components/ui'
 import { FieldTree } from '../schema/FieldTree'
 import { SchemaVersions, SchemaDiff } from '../schema/SchemaVersions'
@@ -136,7 +137,15 @@ function TopicView({ asset }: { asset: Asset }) {
         <NeighbourList ns={producers} empty="No producers known (producers are seen through Connect, OpenLineage, topologies and write ACLs)." />
       </Section>
       {subjects.map((s) => (
-        <Section key={s.asset.urn} title={`Schema versions · ${s.asset.name}`}>
+        <Section
+          key={s.asset.urn}
+          title={`Schema versions · ${s.asset.name}`}
+          actions={
+            <Link href={'/schema-check?subject=' + encodeURIComponent(s.asset.urn)} className="button">
+              Check a new schema
+            </Link>
+          }
+        >
           <SchemaVersions subject={s.asset.urn} />
         </Section>
       ))}

@@ -1,0 +1,513 @@
+package neo4j
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/watershed-data/watershed/catalog"
+)
+
+func (s *Store) applyOne(t *txCtx, m catalog.Mutation) error {
+	switch m := m.(type) {
+	case catalog.RegisterAsset:
+		return s.registerAsset(t, m)
+	case catalog.UnregisterAsset:
+		r, err := existing(t, m.URN, true)
+		if err != nil {
+			return err
+		}
+		if r.Facets[catalog.ManualSource] == nil {
+			return catalog.Errorf(catalog.NotFound, "asset %s was not registered through the API", m.URN)
+		}
+		delete(r.Facets, catalog.ManualSource)
+		return nil
+	case catalog.AddLineage:
+		return s.addLineage(t, m)
+	case catalog.RemoveLineage:
+		k := catalog.EdgeKey{From: m.From, Kind: m.Kind, To: m.To}
+		if err := k.Validate(); err != nil {
+			return err
+		}
+		r, _, err := t.edge(k)
+		if err != nil {
+			return err
+		}
+		if r.Claims[catalog.ManualSource] == nil {
+			return catalog.Errorf(catalog.NotFound, "no manual lineage %s; crawled lineage is removed by its crawler", k)
+		}
+		delete(r.Claims, catalog.ManualSource)
+		return nil
+	case catalog.Classify:
+		return s.classify(t, m)
+	case catalog.Declassify:
+		src := m.Source
+		if src == "" {
+			src = catalog.AttachManual
+		}
+		r, err := existing(t, m.URN, true)
+		if err != nil {
+			return err
+		}
+		if m.Suppress && src != catalog.AttachRule {
+			return catalog.Errorf(catalog.Invalid, "declassify: only rule attachments can be suppressed, not %s ones", src)
+		}
+		for i, a := range r.Direct {
+			if a.Classification == m.Classification && a.Source == src {
+				r.Direct = append(r.Direct[:i], r.Direct[i+1:]...)
+				if len(r.Direct) == 0 {
+					r.Direct = nil
+				}
+				if m.Suppress {
+					r.Suppressed = addSorted(r.Suppressed, m.Classification)
+				}
+				return nil
+			}
+		}
+		return catalog.Errorf(catalog.NotFound, "%s has no %s classification %s", m.URN, src, m.Classification)
+	case catalog.SetDescription:
+		if len(m.Description) > catalog.MaxDescriptionBytes {
+			return catalog.Errorf(catalog.Invalid, "description is %d bytes; the limit is %d", len(m.Description), catalog.MaxDescriptionBytes)
+		}
+		r, err := existing(t, m.URN, true)
+		if err != nil {
+			return err
+		}
+		r.Description = m.Description
+		return nil
+	case catalog.SetOwners:
+		owners, err := catalog.NormalizeOwners(m.Owners)
+		if err != nil {
+			return err
+		}
+		r, err := existing(t, m.URN, true)
+		if err != nil {
+			return err
+		}
+		r.Owners = owners
+		return nil
+	case catalog.DefineClassification:
+		return s.defineClassification(t, m.Def)
+	case catalog.SetPropagated:
+		return setPropagated(t, m)
+	case catalog.Propagate:
+		return propagate(t, m)
+	case catalog.Retract:
+		return retract(t, m)
+	case catalog.Emit:
+		return emitStage(t, m)
+	case catalog.SetEdgeBlock:
+		if err := m.Edge.Validate(); err != nil {
+			return err
+		}
+		for _, c := range m.Block {
+			if err := catalog.ValidClassificationName(c); err != nil {
+				return err
+			}
+		}
+		r, _, err := t.edge(m.Edge)
+		if err != nil {
+			return err
+		}
+		if !r.alive() {
+			return catalog.Errorf(catalog.NotFound, "no live edge %s", m.Edge)
+		}
+		block := dedupeStrings(append([]string(nil), m.Block...))
+		r.Block = block
+		return nil
+	default:
+		return catalog.Errorf(catalog.Invalid, "unsupported mutation %T", m)
+	}
+}
+
+// existing loads the record of an entity that must exist; with alive it
+// must not be a tombstone either.
+func existing(t *txCtx, u catalog.URN, alive bool) (*entityRecord, error) {
+	if err := u.Validate(); err != nil {
+		return nil, err
+	}
+	r, found, err := t.entity(u)
+	if err != nil {
+		return nil, err
+	}
+	if !found && !r.alive() {
+		return nil, catalog.Errorf(catalog.NotFound, "no asset %s", u)
+	}
+	if alive && !r.alive() {
+		return nil, catalog.Errorf(catalog.Conflict, "asset %s was deleted at %s", u, r.DeletedAt.Format("2006-01-02T15:04:05Z07:00"))
+	}
+	return r, nil
+}
+
+func (s *Store) registerAsset(t *txCtx, m catalog.RegisterAsset) error {
+	if err := m.URN.Validate(); err != nil {
+		return err
+	}
+	switch m.URN.Kind() {
+	case catalog.KindCrawlRun, catalog.KindViolation:
+		return catalog.Errorf(catalog.Invalid, "assets of kind %s are created by Watershed itself, not registered", m.URN.Kind())
+	}
+	if len(m.Name) > catalog.MaxNameBytes {
+		return catalog.Errorf(catalog.Invalid, "name is %d bytes; the limit is %d", len(m.Name), catalog.MaxNameBytes)
+	}
+	if len(m.Description) > catalog.MaxDescriptionBytes {
+		return catalog.Errorf(catalog.Invalid, "description is %d bytes; the limit is %d", len(m.Description), catalog.MaxDescriptionBytes)
+	}
+	props, err := catalog.CanonicalProperties(m.Properties)
+	if err != nil {
+		return err
+	}
+	if len(props) > 256<<10 {
+		return catalog.Errorf(catalog.Invalid, "properties are %d bytes encoded; the limit is %d", len(props), 256<<10)
+	}
+	if string(props) == "{}" {
+		props = nil
+	}
+	r, _, err := t.entity(m.URN)
+	if err != nil {
+		return err
+	}
+	if r.Facets == nil {
+		r.Facets = map[string]*facetRecord{}
+	}
+	f := &facetRecord{Name: m.Name, Description: m.Description, Props: props, FirstSeen: t.at}
+	if old := r.Facets[catalog.ManualSource]; old != nil {
+		f.FirstSeen = old.FirstSeen
+	}
+	r.Facets[catalog.ManualSource] = f
+	return nil
+}
+
+func (s *Store) addLineage(t *txCtx, m catalog.AddLineage) error {
+	k := catalog.EdgeKey{From: m.From, Kind: m.Kind, To: m.To}
+	if err := k.Validate(); err != nil {
+		return err
+	}
+	for _, u := range []catalog.URN{m.From, m.To} {
+		if err := s.known(t, u); err != nil {
+			return err
+		}
+	}
+	r, _, err := t.edge(k)
+	if err != nil {
+		return err
+	}
+	if r.Claims == nil {
+		r.Claims = map[string]*claimRecord{}
+	}
+	if m.Via != "" {
+		if err := m.Via.Validate(); err != nil {
+			return fmt.Errorf("lineage via: %w", err)
+		}
+	}
+	c := &claimRecord{Origin: "manual", Confidence: 1, Transform: m.Transform, Masking: m.Masking, FirstSeen: t.at, LastSeen: t.at}
+	if m.Via != "" {
+		c.Via = []catalog.URN{m.Via}
+	}
+	if old := r.Claims[catalog.ManualSource]; old != nil {
+		if old.Transform == c.Transform && old.Masking == c.Masking && samePath(old.Via, c.Via) {
+			return nil // adding the same manual lineage twice changes nothing
+		}
+		c.FirstSeen = old.FirstSeen
+	}
+	r.Claims[catalog.ManualSource] = c
+	return nil
+}
+
+// known reports NotFound unless u is an alive entity, an entity created in
+// this txn, or a URN that crawled edges already reference.
+func (s *Store) known(t *txCtx, u catalog.URN) error {
+	if r, ok := t.entities[u]; ok && r.alive() {
+		return nil
+	}
+	if err := t.loadEntities([]catalog.URN{u}); err != nil {
+		return err
+	}
+	n := t.nodes[u]
+	if !n.exists {
+		return catalog.Errorf(catalog.NotFound, "no asset %s (register it first)", u)
+	}
+	if n.record && n.deleted {
+		if r, ok := t.entities[u]; !ok || !r.alive() {
+			return catalog.Errorf(catalog.Conflict, "asset %s was deleted", u)
+		}
+	}
+	return nil
+}
+
+func (s *Store) classify(t *txCtx, m catalog.Classify) error {
+	if err := catalog.ValidClassificationName(m.Classification); err != nil {
+		return err
+	}
+	src := m.Source
+	if src == "" {
+		src = catalog.AttachManual
+	}
+	if src != catalog.AttachManual && src != catalog.AttachRule {
+		return catalog.Errorf(catalog.Invalid, "classify: source must be manual or rule, not %q", src)
+	}
+	defs, err := t.definitions()
+	if err != nil {
+		return err
+	}
+	def, ok := defs[m.Classification]
+	if !ok {
+		return catalog.Errorf(catalog.Invalid, "unknown classification %q (define it with defineClassification first)", m.Classification)
+	}
+	r, err := existing(t, m.URN, true)
+	if err != nil {
+		return err
+	}
+	switch {
+	case src == catalog.AttachRule && containsString(r.Suppressed, m.Classification):
+		return nil // a steward removed it: rules do not attach it again
+	case src == catalog.AttachManual:
+		r.Suppressed = removeString(r.Suppressed, m.Classification)
+	}
+	prop := def.Propagates
+	if m.Propagate != nil {
+		prop = *m.Propagate
+	}
+	for i, a := range r.Direct {
+		if a.Classification == m.Classification && a.Source == src {
+			if a.Propagate == prop {
+				return nil
+			}
+			r.Direct[i].Propagate = prop
+			r.Direct[i].Actor = t.actor
+			r.Direct[i].At = t.at
+			return nil
+		}
+	}
+	r.Direct = append(r.Direct, attach{Classification: m.Classification, Source: src, Propagate: prop, Actor: t.actor, At: t.at})
+	sort.Slice(r.Direct, func(i, j int) bool {
+		if r.Direct[i].Classification != r.Direct[j].Classification {
+			return r.Direct[i].Classification < r.Direct[j].Classification
+		}
+		return r.Direct[i].Source < r.Direct[j].Source
+	})
+	return nil
+}
+
+func (s *Store) defineClassification(t *txCtx, d catalog.ClassificationDef) error {
+	if err := catalog.ValidClassificationName(d.Name); err != nil {
+		return err
+	}
+	if len(d.Description) > catalog.MaxDescriptionBytes {
+		return catalog.Errorf(catalog.Invalid, "description is %d bytes; the limit is %d", len(d.Description), catalog.MaxDescriptionBytes)
+	}
+	defs, err := t.definitions()
+	if err != nil {
+		return err
+	}
+	if p := d.Parent(); p != "" {
+		if _, ok := defs[p]; !ok {
+			return catalog.Errorf(catalog.Invalid, "define classification %s: parent %s is not defined", d.Name, p)
+		}
+	}
+	created := t.at
+	if old, ok := defs[d.Name]; ok {
+		if old.Description == d.Description && old.Propagates == d.Propagates && old.PassesMasking == d.PassesMasking {
+			return nil
+		}
+		created = old.CreatedAt
+	}
+	t.defs[d.Name] = &classDefRecord{Name: d.Name, Description: d.Description, Propagates: d.Propagates, PassesMasking: d.PassesMasking, CreatedAt: created}
+	return t.emit(catalog.ClassificationDefined, "", catalog.ClassificationData{Classification: d.Name, Propagate: d.Propagates, Description: d.Description, PassesMasking: d.PassesMasking})
+}
+
+func setPropagated(t *txCtx, m catalog.SetPropagated) error {
+	if err := m.URN.Validate(); err != nil {
+		return err
+	}
+	as := make([]attach, 0, len(m.Attachments))
+	for _, a := range m.Attachments {
+		if a.Source != catalog.AttachPropagated {
+			return catalog.Errorf(catalog.Invalid, "set propagated: attachment %s has source %q", a.Classification, a.Source)
+		}
+		if err := catalog.ValidClassificationName(a.Classification); err != nil {
+			return err
+		}
+		if err := a.Origin.Validate(); err != nil {
+			return fmt.Errorf("propagated %s origin: %w", a.Classification, err)
+		}
+		a.At = t.at
+		as = append(as, attachFrom(a))
+	}
+	sort.Slice(as, func(i, j int) bool {
+		if as[i].Classification != as[j].Classification {
+			return as[i].Classification < as[j].Classification
+		}
+		return as[i].Origin < as[j].Origin
+	})
+	r, _, err := t.entity(m.URN)
+	if err != nil {
+		return err
+	}
+	if !r.alive() {
+		// A tombstone keeps what it had until it is recreated (its record
+		// cannot change without an event, and deleted assets get none).
+		if len(as) == 0 {
+			return nil
+		}
+		return catalog.Errorf(catalog.Conflict, "set propagated: asset %s does not exist or was deleted", m.URN)
+	}
+	// Keep the original timestamps of attachments that did not change, so a
+	// recomputation that finds the same result writes nothing.
+	old := map[string]attach{}
+	for _, a := range r.Propagated {
+		old[a.Classification+"\x00"+string(a.Origin)] = a
+	}
+	for i, a := range as {
+		if o, ok := old[a.Classification+"\x00"+string(a.Origin)]; ok && samePath(o.Path, a.Path) && o.Propagate == a.Propagate {
+			as[i] = o
+		}
+	}
+	if len(as) == 0 {
+		as = nil
+	}
+	r.Propagated = as
+	return nil
+}
+
+// maxPathLen bounds the explaining path of a propagated attachment.
+const maxPathLen = 10000
+
+func propagate(t *txCtx, m catalog.Propagate) error {
+	if err := m.URN.Validate(); err != nil {
+		return err
+	}
+	if err := m.Origin.Validate(); err != nil {
+		return fmt.Errorf("propagate %s origin: %w", m.Classification, err)
+	}
+	if err := catalog.ValidClassificationName(m.Classification); err != nil {
+		return err
+	}
+	if len(m.Path) > maxPathLen {
+		return catalog.Errorf(catalog.Invalid, "propagate %s to %s: path of %d hops; the limit is %d", m.Classification, m.URN, len(m.Path), maxPathLen)
+	}
+	for _, u := range m.Path {
+		if err := u.Validate(); err != nil {
+			return fmt.Errorf("propagate %s path: %w", m.Classification, err)
+		}
+	}
+	if has, err := t.hasRecord(m.URN); err != nil {
+		return err
+	} else if !has {
+		if r, ok := t.entities[m.URN]; !ok || !r.alive() {
+			return nil // nothing to attach to: not an error (see catalog.Propagate)
+		}
+	}
+	r, _, err := t.entity(m.URN)
+	if err != nil {
+		return err
+	}
+	if !r.alive() {
+		return nil
+	}
+	a := attach{Classification: m.Classification, Source: catalog.AttachPropagated, Origin: m.Origin, Path: append([]catalog.URN(nil), m.Path...), Actor: t.actor, At: t.at}
+	for i, o := range r.Propagated {
+		if o.Classification == m.Classification && o.Origin == m.Origin {
+			if samePath(o.Path, a.Path) {
+				return nil
+			}
+			r.Propagated[i] = a
+			return nil
+		}
+	}
+	r.Propagated = append(r.Propagated, a)
+	sort.Slice(r.Propagated, func(i, j int) bool {
+		if r.Propagated[i].Classification != r.Propagated[j].Classification {
+			return r.Propagated[i].Classification < r.Propagated[j].Classification
+		}
+		return r.Propagated[i].Origin < r.Propagated[j].Origin
+	})
+	return nil
+}
+
+func retract(t *txCtx, m catalog.Retract) error {
+	if err := m.URN.Validate(); err != nil {
+		return err
+	}
+	if err := m.Origin.Validate(); err != nil {
+		return fmt.Errorf("retract %s origin: %w", m.Classification, err)
+	}
+	if err := catalog.ValidClassificationName(m.Classification); err != nil {
+		return err
+	}
+	if _, pending := t.entities[m.URN]; !pending {
+		if has, err := t.hasRecord(m.URN); err != nil || !has {
+			return err
+		}
+	}
+	r, _, err := t.entity(m.URN)
+	if err != nil {
+		return err
+	}
+	if !r.alive() {
+		return nil // a tombstone carries no propagated attachments
+	}
+	for i, o := range r.Propagated {
+		if o.Classification == m.Classification && o.Origin == m.Origin {
+			r.Propagated = append(r.Propagated[:i], r.Propagated[i+1:]...)
+			if len(r.Propagated) == 0 {
+				r.Propagated = nil
+			}
+			return nil
+		}
+	}
+	return nil
+}
+
+func emitStage(t *txCtx, m catalog.Emit) error {
+	if err := catalog.ValidateEmit(m); err != nil {
+		return err
+	}
+	return t.emit(m.Type, m.Subject, m.Data)
+}
+
+func samePath(a, b []catalog.URN) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// addSorted inserts s into the sorted list if it is not there yet.
+func addSorted(list []string, s string) []string {
+	i := sort.SearchStrings(list, s)
+	if i < len(list) && list[i] == s {
+		return list
+	}
+	list = append(list, "")
+	copy(list[i+1:], list[i:])
+	list[i] = s
+	return list
+}
+
+func containsString(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// removeString returns list without s (nil when nothing is left).
+func removeString(list []string, s string) []string {
+	out := list[:0]
+	for _, x := range list {
+		if x != s {
+			out = append(out, x)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
