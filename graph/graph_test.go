@@ -450,8 +450,8 @@ func TestCrawlMutationAndRuns(t *testing.T) {
 		t.Fatalf("failed crawl = %v", d)
 	}
 	s.code("", `mutation { crawl(source: "nope") { status } }`, nil, "NOT_FOUND")
-	d = s.ok(`{ crawlRuns(source: "prod") { status } sources { name kind running lastRun { status } } }`, nil)
-	if len(get(d, "crawlRuns").([]any)) != 2 || get(d, "crawlRuns", 0, "status") != "FAILED" || get(d, "sources", 0, "lastRun", "status") != "FAILED" {
+	d = s.ok(`{ crawlRuns(source: "prod") { status } sources { name kind running lastRun { status } lease { holder token } } }`, nil)
+	if len(get(d, "crawlRuns").([]any)) != 2 || get(d, "crawlRuns", 0, "status") != "FAILED" || get(d, "sources", 0, "lastRun", "status") != "FAILED" || get(d, "sources", 0, "lease") != nil {
 		t.Fatalf("runs = %v", d)
 	}
 	d = s.ok(`{ search(query: "orders") { totalCount } }`, nil)

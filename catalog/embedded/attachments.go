@@ -15,7 +15,7 @@ import (
 
 // Propagated attachments live in their own keyspace, one key each:
 //
-//	a<urn>\x00<classification>\x00<origin>   propagated attachment (JSON attach)
+//	p<urn>\x00<classification>\x00<origin>   propagated attachment (JSON attach)
 //
 // so that the propagation handler attaching a classification to 100,000
 // fields writes 100,000 small records instead of reading, decoding and
@@ -27,7 +27,7 @@ import (
 // takes the short way: it loads only the entity's propagated attachments
 // (a propWork) and leaves the entity record alone; the entity's UpdatedAt
 // then does not move (the attachment carries its own At).
-const prefixPropagated = 'a'
+const prefixPropagated = 'p'
 
 func propKey(u catalog.URN, class string, origin catalog.URN) []byte {
 	b := make([]byte, 0, 3+len(u)+len(class)+len(origin))

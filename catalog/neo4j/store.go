@@ -13,7 +13,8 @@
 // properties a walk filters on (alive, intervals, masking, block list, Via).
 // (:Facet) and (:Claim) nodes fingerprint what each source asserts, so a
 // re-crawl reads only what changed. (:Change {seq}) nodes are the outbox;
-// (:Counter {id: "head"}) holds the newest sequence number.
+// (:Counter {id: "head"}) holds the newest sequence number; (:Lease)
+// nodes are the leases replicas divide work by (see AcquireLease).
 //
 // # Transactions
 //
@@ -122,7 +123,7 @@ var labelPrefix = regexp.MustCompile(`^[A-Za-z0-9_]*$`)
 
 // labels are the labels and relationship types the store uses; queries
 // spell them in backticks, and the store rewrites them with its prefix.
-var labels = []string{"Entity", "EDGE", "Facet", "Claim", "Change", "Counter", "ClassDef", "Source", "Run", "Cursor", "Txn"}
+var labels = []string{"Entity", "EDGE", "Facet", "Claim", "Change", "Counter", "ClassDef", "Source", "Run", "Cursor", "Txn", "Lease"}
 
 // Open connects to Neo4j, creates the store's constraints and indexes when
 // missing and defines the default classifications in a new catalog.
@@ -192,6 +193,7 @@ var schema = []string{
 	"CREATE CONSTRAINT `ClassDef_name` IF NOT EXISTS FOR (n:`ClassDef`) REQUIRE n.name IS UNIQUE",
 	"CREATE CONSTRAINT `Source_name` IF NOT EXISTS FOR (n:`Source`) REQUIRE n.name IS UNIQUE",
 	"CREATE CONSTRAINT `Cursor_name` IF NOT EXISTS FOR (n:`Cursor`) REQUIRE n.name IS UNIQUE",
+	"CREATE CONSTRAINT `Lease_name` IF NOT EXISTS FOR (n:`Lease`) REQUIRE n.name IS UNIQUE",
 	"CREATE CONSTRAINT `Txn_id` IF NOT EXISTS FOR (n:`Txn`) REQUIRE n.id IS UNIQUE",
 	"CREATE INDEX `Facet_src` IF NOT EXISTS FOR (n:`Facet`) ON (n.src)",
 	"CREATE INDEX `Claim_src` IF NOT EXISTS FOR (n:`Claim`) ON (n.src)",

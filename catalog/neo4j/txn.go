@@ -557,8 +557,21 @@ func (t *txCtx) commit(result func(changes []catalog.Change) any) ([]catalog.Cha
 	if err != nil {
 		return nil, fmt.Errorf("advance the change counter: %w", err)
 	}
+	// Txn markers only need to outlive the retries of their write.
+	rs, err = t.query("MATCH (x:`Txn`) WHERE x.at < $cut WITH x LIMIT 100 DELETE x", map[string]any{"cut": t.at.Add(-txnRetention).UnixNano()})
+	if err == nil {
+		_, err = rs.Consume(t.ctx)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("prune txn markers: %w", err)
+	}
 	return out, nil
 }
+
+// txnRetention is how long a write's (:Txn) marker is kept: a retry later
+// than that (far beyond any retry the driver or the store makes) would
+// apply the write again.
+const txnRetention = time.Hour
 
 func (t *txCtx) writeEntities(ents []*entityRecord) error {
 	var rows, facets []map[string]any
