@@ -1,7 +1,7 @@
 # Watershed developer targets. `make run` and `make test` are the two commands in the README.
 GO ?= go
 
-.PHONY: run test check generate build bench bench-lineage bench-lineage-small frontend check-frontend test-ui test-real
+.PHONY: run test check generate build bench bench-lineage bench-lineage-small frontend check-frontend test-ui test-real test-distributed check-compose
 
 run: ## run the server on the embedded store (./data)
 	$(GO) run ./cmd/watershed serve
@@ -43,3 +43,9 @@ test-ui: ## web UI tests: Vitest components, then Chromium end to end against wa
 
 test-real: ## start real Kafka, Connect+Debezium, Apicurio, PostgreSQL, Neo4j (infra/up) and run every real-server test verbosely; fails if a server cannot start
 	GO=$(GO) bash infra/test-real
+
+test-distributed: ## two watershed serve replicas on the real Neo4j and Kafka of test-real (internal/distributed); fails if they cannot start
+	GO=$(GO) bash infra/test-distributed
+
+check-compose: ## validate docker-compose.yml with docker compose / docker-compose (installed from PyPI when missing)
+	bash infra/compose-check

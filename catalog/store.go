@@ -161,6 +161,10 @@ type TraverseQuery struct {
 	// meant for walks of the present; with At it still looks at the
 	// current state of each entity.
 	LiveOnly bool
+	// NoVia says the caller reads no Reached.Via (it wants no paths): a
+	// store may then leave Via zero, which spares it an edge key per
+	// reached node on large closures. Everything else is unchanged.
+	NoVia bool
 }
 
 // StartURNs returns Start and Starts as one list without duplicates.

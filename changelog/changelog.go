@@ -36,7 +36,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/watershed-data/watershed/catalog"
@@ -102,10 +101,7 @@ type Changelog struct {
 	logger  *slog.Logger
 	batch   int
 	maxWait time.Duration
-
-	mu      sync.Mutex
-	subs    map[string]*SubscriptionStatus
-	changed chan struct{} // closed and replaced whenever a status changes
+	tracker *Tracker
 }
 
 // SubscriptionStatus describes a running subscription.
@@ -222,7 +218,7 @@ func New(o Options) *Changelog {
 	if o.MaxBackoff <= 0 {
 		o.MaxBackoff = 30 * time.Second
 	}
-	return &Changelog{log: o.Log, cursors: o.Cursors, logger: logger.With("component", "changelog"), batch: o.BatchSize, maxWait: o.MaxBackoff, subs: map[string]*SubscriptionStatus{}, changed: make(chan struct{})}
+	return &Changelog{log: o.Log, cursors: o.Cursors, logger: logger.With("component", "changelog"), batch: o.BatchSize, maxWait: o.MaxBackoff, tracker: NewTracker()}
 }
 
 // Subscribe runs handler over the log under the durable cursor name until
@@ -255,23 +251,11 @@ func (c *Changelog) Run(ctx context.Context, s Subscription) error {
 	if s.Name == "" || s.Handle == nil {
 		return catalog.Errorf(catalog.Invalid, "run subscription: a name and a handler are required")
 	}
-	// Until its position is known, WaitHandled must not take the zero
-	// position for progress.
-	st := &SubscriptionStatus{Name: s.Name, Bootstrapping: true}
-	c.mu.Lock()
-	if _, dup := c.subs[s.Name]; dup {
-		c.mu.Unlock()
-		return catalog.Errorf(catalog.Conflict, "run subscription %s: already running", s.Name)
+	st, err := c.tracker.Begin(s.Name)
+	if err != nil {
+		return err
 	}
-	c.subs[s.Name] = st
-	c.signalLocked()
-	c.mu.Unlock()
-	defer func() {
-		c.mu.Lock()
-		delete(c.subs, s.Name)
-		c.signalLocked()
-		c.mu.Unlock()
-	}()
+	defer st.End()
 	logger := c.logger.With("subscription", s.Name)
 
 	pos, found, err := cursors.LoadCursor(ctx, s.Name)
@@ -294,7 +278,7 @@ func (c *Changelog) Run(ctx context.Context, s Subscription) error {
 			return fmt.Errorf("save cursor %s: %w", s.Name, err)
 		}
 	}
-	c.update(st, func() { st.Position, st.Bootstrapping = pos, false })
+	st.Update(func(st *SubscriptionStatus) { st.Position, st.Bootstrapping = pos, false })
 	logger.Info("subscription started", "position", pos, "bootstrapped", !found && s.Start != nil)
 	size := s.BatchSize
 	if size <= 0 {
@@ -310,7 +294,7 @@ func (c *Changelog) Run(ctx context.Context, s Subscription) error {
 				return err // the store is gone for good: do not retry
 			}
 			logger.Warn("read change log", "err", err)
-			if err := sleep(ctx, time.Second); err != nil {
+			if err := Sleep(ctx, time.Second); err != nil {
 				return err
 			}
 			continue
@@ -322,7 +306,7 @@ func (c *Changelog) Run(ctx context.Context, s Subscription) error {
 			continue
 		}
 		last := batch[len(batch)-1].Seq
-		if kept := filterTypes(batch, s.Types); len(kept) > 0 {
+		if kept := FilterTypes(batch, s.Types); len(kept) > 0 {
 			save := func(seq uint64) {
 				// Keep the progress a failing or interrupted batch made,
 				// under a context that survives the cancellation.
@@ -331,9 +315,9 @@ func (c *Changelog) Run(ctx context.Context, s Subscription) error {
 					return
 				}
 				pos = seq
-				c.update(st, func() { st.Position = seq })
+				st.Update(func(st *SubscriptionStatus) { st.Position = seq })
 			}
-			if err := c.handle(ctx, s, kept, st, logger, save); err != nil {
+			if err := st.HandleBatch(ctx, s, kept, logger, c.maxWait, save); err != nil {
 				return err
 			}
 		}
@@ -344,57 +328,13 @@ func (c *Changelog) Run(ctx context.Context, s Subscription) error {
 			return fmt.Errorf("save cursor %s: %w", s.Name, err)
 		}
 		pos = last
-		c.update(st, func() { st.Position = pos })
+		st.Update(func(st *SubscriptionStatus) { st.Position = last })
 	}
 }
 
-// handle runs s.Handle on batch with exponential backoff until it succeeds,
-// fails permanently, runs out of attempts, or ctx ends.
-func (c *Changelog) handle(ctx context.Context, s Subscription, batch []Entry, st *SubscriptionStatus, logger *slog.Logger, save func(uint64)) error {
-	wait := 100 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		first, last := batch[0].Seq, batch[len(batch)-1].Seq
-		err := s.Handle(ctx, batch)
-		if err == nil {
-			return nil
-		}
-		var part *PartialError
-		if errors.As(err, &part) && part.Handled >= first && part.Handled < last {
-			save(part.Handled)
-			i := 0
-			for i < len(batch) && batch[i].Seq <= part.Handled {
-				i++
-			}
-			batch = batch[i:]
-			err = part.Err
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		var some entrySkips
-		switch {
-		case errors.As(err, &some):
-			c.update(st, func() { st.Skipped += uint64(some.n); st.LastErr = err.Error() })
-			logger.Error("skip entries after permanent errors", "first", first, "last", last, "skipped", some.n, "err", err)
-			return nil
-		case IsPermanent(err), s.MaxAttempts > 0 && attempt >= s.MaxAttempts:
-			c.update(st, func() { st.Skipped += uint64(len(batch)); st.LastErr = err.Error() })
-			logger.Error("skip batch", "first", first, "last", last, "entries", len(batch), "attempts", attempt, "err", err)
-			return nil
-		}
-		c.update(st, func() { st.Retries++; st.LastErr = err.Error() })
-		logger.Warn("handler failed; retrying", "first", first, "last", last, "attempt", attempt, "err", err, "in", wait)
-		if err := sleep(ctx, wait); err != nil {
-			return err
-		}
-		wait *= 2
-		if wait > c.maxWait {
-			wait = c.maxWait
-		}
-	}
-}
-
-func filterTypes(batch []Entry, types []catalog.ChangeType) []Entry {
+// FilterTypes keeps the entries of batch whose type is one of types or in
+// one of their families; empty types keep everything.
+func FilterTypes(batch []Entry, types []catalog.ChangeType) []Entry {
 	if len(types) == 0 {
 		return batch
 	}
@@ -410,37 +350,11 @@ func filterTypes(batch []Entry, types []catalog.ChangeType) []Entry {
 	return out
 }
 
-func (c *Changelog) update(st *SubscriptionStatus, fn func()) {
-	c.mu.Lock()
-	fn()
-	c.signalLocked()
-	c.mu.Unlock()
-}
-
-func (c *Changelog) signalLocked() {
-	close(c.changed)
-	c.changed = make(chan struct{})
-}
-
 // WaitHandled returns once the running subscription name has handled (or
 // skipped) every entry up to seq, or with ctx's error. It waits for a
 // subscription that has not started yet.
 func (c *Changelog) WaitHandled(ctx context.Context, name string, seq uint64) error {
-	for {
-		c.mu.Lock()
-		st, ok := c.subs[name]
-		done := ok && !st.Bootstrapping && st.Position >= seq
-		ch := c.changed
-		c.mu.Unlock()
-		if done {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return fmt.Errorf("wait for %s to handle %d: %w", name, seq, ctx.Err())
-		}
-	}
+	return c.tracker.Wait(ctx, name, seq)
 }
 
 // Follow calls handler for every entry after position after, in order, until
@@ -459,7 +373,7 @@ func (c *Changelog) Follow(ctx context.Context, after uint64, handler Handler) e
 				return err
 			}
 			c.logger.Warn("read change log", "err", err)
-			if err := sleep(ctx, time.Second); err != nil {
+			if err := Sleep(ctx, time.Second); err != nil {
 				return err
 			}
 			continue
@@ -479,9 +393,15 @@ func (c *Changelog) Follow(ctx context.Context, after uint64, handler Handler) e
 	}
 }
 
-// deliver hands e to handler, retrying with exponential backoff until it
-// succeeds, fails permanently, or ctx ends.
+// deliver hands e to handler (see Deliver).
 func (c *Changelog) deliver(ctx context.Context, e Entry, handler Handler) error {
+	return Deliver(ctx, e, handler, c.logger, c.maxWait)
+}
+
+// Deliver hands e to handler, retrying with exponential backoff capped at
+// maxWait until it succeeds, fails permanently (logged and skipped: nil),
+// or ctx ends. Followers of every log backend use it.
+func Deliver(ctx context.Context, e Entry, handler Handler, logger *slog.Logger, maxWait time.Duration) error {
 	wait := 100 * time.Millisecond
 	for {
 		err := handler(ctx, e)
@@ -492,21 +412,23 @@ func (c *Changelog) deliver(ctx context.Context, e Entry, handler Handler) error
 			return ctx.Err()
 		}
 		if IsPermanent(err) {
-			c.logger.Error("skip change after permanent error", "seq", e.Seq, "type", e.Type, "subject", e.Subject, "err", err)
+			logger.Error("skip change after permanent error", "seq", e.Seq, "type", e.Type, "subject", e.Subject, "err", err)
 			return nil
 		}
-		c.logger.Warn("follower failed; retrying", "seq", e.Seq, "type", e.Type, "err", err, "in", wait)
-		if err := sleep(ctx, wait); err != nil {
+		logger.Warn("follower failed; retrying", "seq", e.Seq, "type", e.Type, "err", err, "in", wait)
+		if err := Sleep(ctx, wait); err != nil {
 			return err
 		}
 		wait *= 2
-		if wait > c.maxWait {
-			wait = c.maxWait
+		if wait > maxWait {
+			wait = maxWait
 		}
 	}
 }
 
-func sleep(ctx context.Context, d time.Duration) error {
+// Sleep waits for d or until ctx ends, returning ctx's error then: the
+// pause between retries of every log backend.
+func Sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -518,15 +440,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 }
 
 // Subscriptions returns the status of the running subscriptions.
-func (c *Changelog) Subscriptions() []SubscriptionStatus {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := make([]SubscriptionStatus, 0, len(c.subs))
-	for _, s := range c.subs {
-		out = append(out, *s)
-	}
-	return out
-}
+func (c *Changelog) Subscriptions() []SubscriptionStatus { return c.tracker.Subscriptions() }
 
 // CloudEvent is the CloudEvents 1.0 JSON envelope of an entry.
 type CloudEvent struct {

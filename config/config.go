@@ -32,8 +32,17 @@ import (
 type Config struct {
 	// Listen is the HTTP address (GraphQL, UI, health, metrics).
 	Listen string `yaml:"listen"`
-	// DataDir holds the embedded store.
-	DataDir string  `yaml:"dataDir"`
+	// DataDir holds the embedded store, and in every mode the webhooks
+	// stage's delivery queue.
+	DataDir string `yaml:"dataDir"`
+	// Store selects the catalog store: embedded (default) or neo4j.
+	Store Store `yaml:"store"`
+	// Changelog selects the change log: embedded (default, the store's
+	// own outbox) or kafka.
+	Changelog Changelog `yaml:"changelog"`
+	// Replica names this process among the replicas sharing a store (in
+	// crawl leases and logs); empty means <hostname>/<listen>.
+	Replica string  `yaml:"replica"`
 	Log     Log     `yaml:"log"`
 	Auth    Auth    `yaml:"auth"`
 	GraphQL GraphQL `yaml:"graphql"`
@@ -61,6 +70,51 @@ type Config struct {
 	// auto-classification rules.
 	Classifications Classifications `yaml:"classifications"`
 }
+
+// Store selects the catalog store.
+type Store struct {
+	// Kind is embedded (Pebble under dataDir, one process) or neo4j (shared
+	// by replicas).
+	Kind string `yaml:"kind"`
+	// URI is the Neo4j Bolt address (bolt://host:7687 or neo4j://…).
+	URI string `yaml:"uri"`
+	// User and PasswordFile authenticate to Neo4j; the file holds the
+	// password (trailing newline ignored). Without a user, no auth.
+	User         string `yaml:"user"`
+	PasswordFile string `yaml:"passwordFile"`
+	// Database is the Neo4j database; empty means the server's default.
+	Database string `yaml:"database"`
+	// Password is read from PasswordFile by Load.
+	Password string `yaml:"-"`
+}
+
+// Store kinds.
+const (
+	StoreEmbedded = "embedded"
+	StoreNeo4j    = "neo4j"
+)
+
+// Changelog selects the change log.
+type Changelog struct {
+	// Kind is embedded (the store's outbox, followed in process) or kafka
+	// (the outbox relayed to a topic, handlers in consumer groups).
+	Kind string `yaml:"kind"`
+	// Bootstrap lists Kafka brokers (host:port).
+	Bootstrap []string `yaml:"bootstrap"`
+	// Topic is the change-log topic (default watershed.changes).
+	Topic string `yaml:"topic"`
+	// Partitions is used when Watershed creates the topic (default 12).
+	Partitions int `yaml:"partitions"`
+	// ReplicationFactor is used when Watershed creates the topic (default:
+	// the broker's).
+	ReplicationFactor int `yaml:"replicationFactor"`
+}
+
+// Change-log kinds.
+const (
+	ChangelogEmbedded = "embedded"
+	ChangelogKafka    = "kafka"
+)
 
 // Classifications configures classification definitions and the rules that
 // attach classifications automatically (with source rule).
@@ -278,6 +332,8 @@ func Defaults() Config {
 		Listen:          "127.0.0.1:8080",
 		DataDir:         "./data",
 		Log:             Log{Level: "info", Format: "text"},
+		Store:           Store{Kind: StoreEmbedded},
+		Changelog:       Changelog{Kind: ChangelogEmbedded},
 		ShutdownTimeout: Duration(15 * time.Second),
 		OpenLineage:     OpenLineage{TTL: Duration(30 * 24 * time.Hour), Sweep: Duration(time.Hour)},
 		HTTP: HTTP{
@@ -356,6 +412,7 @@ func (c *Config) Validate(reg *crawlers.Registry) error {
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("dataDir: must not be empty"))
 	}
+	errs = append(errs, c.validateDistributed()...)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

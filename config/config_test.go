@@ -375,3 +375,49 @@ policyEngine:
 		t.Errorf("default sweep = %q, %v", cfg.PolicyEngine.Sweep, err)
 	}
 }
+
+func TestDistributedSections(t *testing.T) {
+	pw := filepath.Join(t.TempDir(), "neo4j-password")
+	if err := os.WriteFile(pw, []byte("s3cret-pass\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	body := fmt.Sprintf(`
+store: {kind: neo4j, uri: "bolt://neo4j:7687", user: neo4j, passwordFile: %q}
+changelog: {kind: kafka, bootstrap: ["kafka:9092"]}
+replica: watershed-1
+`, pw)
+	cfg, err := config.Load(write(t, body), env(nil), config.Flags{}, registry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Store.Kind != "neo4j" || cfg.Store.Password != "s3cret-pass" || cfg.Changelog.Topic != "watershed.changes" || cfg.Replica != "watershed-1" {
+		t.Errorf("distributed config = %+v %+v", cfg.Store, cfg.Changelog)
+	}
+	cfg, err = config.Load("", env(map[string]string{"WATERSHED_CHANGELOG_KIND": "kafka", "WATERSHED_CHANGELOG_BOOTSTRAP": "a:9092,b:9092", "WATERSHED_CHANGELOG_TOPIC": "wc"}), config.Flags{}, registry())
+	if err != nil || cfg.Changelog.Kind != "kafka" || len(cfg.Changelog.Bootstrap) != 2 || cfg.Changelog.Topic != "wc" || cfg.Store.Kind != "embedded" {
+		t.Errorf("changelog from env = %+v, %v", cfg.Changelog, err)
+	}
+
+	cases := map[string]string{
+		"store: {kind: mongo}\n":                                                          `store.kind: "mongo" is not embedded or neo4j`,
+		"store: {kind: neo4j}\n":                                                          "store.uri: required for kind neo4j",
+		"store: {kind: neo4j, uri: 'http://x:7474'}\n":                                    `store.uri: "http://x:7474" is not a Bolt address`,
+		"store: {uri: 'bolt://x:7687'}\n":                                                 "store.uri: only for kind neo4j",
+		"store: {kind: neo4j, uri: 'bolt://x', user: u}\n":                                "store.passwordFile: required with store.user",
+		"store: {kind: neo4j, uri: 'bolt://x', passwordFile: /nonexistent/pw, user: u}\n": "store.passwordFile: open /nonexistent/pw",
+		"store: {kind: neo4j, uri: 'bolt://x', pasword: y}\n":                             "store.pasword: unknown key",
+		"store: {kind: neo4j, uri: 'bolt://x'}\n":                                         "changelog.kind: the embedded change log serves one process",
+		"changelog: {kind: nats}\n":                                                       `changelog.kind: "nats" is not embedded or kafka`,
+		"changelog: {kind: kafka}\n":                                                      "changelog.bootstrap: required for kind kafka",
+		"changelog: {kind: kafka, bootstrap: [kafka]}\n":                                  `changelog.bootstrap[0]: "kafka" is not host:port`,
+		"changelog: {kind: kafka, bootstrap: ['k:9092'], topic: 'a b'}\n":                 `changelog.topic: "a b" is not a Kafka topic name`,
+		"changelog: {kind: kafka, bootstrap: ['k:9092'], partitions: -1}\n":               "changelog.partitions: -1 is negative",
+		"changelog: {topic: x}\n":                                                         "only for kind kafka",
+	}
+	for body, want := range cases {
+		_, err := config.Load(write(t, body), env(nil), config.Flags{}, registry())
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: error %v does not mention %q", body, err, want)
+		}
+	}
+}

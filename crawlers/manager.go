@@ -21,10 +21,34 @@ type RunRecorder interface {
 	RecordCrawlRun(ctx context.Context, run catalog.CrawlRun) (catalog.Change, error)
 }
 
+// Leases divides the crawls among replicas sharing a store: a source is
+// crawled only by the replica holding its lease "crawl/<source>". Stores
+// shared by replicas implement it (the embedded store too, trivially).
+type Leases interface {
+	// AcquireLease grants or renews the lease name to holder for ttl; it
+	// returns the lease as it stands and whether holder holds it.
+	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration) (catalog.Lease, bool, error)
+	// ReleaseLease gives the lease up if holder still holds it with token.
+	ReleaseLease(ctx context.Context, name, holder string, token uint64) error
+	// Leases returns the held leases whose names start with prefix.
+	Leases(ctx context.Context, prefix string) ([]catalog.Lease, error)
+}
+
+// LeaseName is the lease a crawl of source holds.
+func LeaseName(source string) string { return "crawl/" + source }
+
 // ManagerOptions configure a Manager.
 type ManagerOptions struct {
 	Sources []SourceSpec
 	Store   RunRecorder
+	// Leases, when set, makes every crawl hold its source's lease, renewed
+	// every third of LeaseTTL (zero: 30s) while it runs and released after:
+	// replicas sharing a store crawl each source one at a time, and a dead
+	// replica's lease lapses so that the next schedule tick elsewhere
+	// takes over. Holder names this replica (its host name, say).
+	Leases   Leases
+	Holder   string
+	LeaseTTL time.Duration
 	// Catalog is handed to crawlers that read what others found.
 	Catalog catalog.Reader
 	Logger  *slog.Logger
@@ -42,6 +66,9 @@ type ManagerOptions struct {
 // succeeds again; an unchanged re-crawl writes no event.
 type Manager struct {
 	store   RunRecorder
+	leases  Leases
+	holder  string
+	ttl     time.Duration
 	logger  *slog.Logger
 	timeout time.Duration
 	now     func() time.Time
@@ -86,7 +113,8 @@ func NewManager(o ManagerOptions) (*Manager, error) {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	m := &Manager{
-		store: o.Store, logger: logger.With("component", "crawlers"), timeout: o.Timeout, now: o.Now,
+		store: o.Store, leases: o.Leases, holder: o.Holder, ttl: o.LeaseTTL,
+		logger: logger.With("component", "crawlers"), timeout: o.Timeout, now: o.Now,
 		sources: map[string]*managedSource{},
 		started: make(chan struct{}),
 		cron:    cron.New(cron.WithParser(CronParser()), cron.WithLocation(time.UTC)),
@@ -96,6 +124,12 @@ func NewManager(o ManagerOptions) (*Manager, error) {
 	}
 	if m.now == nil {
 		m.now = time.Now
+	}
+	if m.ttl <= 0 {
+		m.ttl = 30 * time.Second
+	}
+	if m.leases != nil && m.holder == "" {
+		return nil, catalog.Errorf(catalog.Invalid, "crawl leases need a holder name")
 	}
 	specs := map[string]SourceSpec{}
 	for _, s := range o.Sources {
@@ -159,7 +193,8 @@ func (m *Manager) Started() <-chan struct{} { return m.started }
 // Crawl runs one crawl of source now and returns its recorded run. A crawl
 // that fails is recorded too, and its error returned with the run. When a
 // crawl of the source is already running it returns a Conflict error
-// without waiting.
+// without waiting; so it does when another replica holds the source's
+// lease (Leases), naming that replica.
 func (m *Manager) Crawl(ctx context.Context, source, trigger string) (catalog.CrawlRun, error) {
 	ms, ok := m.sources[source]
 	if !ok {
@@ -169,12 +204,27 @@ func (m *Manager) Crawl(ctx context.Context, source, trigger string) (catalog.Cr
 		return catalog.CrawlRun{}, catalog.Errorf(catalog.Conflict, "a crawl of %s is already running", source)
 	}
 	defer ms.mu.Unlock()
+	cctx, cancel := context.WithTimeout(ctx, m.timeout)
+	defer cancel()
+	lease, err := m.hold(cctx, source)
+	if err != nil {
+		return catalog.CrawlRun{}, err
+	}
+	if lease != nil {
+		var lost <-chan struct{}
+		cctx, lost = m.keep(cctx, lease)
+		defer func() {
+			cancel()
+			<-lost
+			if err := m.leases.ReleaseLease(context.WithoutCancel(ctx), lease.Name, m.holder, lease.Token); err != nil {
+				m.logger.Warn("release crawl lease", "source", source, "err", err)
+			}
+		}()
+	}
 	ms.setRunning(true)
 	defer ms.setRunning(false)
 
 	run := catalog.CrawlRun{Source: source, Kind: ms.spec.Kind, Trigger: trigger, StartedAt: m.now().UTC()}
-	cctx, cancel := context.WithTimeout(ctx, m.timeout)
-	defer cancel()
 	logger := m.logger.With("source", source, "trigger", trigger)
 	snap, err := crawlSafely(cctx, ms.crawler)
 	if err != nil {
@@ -199,6 +249,17 @@ func (m *Manager) Crawl(ctx context.Context, source, trigger string) (catalog.Cr
 		run.Errors = incompleteReasons(snap.Incomplete)
 	}
 	run.Duration = m.now().Sub(run.StartedAt)
+	if lease != nil {
+		// A crawl that lost its lease (paused past its expiry while another
+		// replica took over) must not write: renew it, with the same token,
+		// right before the write.
+		if err := m.still(cctx, lease); err != nil {
+			run.Status = catalog.CrawlFailed
+			run.Errors = append(run.Errors, err.Error())
+			logger.Warn("crawl not written", "err", err)
+			return run, catalog.Errorf(catalog.Conflict, "crawl %s: %w", source, err)
+		}
+	}
 	res, err := m.store.Reconcile(context.WithoutCancel(ctx), snap, &run)
 	if err != nil {
 		run.Status = catalog.CrawlFailed
@@ -217,6 +278,105 @@ func (m *Manager) Crawl(ctx context.Context, source, trigger string) (catalog.Cr
 		"created", res.Created, "updated", res.Updated, "deleted", res.Deleted, "edgesAdded", res.EdgesAdded,
 		"edgesRemoved", res.EdgesRemoved, "changes", res.Changes, "incomplete", len(snap.Incomplete), "took", run.Duration.Round(time.Millisecond))
 	return run, nil
+}
+
+// hold takes the crawl lease of source; nil without Leases. Another
+// replica's lease is a Conflict naming it.
+func (m *Manager) hold(ctx context.Context, source string) (*catalog.Lease, error) {
+	if m.leases == nil {
+		return nil, nil
+	}
+	l, held, err := m.leases.AcquireLease(ctx, LeaseName(source), m.holder, m.ttl)
+	if err != nil {
+		return nil, fmt.Errorf("acquire crawl lease of %s: %w", source, err)
+	}
+	if !held {
+		return nil, catalog.Errorf(catalog.Conflict, "%s is being crawled by %s (lease until %s)", source, l.Holder, l.Expires.UTC().Format(time.RFC3339))
+	}
+	return &l, nil
+}
+
+// keep renews l every third of the TTL until ctx ends; the returned context
+// ends early when a renewal is refused or fails past the lease's expiry,
+// and lost is closed once the renewals stopped.
+func (m *Manager) keep(ctx context.Context, l *catalog.Lease) (context.Context, <-chan struct{}) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer cancel()
+		t := time.NewTicker(m.ttl / 3)
+		defer t.Stop()
+		expires := l.Expires
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			nl, held, err := m.leases.AcquireLease(ctx, l.Name, m.holder, m.ttl)
+			switch {
+			case err == nil && held && nl.Token == l.Token:
+				expires = nl.Expires
+			case err == nil:
+				m.logger.Warn("crawl lease lost", "lease", l.Name, "holder", nl.Holder)
+				if held { // granted afresh after a lapse: not this crawl's
+					if err := m.leases.ReleaseLease(ctx, nl.Name, m.holder, nl.Token); err != nil {
+						m.logger.Warn("release crawl lease", "lease", nl.Name, "err", err)
+					}
+				}
+				return
+			case ctx.Err() != nil:
+				return
+			default:
+				m.logger.Warn("renew crawl lease", "lease", l.Name, "err", err)
+				if !m.now().Before(expires) {
+					return
+				}
+			}
+		}
+	}()
+	return ctx, done
+}
+
+// still renews l and fails unless this replica still holds it under the
+// same token.
+func (m *Manager) still(ctx context.Context, l *catalog.Lease) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("lost its lease before writing: %w", err)
+	}
+	nl, held, err := m.leases.AcquireLease(ctx, l.Name, m.holder, m.ttl)
+	if err != nil {
+		return fmt.Errorf("renew lease before writing: %w", err)
+	}
+	if held && nl.Token != l.Token {
+		// Granted afresh after another holder: not this crawl's to use.
+		if err := m.leases.ReleaseLease(ctx, nl.Name, m.holder, nl.Token); err != nil {
+			m.logger.Warn("release crawl lease", "lease", nl.Name, "err", err)
+		}
+	}
+	if !held || nl.Token != l.Token {
+		return fmt.Errorf("lost its lease before writing (now %s, token %d)", nl.Holder, nl.Token)
+	}
+	return nil
+}
+
+// Lease returns the crawl lease of source as it stands (nil when none is
+// held, or without Leases).
+func (m *Manager) Lease(ctx context.Context, source string) (*catalog.Lease, error) {
+	if m.leases == nil {
+		return nil, nil
+	}
+	ls, err := m.leases.Leases(ctx, LeaseName(source))
+	if err != nil {
+		return nil, fmt.Errorf("read crawl lease of %s: %w", source, err)
+	}
+	for _, l := range ls {
+		if l.Name == LeaseName(source) {
+			return &l, nil
+		}
+	}
+	return nil, nil
 }
 
 // crawlSafely turns a crawler panic into an error so one broken crawler

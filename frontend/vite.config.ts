@@ -23,5 +23,7 @@ export default defineConfig({
     environment: 'jsdom',
     include: ['test/**/*.test.{ts,tsx}'],
     setupFiles: ['test/setup.ts'],
+    // A budget, not an assertion: the shared CI and development machines are often loaded.
+    testTimeout: 20_000,
   },
 })

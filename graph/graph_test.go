@@ -363,11 +363,10 @@ func TestChangesSubscription(t *testing.T) {
 	s := newServer(t, nil)
 	c := dialWS(t, s.url, nil)
 	c.send(map[string]any{"id": "1", "type": "subscribe", "payload": map[string]any{
-		"query": `subscription { changes(types: ["asset.*", "lineage.*"], subject: "urn:dataset:*") { id type subject data } }`,
+		"query": `subscription { changes(after: "0", types: ["asset.*", "lineage.*"], subject: "urn:dataset:*") { id type subject data } }`,
 	}})
-	// Give the server a moment to register the subscription at the head,
-	// then write through GraphQL.
-	time.Sleep(100 * time.Millisecond)
+	// after: "0" on a fresh store: every change the test writes is delivered,
+	// whether the subscription registers before or after the writes.
 	s.ok(registerTwo, nil)
 	s.ok(`mutation { addLineage(input: {from: "urn:dataset:s3://lake/orders", to: "urn:job:spark://etl/rollup", kind: CONSUMES}) { kind } }`, nil)
 	s.ok(`mutation { classify(urn: "urn:dataset:s3://lake/orders", classification: "PII") { urn } }`, nil)
@@ -450,8 +449,8 @@ func TestCrawlMutationAndRuns(t *testing.T) {
 		t.Fatalf("failed crawl = %v", d)
 	}
 	s.code("", `mutation { crawl(source: "nope") { status } }`, nil, "NOT_FOUND")
-	d = s.ok(`{ crawlRuns(source: "prod") { status } sources { name kind running lastRun { status } } }`, nil)
-	if len(get(d, "crawlRuns").([]any)) != 2 || get(d, "crawlRuns", 0, "status") != "FAILED" || get(d, "sources", 0, "lastRun", "status") != "FAILED" {
+	d = s.ok(`{ crawlRuns(source: "prod") { status } sources { name kind running lastRun { status } lease { holder token } } }`, nil)
+	if len(get(d, "crawlRuns").([]any)) != 2 || get(d, "crawlRuns", 0, "status") != "FAILED" || get(d, "sources", 0, "lastRun", "status") != "FAILED" || get(d, "sources", 0, "lease") != nil {
 		t.Fatalf("runs = %v", d)
 	}
 	d = s.ok(`{ search(query: "orders") { totalCount } }`, nil)

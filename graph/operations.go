@@ -274,6 +274,14 @@ func (r *Resolver) crawlRuns(ctx context.Context, source string, first int) ([]c
 	return r.Catalog.CrawlRuns(ctx, source, first)
 }
 
+// sourceLease returns who crawls source now.
+func (r *Resolver) sourceLease(ctx context.Context, source string) (*catalog.Lease, error) {
+	if r.Crawls == nil {
+		return nil, nil
+	}
+	return r.Crawls.Lease(ctx, source)
+}
+
 func (r *Resolver) sources() []crawlers.SourceStatus {
 	if r.Crawls == nil {
 		return []crawlers.SourceStatus{}

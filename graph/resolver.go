@@ -31,6 +31,8 @@ type ChangeFollower interface {
 type CrawlController interface {
 	Crawl(ctx context.Context, source, trigger string) (catalog.CrawlRun, error)
 	Sources() []crawlers.SourceStatus
+	// Lease returns the crawl lease of source, nil when none is held.
+	Lease(ctx context.Context, source string) (*catalog.Lease, error)
 }
 
 // Resolver is the root resolver. It holds the services the resolvers call.

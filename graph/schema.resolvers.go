@@ -153,6 +153,11 @@ func (r *classificationReachResolver) Asset(ctx context.Context, obj *lineage.Re
 	return r.reachedAsset(ctx, obj.URN)
 }
 
+// Token is the resolver for the token field.
+func (r *crawlLeaseResolver) Token(ctx context.Context, obj *catalog.Lease) (string, error) {
+	return strconv.FormatUint(obj.Token, 10), nil
+}
+
 // Urn is the resolver for the urn field.
 func (r *crawlRunResolver) Urn(ctx context.Context, obj *catalog.CrawlRun) (catalog.URN, error) {
 	return obj.URN(), nil
@@ -571,6 +576,11 @@ func (r *sourceResolver) NextRun(ctx context.Context, obj *crawlers.SourceStatus
 	return optTime(obj.NextRun), nil
 }
 
+// Lease is the resolver for the lease field.
+func (r *sourceResolver) Lease(ctx context.Context, obj *crawlers.SourceStatus) (*catalog.Lease, error) {
+	return r.sourceLease(ctx, obj.Name)
+}
+
 // Changes is the resolver for the changes field.
 func (r *subscriptionResolver) Changes(ctx context.Context, types []string, subject *string, after *string) (<-chan catalog.Change, error) {
 	return r.subscribeChanges(ctx, types, stringOr(subject, ""), after)
@@ -802,6 +812,9 @@ func (r *Resolver) ClassificationReach() generated.ClassificationReachResolver {
 	return &classificationReachResolver{r}
 }
 
+// CrawlLease returns generated.CrawlLeaseResolver implementation.
+func (r *Resolver) CrawlLease() generated.CrawlLeaseResolver { return &crawlLeaseResolver{r} }
+
 // CrawlRun returns generated.CrawlRunResolver implementation.
 func (r *Resolver) CrawlRun() generated.CrawlRunResolver { return &crawlRunResolver{r} }
 
@@ -867,6 +880,7 @@ type classificationAttachmentResolver struct{ *Resolver }
 type classificationDefinitionResolver struct{ *Resolver }
 type classificationExplanationResolver struct{ *Resolver }
 type classificationReachResolver struct{ *Resolver }
+type crawlLeaseResolver struct{ *Resolver }
 type crawlRunResolver struct{ *Resolver }
 type edgeResolver struct{ *Resolver }
 type edgeClaimResolver struct{ *Resolver }

@@ -199,6 +199,9 @@ func traverse(ctx context.Context, r *snapshot, q Query) (Result, error) {
 	tq := catalog.TraverseQuery{
 		Starts: q.Starts, Direction: q.Direction, MaxDepth: q.Depth, EdgeKinds: q.EdgeKinds,
 		At: q.At, Edges: q.Edges, NodeKinds: level.nodeKinds(len(q.EdgeKinds) > 0),
+		// Via makes paths and, for a filtered or cut result, the edges among
+		// the reported nodes.
+		NoVia: !q.Paths && !q.Edges,
 	}
 	if len(q.Kinds) == 0 {
 		// Every node the store returns is reported (a dataset-level walk

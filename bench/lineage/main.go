@@ -54,6 +54,8 @@ type options struct {
 	LoadProfile string
 	// ReopenProfile profiles reopening the store.
 	ReopenProfile string
+	// MemProfile is where a heap profile of the loaded store goes.
+	MemProfile string
 	// PropagateTopics is how many topics the propagation estate fans out to
 	// (99 fields behind each, so 1,000 is the 100,000-field bar); 0 skips
 	// the propagation figure.
@@ -78,6 +80,7 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.Profile, "cpuprofile", "", "write a CPU profile of the embedded closures to this file")
 	fs.StringVar(&o.LoadProfile, "loadprofile", "", "write a CPU profile of loading the embedded store to this file")
 	fs.StringVar(&o.ReopenProfile, "reopenprofile", "", "write a CPU profile of reopening the embedded store to this file")
+	fs.StringVar(&o.MemProfile, "memprofile", "", "write a heap profile of the loaded store (after the closures) to this file")
 	fs.IntVar(&o.PropagateTopics, "propagate-topics", 1000, "topics of the propagation estate, 100 fields each (1000: the 100,000-field bar; 0 skips it)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

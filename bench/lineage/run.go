@@ -72,6 +72,11 @@ func run(ctx context.Context, o options) (*Result, error) {
 	runtime.ReadMemStats(&m)
 	res.HeapMiB = float64(m.HeapAlloc) / (1 << 20)
 	res.RSSMiB = rssMiB()
+	if o.MemProfile != "" {
+		if err := writeHeapProfile(o.MemProfile); err != nil {
+			return nil, err
+		}
+	}
 
 	// Restart: close, reopen, first walk answered.
 	if err := store.Close(); err != nil {
@@ -236,6 +241,19 @@ func startProfile(path string) (func(), error) {
 		pprof.StopCPUProfile()
 		f.Close()
 	}, nil
+}
+
+// writeHeapProfile writes the live heap to path.
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("create heap profile: %w", err)
+	}
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		f.Close()
+		return fmt.Errorf("write heap profile: %w", err)
+	}
+	return f.Close()
 }
 
 // cpuTime is the CPU time this process has used (user + system, all

@@ -424,30 +424,29 @@ func propagate(t *txn, m catalog.Propagate) error {
 			return nil // nothing to attach to: not an error (see catalog.Propagate)
 		}
 	}
-	r, _, err := t.entity(m.URN)
-	if err != nil {
+	list, err := t.propagatedList(m.URN)
+	if err != nil || list == nil {
 		return err
 	}
-	if !r.alive() {
-		return nil
-	}
 	a := attach{Classification: m.Classification, Source: catalog.AttachPropagated, Origin: m.Origin, Path: append([]catalog.URN(nil), m.Path...), Actor: t.actor, At: t.at}
-	for i, o := range r.Propagated {
+	ps := *list
+	for i, o := range ps {
 		if o.Classification == m.Classification && o.Origin == m.Origin {
 			if samePath(o.Path, a.Path) {
 				return nil
 			}
-			r.Propagated[i] = a
+			ps[i] = a
 			return nil
 		}
 	}
-	r.Propagated = append(r.Propagated, a)
-	sort.Slice(r.Propagated, func(i, j int) bool {
-		if r.Propagated[i].Classification != r.Propagated[j].Classification {
-			return r.Propagated[i].Classification < r.Propagated[j].Classification
+	ps = append(ps, a)
+	sort.Slice(ps, func(i, j int) bool {
+		if ps[i].Classification != ps[j].Classification {
+			return ps[i].Classification < ps[j].Classification
 		}
-		return r.Propagated[i].Origin < r.Propagated[j].Origin
+		return ps[i].Origin < ps[j].Origin
 	})
+	*list = ps
 	return nil
 }
 
@@ -464,19 +463,18 @@ func retract(t *txn, m catalog.Retract) error {
 	if _, pending := t.entities[m.URN]; !pending && !t.s.idx.hasRecord(m.URN) {
 		return nil
 	}
-	r, _, err := t.entity(m.URN)
-	if err != nil {
-		return err
+	list, err := t.propagatedList(m.URN)
+	if err != nil || list == nil {
+		return err // nil list: a tombstone carries no propagated attachments
 	}
-	if !r.alive() {
-		return nil // a tombstone carries no propagated attachments
-	}
-	for i, o := range r.Propagated {
+	ps := *list
+	for i, o := range ps {
 		if o.Classification == m.Classification && o.Origin == m.Origin {
-			r.Propagated = append(r.Propagated[:i], r.Propagated[i+1:]...)
-			if len(r.Propagated) == 0 {
-				r.Propagated = nil
+			ps = append(ps[:i], ps[i+1:]...)
+			if len(ps) == 0 {
+				ps = nil
 			}
+			*list = ps
 			return nil
 		}
 	}

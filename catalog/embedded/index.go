@@ -25,7 +25,13 @@ type index struct {
 	vocab       []string            // every token; sorted when vocabSorted
 	vocabSorted bool
 	classes     map[string]map[uint32]struct{} // classification name → node ids
-	counts      map[catalog.Kind]kindCount     // entity records per kind (see searchorder.go)
+
+	adj      adjState // compact copy of the graph for walks (adjacency.go)
+	propHeld []uint64 // node ids holding propagated attachments (attachments.go)
+	// ownClasses: classification names of a node's other attachments
+	// (facet tags, direct), for nodes that have any (attachments.go).
+	ownClasses map[uint32][]string
+	counts     map[catalog.Kind]kindCount // entity records per kind (see searchorder.go)
 }
 
 type node struct {
@@ -139,6 +145,7 @@ func (x *index) addNode(u catalog.URN) (uint32, bool) {
 	id := uint32(len(x.nodes))
 	x.ids[u] = id
 	x.nodes = append(x.nodes, node{urn: u, kind: u.Kind(), name: u.DisplayName()})
+	x.adjNodeChanged(id)
 	return id, true
 }
 
@@ -146,6 +153,12 @@ func (x *index) addNode(u catalog.URN) (uint32, bool) {
 func (x *index) hasRecord(u catalog.URN) bool {
 	id, ok := x.ids[u]
 	return ok && x.nodes[id].record
+}
+
+// isDeleted reports whether u's record is a tombstone.
+func (x *index) isDeleted(u catalog.URN) bool {
+	id, ok := x.ids[u]
+	return ok && x.nodes[id].deleted
 }
 
 // putEntity refreshes the node of r after r was committed.
@@ -158,7 +171,10 @@ func (x *index) putEntityTokens(r *entityRecord, tokens bool) {
 	n := &x.nodes[id]
 	x.count(n, -1)
 	n.record = true
-	n.deleted = !r.alive()
+	if d := !r.alive(); d != n.deleted {
+		n.deleted = d
+		x.adjNodeChanged(id)
+	}
 	x.count(n, 1)
 	if name := r.displayName(); tokens || added || n.name != name {
 		n.name = name
@@ -180,6 +196,7 @@ func (x *index) putEdge(r *edgeRecord) {
 	from, to := x.nodeID(r.From), x.nodeID(r.To)
 	ident := edgeIdent{from: from, to: to, kind: r.Kind}
 	id, ok := x.edgeIDs[ident]
+	added := !ok
 	if !ok {
 		id = uint32(len(x.edges))
 		x.edgeIDs[ident] = id
@@ -188,6 +205,7 @@ func (x *index) putEdge(r *edgeRecord) {
 		x.nodes[to].in = append(x.nodes[to].in, id)
 	}
 	e := &x.edges[id]
+	before := slotFlags(e)
 	e.alive = r.alive()
 	e.intervals = append(e.intervals[:0], r.Alive...)
 	e.block = append(e.block[:0], r.Block...)
@@ -210,14 +228,17 @@ func (x *index) putEdge(r *edgeRecord) {
 	for _, old := range e.via {
 		if !containsID(via, old) {
 			x.nodes[old].viaEdges = removeID(x.nodes[old].viaEdges, id)
+			x.adjNodeChanged(old)
 		}
 	}
 	for _, v := range via {
 		if !containsID(e.via, v) {
 			x.nodes[v].viaEdges = append(x.nodes[v].viaEdges, id)
+			x.adjNodeChanged(v)
 		}
 	}
 	e.via = via
+	x.adjEdgeChanged(id, added, before)
 	for src, s := range x.sources {
 		if _, ok := r.Claims[src]; !ok {
 			delete(s.claims, id)

@@ -37,6 +37,9 @@ func (m *migration) entity(r *entityRecord) {
 		m.stage(stageScopeDiff(m.b, nil, entityScopeKeys(r)), len(r.Facets))
 		m.stage(m.b.Set(entityOrderKey(r), nil, nil), 1)
 	}
+	if m.from < 3 && len(r.Propagated) > 0 {
+		m.stage(moveInlinePropagated(m.b, r), 1+len(r.Propagated))
+	}
 }
 
 func (m *migration) edge(r *edgeRecord) {

@@ -35,6 +35,11 @@ func (s *Store) entity(u catalog.URN) (catalog.Entity, error) {
 	if err != nil {
 		return catalog.Entity{}, err
 	}
+	if found {
+		if err := s.withPropagated(&r); err != nil {
+			return catalog.Entity{}, err
+		}
+	}
 	s.mu.RLock()
 	_, referenced := s.idx.ids[u]
 	s.mu.RUnlock()
@@ -327,11 +332,19 @@ func (s *Store) Search(ctx context.Context, q catalog.SearchQuery) (catalog.Sear
 	return catalog.SearchResult{Entities: ents, Total: total}, nil
 }
 
-// Traverse walks the in-memory adjacency breadth-first under a read lock,
-// so the walk sees one consistent graph, and reports the log position it
-// saw. Edges are tested by kind bit, flags and integer ids; visited nodes are
-// marked in a pooled array, so a hop allocates nothing.
+// Traverse walks the in-memory graph breadth-first under a read lock, so
+// the walk sees one consistent graph, and reports the log position it saw.
+// A walk of the present runs over the compact adjacency (adjacency.go); a
+// walk into the past (At) over the index's lists and alive intervals. Either
+// way edges are tested by kind bit, flags and integer ids and visited nodes
+// are marked in pooled scratch space, so a hop allocates nothing.
 func (s *Store) Traverse(ctx context.Context, q catalog.TraverseQuery) (catalog.Traversal, error) {
+	return s.traverse(ctx, q, q.At.IsZero())
+}
+
+// traverse is Traverse over the adjacency when compact is set (only for
+// walks of the present), else over the index's lists.
+func (s *Store) traverse(ctx context.Context, q catalog.TraverseQuery, compact bool) (catalog.Traversal, error) {
 	var out catalog.Traversal
 	starts := q.StartURNs()
 	if len(starts) == 0 {
@@ -381,9 +394,7 @@ func (s *Store) Traverse(ctx context.Context, q catalog.TraverseQuery) (catalog.
 		passesMasking = s.defs[q.Carrying].PassesMasking
 	}
 	out.Seq = s.head
-	v := s.visits.get(len(x.nodes))
-	defer s.visits.put(v)
-	frontier := make([]uint32, 0, len(starts))
+	ids := make([]uint32, 0, len(starts))
 	for _, u := range starts {
 		id, ok := x.ids[u]
 		if !ok {
@@ -392,6 +403,33 @@ func (s *Store) Traverse(ctx context.Context, q catalog.TraverseQuery) (catalog.
 		if q.LiveOnly && x.nodes[id].deleted {
 			continue // a tombstone starts nothing
 		}
+		ids = append(ids, id)
+	}
+	if compact {
+		w := walkSpec{
+			down: q.Direction == catalog.Downstream, maxDepth: q.MaxDepth, limit: q.Limit, edges: q.Edges, noVia: q.NoVia,
+			liveOnly: q.LiveOnly, mask: mask, flow: flow, nodeKinds: kindBits(q.NodeKinds),
+			stopKinds: kindBits(q.StopKinds), carrying: q.Carrying, passesMasking: passesMasking,
+		}
+		if err := s.walkAdjacency(ctx, x, x.adjacency(), w, ids, &out); err != nil {
+			return catalog.Traversal{}, err
+		}
+		return out, nil
+	}
+	if err := s.walkIndex(ctx, x, q, ids, nodeKinds, stopKinds, mask, flow, passesMasking, &out); err != nil {
+		return catalog.Traversal{}, err
+	}
+	return out, nil
+}
+
+// walkIndex is Traverse over the index's own lists: the walk into the past
+// (edges alive at q.At), and the reference the adjacency walk must match.
+func (s *Store) walkIndex(ctx context.Context, x *index, q catalog.TraverseQuery, starts []uint32,
+	nodeKinds, stopKinds map[catalog.Kind]bool, mask, flow uint32, passesMasking bool, out *catalog.Traversal) error {
+	v := s.visits.get(len(x.nodes))
+	defer s.visits.put(v)
+	frontier := make([]uint32, 0, len(starts))
+	for _, id := range starts {
 		if v.visit(id) {
 			frontier = append(frontier, id)
 		}
@@ -400,7 +438,7 @@ func (s *Store) Traverse(ctx context.Context, q catalog.TraverseQuery) (catalog.
 	var next []uint32
 	for d := 1; len(frontier) > 0 && (q.MaxDepth <= 0 || d <= q.MaxDepth); d++ {
 		if err := ctx.Err(); err != nil {
-			return catalog.Traversal{}, err
+			return err
 		}
 		next = next[:0]
 		for i, id := range frontier {
@@ -442,7 +480,7 @@ func (s *Store) Traverse(ctx context.Context, q catalog.TraverseQuery) (catalog.
 				}
 				if q.Limit > 0 && len(out.Nodes) >= q.Limit {
 					out.Truncated = true
-					return out, nil
+					return nil
 				}
 				v.visit(other)
 				on := &x.nodes[other]
@@ -459,7 +497,7 @@ func (s *Store) Traverse(ctx context.Context, q catalog.TraverseQuery) (catalog.
 		frontier, next = next, frontier
 		isStart = 0
 	}
-	return out, nil
+	return nil
 }
 
 // blocks reports whether e stops classification c (see catalog.Edge.Blocks).
@@ -556,6 +594,9 @@ func (s *Store) Scan(ctx context.Context, kind catalog.Kind, after catalog.URN, 
 		}
 		if !r.alive() || r.URN.Kind() != kind {
 			continue
+		}
+		if err := s.withPropagated(&r); err != nil {
+			return nil, "", err
 		}
 		live, err := s.liveOf(r.URN)
 		if err != nil {

@@ -23,6 +23,8 @@ import (
 //	d<name>                        classification definition (JSON)
 //	r<source>\x00<^start ns, 8 BE> crawl run (JSON), newest first
 //	m<name>                        store metadata
+//	a<name>                        lease (JSON catalog.Lease)
+//	p<urn>\x00<class>\x00<origin>    propagated attachment (JSON attach; attachments.go)
 //	x<source><scope>e<urn>, …g<edge> scope index (see scopeindex.go)
 //	o<deleted><kind><name>\x00<urn> search order (see searchorder.go)
 //	j<key>                         journal (see snapshot.go)
@@ -36,6 +38,7 @@ const (
 	prefixClassDef = 'd'
 	prefixRun      = 'r'
 	prefixMeta     = 'm'
+	prefixLease    = 'a'
 )
 
 // formatVersion is stored under m"format"; a store written by a newer
@@ -44,7 +47,8 @@ const (
 //
 //	1  the keyspaces above
 //	2  adds the scope index (x), the search order (o) and the journal (j)
-const formatVersion = 2
+//	3  moves propagated attachments out of the entity records (p)
+const formatVersion = 3
 
 func entityKey(u catalog.URN) []byte { return append([]byte{prefixEntity}, u...) }
 

@@ -1,6 +1,8 @@
 // Package embedded is Watershed's default catalog store: Pebble on disk plus
-// in-memory indexes (adjacency lists for traversal, a token index for
-// search, per-source fingerprints for fast reconciles).
+// in-memory indexes (adjacency lists for traversal with a compact CSR copy
+// for walks of the present, a token index for search, per-source
+// fingerprints for fast reconciles). Propagated attachments are stored
+// apart from their entity records (attachments.go).
 //
 // Durability: every write — a Reconcile, an Apply, a crawl run — is one
 // Pebble batch committed with fsync, holding the changed records and their
@@ -61,6 +63,7 @@ type Store struct {
 	runs  int
 
 	wmu sync.Mutex // serialises writers: one batch at a time
+	lmu sync.Mutex // serialises lease grants
 	// lastAt is the time of the last commit (guarded by wmu; on open, the
 	// newest change's time).
 	lastAt time.Time
@@ -75,7 +78,8 @@ type Store struct {
 	notify chan struct{} // closed and replaced on every commit
 	closed bool
 
-	visits visitPool // scratch space for walks
+	visits  visitPool   // scratch space for walks through the index
+	scratch scratchPool // scratch space for walks over the adjacency
 
 	// recordReads counts entity and edge records writers read from disk
 	// (tests use it to see what a write touches).
@@ -225,6 +229,9 @@ func (s *Store) load() error {
 		return err
 	}
 	if err := mig.finish(); err != nil {
+		return err
+	}
+	if err := s.loadAttachmentState(x); err != nil {
 		return err
 	}
 	head, err := s.lastChangeSeq()

@@ -34,6 +34,9 @@ type txn struct {
 	edgeOrig  map[catalog.EdgeKey]*edgeRecord
 	edgeOrder []catalog.EdgeKey
 	defs      map[string]*classDefRecord
+	// props are entities whose propagated attachments change while their
+	// record is not loaded (attachments.go); also listed in entOrder.
+	props map[catalog.URN]*propWork
 
 	live    map[string][]byte // live key → value; nil deletes
 	liveIdx []liveUpdate
@@ -93,8 +96,15 @@ func (t *txn) entity(u catalog.URN) (*entityRecord, bool, error) {
 		}
 	}
 	var work *entityRecord
+	p, short := t.props[u]
 	if found {
+		if err := t.s.withPropagated(&orig); err != nil {
+			return nil, false, err
+		}
 		work = cloneEntity(&orig)
+		if short {
+			work.Propagated = p.work // what earlier mutations of t did
+		}
 		t.entOrig[u] = &orig
 		t.entRaw[u] = raw
 	} else {
@@ -102,73 +112,18 @@ func (t *txn) entity(u catalog.URN) (*entityRecord, bool, error) {
 		t.entOrig[u] = nil
 	}
 	t.entities[u] = work
-	t.entOrder = append(t.entOrder, u)
+	if short {
+		delete(t.props, u) // already in entOrder
+	} else {
+		t.entOrder = append(t.entOrder, u)
+	}
 	return work, found, nil
 }
 
-// prefetch loads, on every core, the records a large batch made only of
-// Propagate and Retract mutations (the propagation handler's) will touch, in
-// the order the mutations touch them, so that applying it needs no disk read
-// and the events come out as they would otherwise.
-func (t *txn) prefetch(muts []catalog.Mutation) error {
-	workers := runtime.GOMAXPROCS(0)
-	if len(muts) < 256 || workers < 2 {
-		return nil
-	}
-	var urns []catalog.URN
-	seen := make(map[catalog.URN]bool, len(muts))
-	for _, m := range muts {
-		var u catalog.URN
-		switch m := m.(type) {
-		case catalog.Propagate:
-			u = m.URN
-		case catalog.Retract:
-			u = m.URN
-		default:
-			return nil
-		}
-		if !seen[u] && t.s.idx.hasRecord(u) {
-			seen[u] = true
-			urns = append(urns, u)
-		}
-	}
-	type loaded struct {
-		orig *entityRecord
-		raw  []byte
-		err  error
-	}
-	res := make([]loaded, len(urns))
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for i := w; i < len(urns); i += workers {
-				var orig entityRecord
-				t.s.recordReads.Add(1)
-				raw, found, err := t.s.getRaw(entityKey(urns[i]), &orig, true)
-				if err == nil && found {
-					res[i] = loaded{orig: &orig, raw: raw}
-				}
-				res[i].err = err
-			}
-		}(w)
-	}
-	wg.Wait()
-	for i, u := range urns {
-		if res[i].err != nil {
-			return res[i].err
-		}
-		if res[i].orig == nil {
-			continue // t.entity handles a record that vanished
-		}
-		t.entities[u] = cloneEntity(res[i].orig)
-		t.entOrig[u] = res[i].orig
-		t.entRaw[u] = res[i].raw
-		t.entOrder = append(t.entOrder, u)
-	}
-	return nil
-}
+// prefetch loads, on every core, what a large batch made only of Propagate
+// and Retract mutations (the propagation handler's) will touch: the
+// entities' propagated attachments (see prefetchPropagated).
+func (t *txn) prefetch(muts []catalog.Mutation) error { return t.prefetchPropagated(muts) }
 
 // edge returns the working record of k, loading it from disk on first use.
 func (t *txn) edge(k catalog.EdgeKey) (*edgeRecord, bool, error) {
@@ -279,6 +234,18 @@ func (t *txn) derive() (ents []*entityRecord, edges []*edgeRecord, err error) {
 	defs := t.s.defsSnapshot(t.defs)
 
 	for _, u := range t.entOrder {
+		if p, short := t.props[u]; short {
+			evs, err := t.derivePropWork(u, p)
+			if err != nil {
+				return nil, nil, err
+			}
+			for _, ev := range evs {
+				if err := add(&classEvents, ev.Type, u, ev.Data); err != nil {
+					return nil, nil, err
+				}
+			}
+			continue
+		}
 		work, orig := t.entities[u], t.entOrig[u]
 		wasAlive := orig != nil && orig.alive()
 		isAlive := work.alive()
@@ -461,7 +428,7 @@ func (t *txn) unchanged(u catalog.URN, work *entityRecord) bool {
 	if !ok {
 		return recordsEqual(orig, work)
 	}
-	b, err := json.Marshal(work)
+	b, err := json.Marshal(withoutPropagated(work))
 	return err == nil && bytes.Equal(b, raw)
 }
 
@@ -542,12 +509,12 @@ func (s *Store) commit(t *txn) ([]catalog.Change, error) {
 			return nil, err
 		}
 	}
-	if len(ents) == 0 && len(edges) == 0 && len(t.changes) == 0 && len(t.live) == 0 && len(t.puts) == 0 && len(t.dels) == 0 && len(t.defs) == 0 {
+	if len(ents) == 0 && len(edges) == 0 && len(t.changes) == 0 && len(t.live) == 0 && len(t.puts) == 0 && len(t.dels) == 0 && len(t.defs) == 0 && !t.propsChanged() {
 		return nil, nil
 	}
 	b := s.db.NewBatch()
 	defer b.Close()
-	encoded, err := encodeAll(len(ents), func(i int) ([]byte, error) { return json.Marshal(ents[i]) })
+	encoded, err := encodeAll(len(ents), func(i int) ([]byte, error) { return json.Marshal(withoutPropagated(ents[i])) })
 	if err != nil {
 		return nil, fmt.Errorf("encode entity: %w", err)
 	}
@@ -555,6 +522,16 @@ func (s *Store) commit(t *txn) ([]catalog.Change, error) {
 		if err := b.Set(entityKey(r.URN), encoded[i], nil); err != nil {
 			return nil, fmt.Errorf("stage entity %s: %w", r.URN, err)
 		}
+		var before []attach
+		if o := t.entOrig[r.URN]; o != nil {
+			before = o.Propagated
+		}
+		if err := stagePropagated(b, r.URN, before, r.Propagated); err != nil {
+			return nil, err
+		}
+	}
+	if err := t.stagePropWork(b); err != nil {
+		return nil, err
 	}
 	for _, r := range edges {
 		v, err := json.Marshal(r)
@@ -633,10 +610,12 @@ func (s *Store) commit(t *txn) ([]catalog.Change, error) {
 		// Only a changed name or description changes the search tokens.
 		o := t.entOrig[r.URN]
 		s.idx.putEntityTokens(r, o == nil || o.Description != r.Description || !sameFacetText(o, r))
+		s.idx.putAttachmentState(r)
 	}
 	for _, r := range edges {
 		s.idx.putEdge(r)
 	}
+	t.publishPropWork()
 	for _, lu := range t.liveIdx {
 		src := s.idx.source(lu.source)
 		id := s.idx.nodeID(lu.urn)

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/watershed-data/watershed/catalog"
-	"github.com/watershed-data/watershed/catalog/embedded"
 )
 
 // cmdCrawl crawls the configured sources once into the store and exits. It
@@ -50,7 +49,7 @@ func cmdCrawl(ctx context.Context, args []string, stdout, stderr io.Writer, envi
 		names = []string{*source}
 	}
 	logger := newLogger(stderr, cfg.Log.Level, cfg.Log.Format)
-	store, err := embedded.Open(embedded.Options{Dir: cfg.DataDir, Logger: logger})
+	store, err := openConfiguredStore(cfg, logger)
 	if err != nil {
 		return err
 	}

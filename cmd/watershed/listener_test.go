@@ -30,7 +30,13 @@ func startInProcess(t *testing.T, cfg config.Config, open func(dir string) (*emb
 		t.Fatal(err)
 	}
 	if open != nil {
-		srv.openStore = func() (*embedded.Store, error) { return open(cfg.DataDir) }
+		srv.openStore = func() (serverStore, error) {
+			st, err := open(cfg.DataDir)
+			if err != nil {
+				return nil, err
+			}
+			return st, nil
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

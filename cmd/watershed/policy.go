@@ -9,7 +9,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/watershed-data/watershed/catalog"
-	"github.com/watershed-data/watershed/changelog"
 	"github.com/watershed-data/watershed/config"
 	"github.com/watershed-data/watershed/policy"
 )
@@ -42,7 +41,7 @@ func policySpecs(cfg config.Config) ([]policy.Spec, error) {
 // policies ask answered by walks of the store (the lineage stage's
 // semantics: flow edges, pass-through connectors, Carrying for what
 // blocks a classification).
-func newPolicyEngine(cfg config.Config, specs []policy.Spec, store catalog.Store, changes *changelog.Changelog, logger *slog.Logger, reg prometheus.Registerer) (*policy.Engine, error) {
+func newPolicyEngine(cfg config.Config, specs []policy.Spec, store catalog.Store, changes policy.Subscriber, logger *slog.Logger, reg prometheus.Registerer) (*policy.Engine, error) {
 	return policy.New(policy.Options{
 		Catalog: store, Subscriber: changes, Config: specs, Sweep: cfg.PolicyEngine.Sweep,
 		Lineage: storeLineage(store), Logger: logger, Registerer: reg,

@@ -12,8 +12,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/watershed-data/watershed/catalog"
-	"github.com/watershed-data/watershed/catalog/embedded"
-	"github.com/watershed-data/watershed/changelog"
 	"github.com/watershed-data/watershed/config"
 	"github.com/watershed-data/watershed/lineage"
 )
@@ -28,7 +26,7 @@ type lineageStage struct {
 // newLineageStage defines the configured classifications, checks that every
 // rule names a defined one (so a typo fails at startup, not later), and
 // builds the handlers.
-func newLineageStage(ctx context.Context, cfg config.Config, store *embedded.Store, changes *changelog.Changelog, reg prometheus.Registerer, logger *slog.Logger) (*lineageStage, error) {
+func newLineageStage(ctx context.Context, cfg config.Config, store catalog.Store, changes lineage.Subscriber, reg prometheus.Registerer, logger *slog.Logger) (*lineageStage, error) {
 	if err := defineClassifications(ctx, store, cfg.Classifications.Definitions); err != nil {
 		return nil, err
 	}

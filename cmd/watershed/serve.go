@@ -92,14 +92,15 @@ type server struct {
 	registry  *prometheus.Registry
 	http      *http.Server
 	listener  net.Listener
-	openStore func() (*embedded.Store, error) // embedded.Open by default
+	openStore func() (serverStore, error) // the configured store by default
 
 	app    atomic.Pointer[http.Handler] // nil until the store is open
 	opened chan struct{}                // closed once app is set
 
 	// Set by start, before opened is closed.
-	store     *embedded.Store
-	changes   *changelog.Changelog
+	store     serverStore
+	changes   changeRunner
+	changeLog changeLog
 	crawls    *crawlers.Manager // nil without sources
 	push      *openlineage.Service
 	hooks     *webhooks.Service
@@ -126,9 +127,7 @@ func newServer(cfg config.Config, logger *slog.Logger) (*server, error) {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
 	s := &server{cfg: cfg, logger: logger, registry: prometheus.NewRegistry(), opened: make(chan struct{}), policySpecs: specs}
-	s.openStore = func() (*embedded.Store, error) {
-		return embedded.Open(embedded.Options{Dir: cfg.DataDir, Logger: logger})
-	}
+	s.openStore = func() (serverStore, error) { return openConfiguredStore(cfg, logger) }
 	s.listener = newLimitListener(ln, maxConnections(cfg.HTTP.MaxConnections), logger, s.registry)
 	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
@@ -174,7 +173,8 @@ func (s *server) start() error {
 	}
 	s.store = store
 	cfg, logger := s.cfg, s.logger
-	s.changes = changelog.New(changelog.Options{Log: store, Cursors: store, Logger: logger})
+	s.changeLog = newChangeLog(cfg, store, logger)
+	s.changes = s.changeLog.runner
 	if len(cfg.Sources) > 0 {
 		if s.crawls, err = newManager(cfg, store, logger); err != nil {
 			return err
@@ -189,7 +189,7 @@ func (s *server) start() error {
 		}
 	}
 	s.registerMetrics()
-	if s.hooks, s.hookQueue, err = newWebhooks(cfg, store, s.changes, logger, s.registry); err != nil {
+	if s.hooks, s.hookQueue, err = newWebhooks(cfg, store, webhookRunner(cfg, s.changes), logger, s.registry); err != nil {
 		return fmt.Errorf("open webhooks: %w", err)
 	}
 	if s.lineage, err = newLineageStage(context.Background(), cfg, store, s.changes, s.registry, logger); err != nil {
@@ -228,7 +228,7 @@ func (s *server) start() error {
 	var app http.Handler = mux
 	s.app.Store(&app)
 	close(s.opened)
-	logger.Info("store open", "took", time.Since(began).Round(time.Millisecond), "entities", store.Stats().Entities)
+	logger.Info("store open", "took", time.Since(began).Round(time.Millisecond), "store", cfg.Store.Kind, "changelog", cfg.Changelog.Kind, "replica", replicaName(cfg))
 	return nil
 }
 
@@ -277,16 +277,24 @@ func (s *server) run(ctx context.Context) error {
 			return s.background(bctx)
 		}, func(error) { cancel() })
 	}
-	g.Add(func() error {
-		<-ctx.Done()
-		s.logger.Info("shutting down")
-		return nil
-	}, func(error) {})
+	{
+		// Ends on a signal, or when another actor ends (a store that
+		// cannot open): the process then exits instead of serving 503s.
+		sctx, cancel := context.WithCancel(ctx)
+		g.Add(func() error {
+			<-sctx.Done()
+			s.logger.Info("shutting down")
+			return nil
+		}, func(error) { cancel() })
+	}
 	err := g.Run()
 	if s.hookQueue != nil {
 		if cerr := s.hookQueue.Close(); cerr != nil {
 			err = errors.Join(err, fmt.Errorf("close webhook queue: %w", cerr))
 		}
+	}
+	if s.changeLog.close != nil {
+		s.changeLog.close()
 	}
 	if s.store != nil {
 		if cerr := s.store.Close(); cerr != nil {
@@ -332,6 +340,10 @@ func (s *server) background(ctx context.Context) error {
 		cctx, cancel := context.WithCancel(ctx)
 		g.Add(func() error { return s.crawls.Run(cctx) }, func(error) { cancel() })
 	}
+	{
+		rctx, cancel := context.WithCancel(ctx)
+		g.Add(func() error { return s.changeLog.runRelay(rctx) }, func(error) { cancel() })
+	}
 	return g.Run()
 }
 
@@ -359,16 +371,20 @@ func (s *server) serveReady(w http.ResponseWriter, r *http.Request) {
 
 // registerMetrics registers the metrics of the open store.
 func (s *server) registerMetrics() {
+	s.registry.MustRegister(&subscriptionCollector{changes: s.changes, head: s.store.LastSeq})
+	es, ok := s.store.(*embedded.Store)
+	if !ok {
+		return
+	}
 	s.registry.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "watershed_catalog_entities", Help: "Entities known to the catalog, tombstones and referenced URNs included."},
-			func() float64 { return float64(s.store.Stats().Entities) }),
+			func() float64 { return float64(es.Stats().Entities) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "watershed_catalog_edges", Help: "Edges known to the catalog, tombstones included."},
-			func() float64 { return float64(s.store.Stats().Edges) }),
+			func() float64 { return float64(es.Stats().Edges) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "watershed_changelog_head_sequence", Help: "Sequence number of the newest change-log entry."},
-			func() float64 { return float64(s.store.Stats().Head) }),
+			func() float64 { return float64(es.Stats().Head) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "watershed_store_disk_bytes", Help: "Disk space used by the embedded store."},
-			func() float64 { return float64(s.store.Stats().DiskBytes) }),
-		&subscriptionCollector{changes: s.changes, head: s.store.LastSeq},
+			func() float64 { return float64(es.Stats().DiskBytes) }),
 	)
 }
 
@@ -387,8 +403,10 @@ func (s *server) instrument(name string, h http.Handler) http.Handler {
 
 // subscriptionCollector exports the position of each change-log subscription.
 type subscriptionCollector struct {
-	changes *changelog.Changelog
-	head    func(context.Context) (uint64, error)
+	changes interface {
+		Subscriptions() []changelog.SubscriptionStatus
+	}
+	head func(context.Context) (uint64, error)
 }
 
 var (
@@ -417,12 +435,12 @@ func (c *subscriptionCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 // newManager builds the crawl manager for the configured sources.
-func newManager(cfg config.Config, store *embedded.Store, logger *slog.Logger) (*crawlers.Manager, error) {
+func newManager(cfg config.Config, store serverStore, logger *slog.Logger) (*crawlers.Manager, error) {
 	specs := make([]crawlers.SourceSpec, 0, len(cfg.Sources))
 	for _, src := range cfg.Sources {
 		specs = append(specs, crawlers.SourceSpec{Name: src.Name, Kind: src.Kind, Schedule: src.Schedule, Config: src.Spec})
 	}
-	return crawlers.NewManager(crawlers.ManagerOptions{Sources: specs, Store: store, Catalog: store, Logger: logger})
+	return crawlers.NewManager(crawlers.ManagerOptions{Sources: specs, Store: store, Catalog: store, Logger: logger, Leases: store, Holder: replicaName(cfg)})
 }
 
 // crawlController avoids handing the resolver a typed nil.

@@ -12,7 +12,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/watershed-data/watershed/catalog"
-	"github.com/watershed-data/watershed/changelog"
 	"github.com/watershed-data/watershed/config"
 	"github.com/watershed-data/watershed/webhooks"
 )
@@ -23,7 +22,7 @@ const webhookWalkLimit = 100000
 // newWebhooks builds the webhooks stage on its own queue DB under the data
 // directory, with the lineage questions its filters ask answered by walks
 // of the store.
-func newWebhooks(cfg config.Config, store catalog.Store, changes *changelog.Changelog, logger *slog.Logger, reg prometheus.Registerer) (*webhooks.Service, *webhooks.Queue, error) {
+func newWebhooks(cfg config.Config, store catalog.Store, changes webhooks.Subscriber, logger *slog.Logger, reg prometheus.Registerer) (*webhooks.Service, *webhooks.Queue, error) {
 	q, err := webhooks.OpenQueue(filepath.Join(cfg.DataDir, "webhooks"))
 	if err != nil {
 		return nil, nil, err

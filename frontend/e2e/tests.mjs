@@ -433,7 +433,10 @@ export const tests = [
   {
     name: 'violations: acknowledge one, and a mute made elsewhere arrives live',
     async run({ page, base, shot, axe }) {
-      await page.goto('/violations')
+      // The catalog's home page says how many are unresolved and leads there.
+      await page.goto('/')
+      await page.getByRole('link', { name: /^\d+ unresolved policy violations/ }).click()
+      await page.waitForURL(/\/violations$/)
       await page.locator('.conn[data-state="connected"]').waitFor({ timeout: 15_000 })
       const card = page.getByRole('listitem', { name: 'pii-consumer-allowlist on analytics', exact: true })
       await card.waitFor({ timeout: 20_000 })

@@ -32,6 +32,7 @@ type ResolverRoot interface {
 	ClassificationDefinition() ClassificationDefinitionResolver
 	ClassificationExplanation() ClassificationExplanationResolver
 	ClassificationReach() ClassificationReachResolver
+	CrawlLease() CrawlLeaseResolver
 	CrawlRun() CrawlRunResolver
 	Edge() EdgeResolver
 	EdgeClaim() EdgeClaimResolver
@@ -168,6 +169,13 @@ type ComplexityRoot struct {
 		Path         func(childComplexity int) int
 		Reason       func(childComplexity int) int
 		Verdict      func(childComplexity int) int
+	}
+
+	CrawlLease struct {
+		Acquired func(childComplexity int) int
+		Expires  func(childComplexity int) int
+		Holder   func(childComplexity int) int
+		Token    func(childComplexity int) int
 	}
 
 	CrawlRun struct {
@@ -375,6 +383,7 @@ type ComplexityRoot struct {
 	Source struct {
 		Kind     func(childComplexity int) int
 		LastRun  func(childComplexity int) int
+		Lease    func(childComplexity int) int
 		Name     func(childComplexity int) int
 		NextRun  func(childComplexity int) int
 		Running  func(childComplexity int) int
@@ -1029,6 +1038,34 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ConsumerImpact.Verdict(childComplexity), true
+
+	case "CrawlLease.acquired":
+		if e.ComplexityRoot.CrawlLease.Acquired == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CrawlLease.Acquired(childComplexity), true
+
+	case "CrawlLease.expires":
+		if e.ComplexityRoot.CrawlLease.Expires == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CrawlLease.Expires(childComplexity), true
+
+	case "CrawlLease.holder":
+		if e.ComplexityRoot.CrawlLease.Holder == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CrawlLease.Holder(childComplexity), true
+
+	case "CrawlLease.token":
+		if e.ComplexityRoot.CrawlLease.Token == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CrawlLease.Token(childComplexity), true
 
 	case "CrawlRun.changes":
 		if e.ComplexityRoot.CrawlRun.Changes == nil {
@@ -2250,6 +2287,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Source.LastRun(childComplexity), true
 
+	case "Source.lease":
+		if e.ComplexityRoot.Source.Lease == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Source.Lease(childComplexity), true
+
 	case "Source.name":
 		if e.ComplexityRoot.Source.Name == nil {
 			break
@@ -3155,6 +3199,18 @@ type Source {
   running: Boolean!
   nextRun: Time
   lastRun: CrawlRun
+  "The replica crawling the source now: its crawl lease (one replica at a time crawls a source; a dead replica's lease lapses). Null while none is held."
+  lease: CrawlLease
+}
+
+"A crawl lease: which replica holds a source's crawls, until when."
+type CrawlLease {
+  "The replica (its configured or host name)."
+  holder: String!
+  "The fencing token: greater for every new holder."
+  token: String!
+  acquired: Time!
+  expires: Time!
 }
 
 type Query {
@@ -4022,6 +4078,20 @@ func (ec *executionContext) childFields_ConsumerImpact(ctx context.Context, fiel
 	return nil, fmt.Errorf("no field named %q was found under type ConsumerImpact", field.Name)
 }
 
+func (ec *executionContext) childFields_CrawlLease(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "holder":
+		return ec.fieldContext_CrawlLease_holder(ctx, field)
+	case "token":
+		return ec.fieldContext_CrawlLease_token(ctx, field)
+	case "acquired":
+		return ec.fieldContext_CrawlLease_acquired(ctx, field)
+	case "expires":
+		return ec.fieldContext_CrawlLease_expires(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CrawlLease", field.Name)
+}
+
 func (ec *executionContext) childFields_CrawlRun(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "urn":
@@ -4352,6 +4422,8 @@ func (ec *executionContext) childFields_Source(ctx context.Context, field graphq
 		return ec.fieldContext_Source_nextRun(ctx, field)
 	case "lastRun":
 		return ec.fieldContext_Source_lastRun(ctx, field)
+	case "lease":
+		return ec.fieldContext_Source_lease(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Source", field.Name)
 }

@@ -62,6 +62,9 @@ type ClassificationExplanationResolver interface {
 type ClassificationReachResolver interface {
 	Asset(ctx context.Context, obj *lineage.Reached) (catalog.Entity, error)
 }
+type CrawlLeaseResolver interface {
+	Token(ctx context.Context, obj *catalog.Lease) (string, error)
+}
 type CrawlRunResolver interface {
 	Urn(ctx context.Context, obj *catalog.CrawlRun) (catalog.URN, error)
 
@@ -163,6 +166,8 @@ type SchemaFieldChangeResolver interface {
 }
 type SourceResolver interface {
 	NextRun(ctx context.Context, obj *crawlers.SourceStatus) (*time.Time, error)
+
+	Lease(ctx context.Context, obj *crawlers.SourceStatus) (*catalog.Lease, error)
 }
 type SubscriptionResolver interface {
 	Changes(ctx context.Context, types []string, subject *string, after *string) (<-chan catalog.Change, error)
@@ -3031,6 +3036,98 @@ func (ec *executionContext) _ConsumerImpact_path(ctx context.Context, field grap
 }
 func (ec *executionContext) fieldContext_ConsumerImpact_path(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ConsumerImpact", field, false, false, errors.New("field of type URN does not have child fields"))
+}
+
+func (ec *executionContext) _CrawlLease_holder(ctx context.Context, field graphql.CollectedField, obj *catalog.Lease) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CrawlLease_holder(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Holder, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CrawlLease_holder(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CrawlLease", field, false, false, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _CrawlLease_token(ctx context.Context, field graphql.CollectedField, obj *catalog.Lease) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CrawlLease_token(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CrawlLease().Token(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CrawlLease_token(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CrawlLease", field, true, true, errors.New("field of type String does not have child fields"))
+}
+
+func (ec *executionContext) _CrawlLease_acquired(ctx context.Context, field graphql.CollectedField, obj *catalog.Lease) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CrawlLease_acquired(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Acquired, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CrawlLease_acquired(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CrawlLease", field, false, false, errors.New("field of type Time does not have child fields"))
+}
+
+func (ec *executionContext) _CrawlLease_expires(ctx context.Context, field graphql.CollectedField, obj *catalog.Lease) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CrawlLease_expires(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Expires, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CrawlLease_expires(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CrawlLease", field, false, false, errors.New("field of type Time does not have child fields"))
 }
 
 func (ec *executionContext) _CrawlRun_urn(ctx context.Context, field graphql.CollectedField, obj *catalog.CrawlRun) (ret graphql.Marshaler) {
@@ -7635,6 +7732,38 @@ func (ec *executionContext) fieldContext_Source_lastRun(_ context.Context, field
 	return fc, nil
 }
 
+func (ec *executionContext) _Source_lease(ctx context.Context, field graphql.CollectedField, obj *crawlers.SourceStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Source_lease(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Source().Lease(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *catalog.Lease) graphql.Marshaler {
+			return ec.marshalOCrawlLease2ᚖgithubᚗcomᚋwatershedᚑdataᚋwatershedᚋcatalogᚐLease(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Source_lease(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Source",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CrawlLease(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Subscription_changes(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
 	return graphql.ResolveFieldStream(
 		ctx,
@@ -11360,6 +11489,91 @@ func (ec *executionContext) _ConsumerImpact(ctx context.Context, sel ast.Selecti
 	return out
 }
 
+var crawlLeaseImplementors = []string{"CrawlLease"}
+
+func (ec *executionContext) _CrawlLease(ctx context.Context, sel ast.SelectionSet, obj *catalog.Lease) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, crawlLeaseImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := make(map[string]*graphql.FieldSet)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CrawlLease")
+		case "holder":
+			out.Values[i] = ec._CrawlLease_holder(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "token":
+			field := field
+
+			innerFunc := func(ctx context.Context, fs *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._CrawlLease_token(ctx, field, obj)
+				if res == graphql.Null {
+					atomic.AddUint32(&fs.Invalids, 1)
+				}
+				return res
+			}
+
+			if field.Deferrable != nil {
+				dfs, ok := deferred[field.Deferrable.Label]
+				di := 0
+				if ok {
+					dfs.AddField(field)
+					di = len(dfs.Values) - 1
+				} else {
+					dfs = graphql.NewFieldSet([]graphql.CollectedField{field})
+					deferred[field.Deferrable.Label] = dfs
+				}
+				dfs.Concurrently(di, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, dfs)
+				})
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
+		case "acquired":
+			out.Values[i] = ec._CrawlLease_acquired(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "expires":
+			out.Values[i] = ec._CrawlLease_expires(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	atomic.AddInt32(&ec.Deferred, int32(min(len(deferred), math.MaxInt32)))
+
+	for label, dfs := range deferred {
+		ec.ProcessDeferredGroup(graphql.DeferredGroup{
+			Label:    label,
+			Path:     graphql.GetPath(ctx),
+			FieldSet: dfs,
+			Context:  ctx,
+		})
+	}
+
+	return out
+}
+
 var crawlRunImplementors = []string{"CrawlRun"}
 
 func (ec *executionContext) _CrawlRun(ctx context.Context, sel ast.SelectionSet, obj *catalog.CrawlRun) graphql.Marshaler {
@@ -14202,6 +14416,39 @@ func (ec *executionContext) _Source(ctx context.Context, sel ast.SelectionSet, o
 			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		case "lastRun":
 			out.Values[i] = ec._Source_lastRun(ctx, field, obj)
+		case "lease":
+			field := field
+
+			innerFunc := func(ctx context.Context, _ *graphql.FieldSet) (res graphql.Marshaler) {
+				defer func() {
+					if r := recover(); r != nil {
+						ec.Error(ctx, ec.Recover(ctx, r))
+					}
+				}()
+				res = ec._Source_lease(ctx, field, obj)
+				return res
+			}
+
+			if field.Deferrable != nil {
+				dfs, ok := deferred[field.Deferrable.Label]
+				di := 0
+				if ok {
+					dfs.AddField(field)
+					di = len(dfs.Values) - 1
+				} else {
+					dfs = graphql.NewFieldSet([]graphql.CollectedField{field})
+					deferred[field.Deferrable.Label] = dfs
+				}
+				dfs.Concurrently(di, func(ctx context.Context) graphql.Marshaler {
+					return innerFunc(ctx, dfs)
+				})
+
+				// don't run the out.Concurrently() call below
+				out.Values[i] = graphql.Null
+				continue
+			}
+
+			out.Concurrently(i, func(ctx context.Context) graphql.Marshaler { return innerFunc(ctx, out) })
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -16845,6 +17092,13 @@ func (ec *executionContext) marshalOAssetKind2ᚕgithubᚗcomᚋwatershedᚑdata
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalOCrawlLease2ᚖgithubᚗcomᚋwatershedᚑdataᚋwatershedᚋcatalogᚐLease(ctx context.Context, sel ast.SelectionSet, v *catalog.Lease) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._CrawlLease(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOCrawlRun2ᚖgithubᚗcomᚋwatershedᚑdataᚋwatershedᚋcatalogᚐCrawlRun(ctx context.Context, sel ast.SelectionSet, v *catalog.CrawlRun) graphql.Marshaler {

@@ -733,3 +733,14 @@ export const UnmuteViolationMutation = graphql(`
     }
   }
 `)
+
+export const ViolationCountsQuery = graphql(`
+  query ViolationCounts {
+    unresolved: violations(first: 0) {
+      totalCount
+    }
+    new: violations(status: OPEN, first: 0) {
+      totalCount
+    }
+  }
+`)

@@ -55,6 +55,7 @@ type Documents = {
     "\n  mutation AcknowledgeViolation($urn: URN!, $note: String) {\n    acknowledgeViolation(urn: $urn, note: $note) {\n      ...ViolationFields\n    }\n  }\n": typeof types.AcknowledgeViolationDocument,
     "\n  mutation MuteViolation($urn: URN!, $until: Time, $reason: String) {\n    muteViolation(urn: $urn, until: $until, reason: $reason) {\n      ...ViolationFields\n    }\n  }\n": typeof types.MuteViolationDocument,
     "\n  mutation UnmuteViolation($urn: URN!) {\n    unmuteViolation(urn: $urn) {\n      ...ViolationFields\n    }\n  }\n": typeof types.UnmuteViolationDocument,
+    "\n  query ViolationCounts {\n    unresolved: violations(first: 0) {\n      totalCount\n    }\n    new: violations(status: OPEN, first: 0) {\n      totalCount\n    }\n  }\n": typeof types.ViolationCountsDocument,
 };
 const documents: Documents = {
     "\n  fragment AssetSummary on Asset {\n    urn\n    kind\n    name\n    description\n    deleted\n    classifications {\n      name\n      direct\n      source\n      origin\n    }\n  }\n": types.AssetSummaryFragmentDoc,
@@ -98,6 +99,7 @@ const documents: Documents = {
     "\n  mutation AcknowledgeViolation($urn: URN!, $note: String) {\n    acknowledgeViolation(urn: $urn, note: $note) {\n      ...ViolationFields\n    }\n  }\n": types.AcknowledgeViolationDocument,
     "\n  mutation MuteViolation($urn: URN!, $until: Time, $reason: String) {\n    muteViolation(urn: $urn, until: $until, reason: $reason) {\n      ...ViolationFields\n    }\n  }\n": types.MuteViolationDocument,
     "\n  mutation UnmuteViolation($urn: URN!) {\n    unmuteViolation(urn: $urn) {\n      ...ViolationFields\n    }\n  }\n": types.UnmuteViolationDocument,
+    "\n  query ViolationCounts {\n    unresolved: violations(first: 0) {\n      totalCount\n    }\n    new: violations(status: OPEN, first: 0) {\n      totalCount\n    }\n  }\n": types.ViolationCountsDocument,
 };
 
 /**
@@ -278,6 +280,10 @@ export function graphql(source: "\n  mutation MuteViolation($urn: URN!, $until: 
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  mutation UnmuteViolation($urn: URN!) {\n    unmuteViolation(urn: $urn) {\n      ...ViolationFields\n    }\n  }\n"): (typeof documents)["\n  mutation UnmuteViolation($urn: URN!) {\n    unmuteViolation(urn: $urn) {\n      ...ViolationFields\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query ViolationCounts {\n    unresolved: violations(first: 0) {\n      totalCount\n    }\n    new: violations(status: OPEN, first: 0) {\n      totalCount\n    }\n  }\n"): (typeof documents)["\n  query ViolationCounts {\n    unresolved: violations(first: 0) {\n      totalCount\n    }\n    new: violations(status: OPEN, first: 0) {\n      totalCount\n    }\n  }\n"];
 
 export function graphql(source: string) {
   return (documents as any)[source] ?? {};

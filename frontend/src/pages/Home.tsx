@@ -1,7 +1,7 @@
 import { useQuery } from 'urql'
 import { Link } from 'wouter'
-import { KindFacetsQuery, SourcesQuery } from '../api/operations'
-import { useRecentChanges } from '../api/live'
+import { KindFacetsQuery, SourcesQuery, ViolationCountsQuery } from '../api/operations'
+import { useChanges, useRecentChanges } from '../api/live'
 import { ErrorMessage, KindIcon, kindLabels, Time } from '../components/ui'
 import { useMemo } from 'react'
 import { ChangeList, useChangeTail } from './ChangesPage'
@@ -12,6 +12,12 @@ const shown: AssetKind[] = ['TOPIC', 'CONSUMER_GROUP', 'CONNECTOR', 'TABLE', 'FI
 export function Home() {
   const [counts] = useQuery({ query: KindFacetsQuery, variables: {} })
   const [sources] = useQuery({ query: SourcesQuery })
+  const [violations, refetchViolations] = useQuery({ query: ViolationCountsQuery })
+  useChanges(
+    (c) => c.type.startsWith('policy.') || !!c.subject?.startsWith('urn:violation:'),
+    () => refetchViolations({ requestPolicy: 'network-only' }),
+  )
+  const v = violations.data
   const live = useRecentChanges()
   const { tail } = useChangeTail(12)
   const recent = useMemo(() => {
@@ -26,6 +32,18 @@ export function Home() {
         Press <kbd>/</kbd> to search topics, fields, tables and connectors. {c ? `${c.all.totalCount} assets.` : ''}
       </p>
       <ErrorMessage error={counts.error} what="Catalog" />
+      {v && (
+        <p className={'home-violations ' + (v.unresolved.totalCount ? 'some' : 'none')}>
+          {v.unresolved.totalCount === 0 ? (
+            'No policy violations: every asset meets its policies.'
+          ) : (
+            <Link href="/violations">
+              {v.unresolved.totalCount} unresolved policy violation{v.unresolved.totalCount === 1 ? '' : 's'}
+              {v.new.totalCount ? `, ${v.new.totalCount} not acknowledged yet` : ''} →
+            </Link>
+          )}
+        </p>
+      )}
       <ul className="tiles" aria-label="Assets by kind">
         {shown.map((k) => (
           <li key={k}>
