@@ -50,6 +50,10 @@ type Snapshot struct {
 	// Cause is the ID of the change that caused this snapshot, when a
 	// changelog handler reconciles one (the policy engine).
 	Cause string
+	// Fence, when set, makes the store commit the snapshot only while the
+	// lease it names is held under its token (a crawl's "crawl/<source>"),
+	// and refuse it whole otherwise with a Conflict wrapping ErrFenced.
+	Fence Fence
 }
 
 // Asset is one entity as a source asserts it.

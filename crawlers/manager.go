@@ -194,7 +194,10 @@ func (m *Manager) Started() <-chan struct{} { return m.started }
 // that fails is recorded too, and its error returned with the run. When a
 // crawl of the source is already running it returns a Conflict error
 // without waiting; so it does when another replica holds the source's
-// lease (Leases), naming that replica.
+// lease (Leases), naming that replica, and when the lease changed hands
+// while the crawl ran: the store then refuses its snapshot whole (the
+// error wraps catalog.ErrFenced) and the failed run is this replica's
+// LastRun only.
 func (m *Manager) Crawl(ctx context.Context, source, trigger string) (catalog.CrawlRun, error) {
 	ms, ok := m.sources[source]
 	if !ok {
@@ -239,6 +242,12 @@ func (m *Manager) Crawl(ctx context.Context, source, trigger string) (catalog.Cr
 		return run, fmt.Errorf("crawl %s: %w", source, err)
 	}
 	snap.Source = source
+	snap.Fence = catalog.Fence{}
+	if lease != nil {
+		// The store commits the snapshot only while this crawl's token
+		// still holds the lease, atomically with the write.
+		snap.Fence = catalog.Fence{Lease: lease.Name, Token: lease.Token}
+	}
 	if snap.At.IsZero() {
 		snap.At = run.StartedAt
 	}
@@ -252,15 +261,29 @@ func (m *Manager) Crawl(ctx context.Context, source, trigger string) (catalog.Cr
 	if lease != nil {
 		// A crawl that lost its lease (paused past its expiry while another
 		// replica took over) must not write: renew it, with the same token,
-		// right before the write.
+		// right before the write. The write's fence covers the pause
+		// between this check and the commit.
 		if err := m.still(cctx, lease); err != nil {
 			run.Status = catalog.CrawlFailed
 			run.Errors = append(run.Errors, err.Error())
 			logger.Warn("crawl not written", "err", err)
+			ms.setLast(run)
 			return run, catalog.Errorf(catalog.Conflict, "crawl %s: %w", source, err)
 		}
 	}
 	res, err := m.store.Reconcile(context.WithoutCancel(ctx), snap, &run)
+	if errors.Is(err, catalog.ErrFenced) {
+		// Fenced off: the store wrote nothing. The source is another
+		// replica's now, so this replica records the failed run only in
+		// its own status, not in the store (where it would be a write of
+		// its own, unfenced).
+		run.Status = catalog.CrawlFailed
+		run.Errors = append(run.Errors, err.Error())
+		run.Duration = m.now().Sub(run.StartedAt)
+		logger.Warn("crawl not written", "err", err)
+		ms.setLast(run)
+		return run, fmt.Errorf("crawl %s: %w", source, err)
+	}
 	if err != nil {
 		run.Status = catalog.CrawlFailed
 		run.Errors = append(run.Errors, "reconcile: "+err.Error())

@@ -2,6 +2,9 @@ package catalogtest
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -80,5 +83,80 @@ func testLeases(t *testing.T, h Harness) {
 	}
 	if _, _, err := ls.AcquireLease(e.ctx, "crawl/prod", "", time.Minute); catalog.KindOf(err) != catalog.Invalid {
 		t.Errorf("acquire without a holder: %v, want Invalid", err)
+	}
+}
+
+// testFencing checks that a snapshot fenced with a lease's token commits
+// only while that token holds the lease: a stale holder's write (its lease
+// expired and taken over) is refused whole — nothing written, no event, no
+// crawl run — and so is one fenced by an expired or never granted lease.
+func testFencing(t *testing.T, h Harness) {
+	e := newEnv(t, h)
+	ls, ok := e.s.(Leaser)
+	if !ok {
+		t.Fatalf("%T grants no leases: a store replicas share must (catalogtest.Leaser)", e.s)
+	}
+	acquire := func(holder string) catalog.Lease {
+		t.Helper()
+		l, held, err := ls.AcquireLease(e.ctx, "crawl/prod", holder, 30*time.Second)
+		if err != nil || !held {
+			t.Fatalf("acquire crawl/prod for %s: %+v, %v, %v", holder, l, held, err)
+		}
+		return l
+	}
+	fenced := func(retention string, l catalog.Lease) catalog.Snapshot {
+		s := prodSnapshot(retention)
+		s.Fence = catalog.Fence{Lease: l.Name, Token: l.Token}
+		return s
+	}
+	run := func() *catalog.CrawlRun {
+		return &catalog.CrawlRun{Source: "prod", Kind: "kafka", Trigger: "schedule", Status: catalog.CrawlSucceeded, StartedAt: e.clock.T}
+	}
+	a := acquire("replica-a")
+	if res, err := e.s.Reconcile(e.ctx, fenced("1", a), run()); err != nil || res.Created != 4 {
+		t.Fatalf("reconcile fenced by the current token: %+v, %v; want 4 created", res, err)
+	}
+	// replica-a pauses past its expiry; replica-b takes the lease over.
+	e.clock.Advance(31 * time.Second)
+	b := acquire("replica-b")
+	h0 := e.head()
+	stale := fenced("2", a)
+	stale.Assets = append(stale.Assets[:2:2], catalog.Asset{URN: "urn:topic:prod/stale", Name: "stale"}) // payments gone, fraud-detector gone
+	_, err := e.s.Reconcile(e.ctx, stale, run())
+	if catalog.KindOf(err) != catalog.Conflict || !errors.Is(err, catalog.ErrFenced) ||
+		!strings.Contains(err.Error(), "replica-b") || !strings.Contains(err.Error(), fmt.Sprintf("token %d", b.Token)) {
+		t.Fatalf("reconcile fenced by a taken-over lease: %v; want a Conflict wrapping ErrFenced naming replica-b and token %d", err, b.Token)
+	}
+	if got := e.changesSince(h0); len(got) != 0 {
+		t.Errorf("the fenced-off write emitted %v", got)
+	}
+	if _, err := e.s.Entity(e.ctx, "urn:topic:prod/stale"); !catalog.IsNotFound(err) {
+		t.Errorf("the fenced-off write created its asset: %v", err)
+	}
+	if p := e.entity(payment); !p.DeletedAt.IsZero() {
+		t.Errorf("the fenced-off write deleted payments: %+v", p)
+	}
+	if o := e.entity(orders); fmt.Sprint(o.Properties["configs"]) != "map[retention.ms:1]" {
+		t.Errorf("the fenced-off write updated orders: %v", o.Properties)
+	}
+	if runs, err := e.s.CrawlRuns(e.ctx, "prod", 10); err != nil || len(runs) != 1 {
+		t.Errorf("crawl runs after the fenced-off write: %d, %v; want the first one only", len(runs), err)
+	}
+	// The new holder's write, fenced by its token, goes through.
+	cur := stale
+	cur.Fence.Token = b.Token
+	if res, err := e.s.Reconcile(e.ctx, cur, run()); err != nil || res.Created != 1 || res.Deleted != 2 {
+		t.Fatalf("reconcile fenced by the new holder's token: %+v, %v; want 1 created, 2 deleted", res, err)
+	}
+	// An expired lease (nobody took it over) fences too, and so does one
+	// never granted.
+	e.clock.Advance(31 * time.Second)
+	if _, err := e.s.Reconcile(e.ctx, fenced("3", b), nil); !errors.Is(err, catalog.ErrFenced) || catalog.KindOf(err) != catalog.Conflict {
+		t.Errorf("reconcile fenced by an expired lease: %v; want fenced off", err)
+	}
+	never := prodSnapshot("4")
+	never.Fence = catalog.Fence{Lease: "crawl/never", Token: 1}
+	if _, err := e.s.Reconcile(e.ctx, never, nil); !errors.Is(err, catalog.ErrFenced) || catalog.KindOf(err) != catalog.Conflict {
+		t.Errorf("reconcile fenced by a lease never granted: %v; want fenced off", err)
 	}
 }

@@ -174,5 +174,6 @@ func Run(t *testing.T, h Harness) {
 	t.Run("PropagateRetract", func(t *testing.T) { testPropagateRetract(t, h) })
 	t.Run("EmitAndViolations", func(t *testing.T) { testEmitAndViolations(t, h) })
 	t.Run("Leases", func(t *testing.T) { testLeases(t, h) })
+	t.Run("Fencing", func(t *testing.T) { testFencing(t, h) })
 	t.Run("Model", func(t *testing.T) { RunModel(t, h, ModelOptions{}) })
 }

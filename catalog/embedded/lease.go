@@ -124,3 +124,13 @@ func (s *Store) putLease(l catalog.Lease) error {
 	}
 	return nil
 }
+
+// checkFence refuses a write fenced by f unless f's lease is held now
+// under f's token. The caller holds wmu and lmu through its commit.
+func (s *Store) checkFence(f catalog.Fence) error {
+	cur, _, err := s.lease(f.Lease)
+	if err != nil {
+		return err
+	}
+	return f.Check(cur, s.now())
+}

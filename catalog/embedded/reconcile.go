@@ -240,6 +240,15 @@ func (s *Store) Reconcile(ctx context.Context, snap catalog.Snapshot, run *catal
 	if err := s.checkOpenLocked(); err != nil {
 		return res, err
 	}
+	if !snap.Fence.IsZero() {
+		// Holding lmu until the commit keeps the lease from changing hands
+		// between the check and the write.
+		s.lmu.Lock()
+		defer s.lmu.Unlock()
+		if err := s.checkFence(snap.Fence); err != nil {
+			return res, fmt.Errorf("reconcile %s: %w", snap.Source, err)
+		}
+	}
 	src := snap.Source
 	actor := snap.Actor
 	if actor == "" {

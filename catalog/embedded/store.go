@@ -63,7 +63,7 @@ type Store struct {
 	runs  int
 
 	wmu sync.Mutex // serialises writers: one batch at a time
-	lmu sync.Mutex // serialises lease grants
+	lmu sync.Mutex // serialises lease grants and fenced commits (taken after wmu)
 	// lastAt is the time of the last commit (guarded by wmu; on open, the
 	// newest change's time).
 	lastAt time.Time

@@ -16,7 +16,9 @@ import (
 // serialised and at most one holds an unexpired lease. Tokens live on the
 // node and only grow, across restarts of every replica. Expiry is judged
 // by the asking replica's clock (Options.Now): replicas' clocks must agree
-// to well within the ttls they use.
+// to well within the ttls they use. A fenced write (Snapshot.Fence) takes
+// the same lock in its own transaction, after the counter's, and checks
+// the token there.
 
 // AcquireLease grants the lease name to holder until now plus ttl, or
 // renews it when holder holds it already. It returns the lease as it
@@ -131,4 +133,18 @@ func (s *Store) putLease(ctx context.Context, tx neo4j.ManagedTransaction, l cat
 	}
 	_, err = res.Consume(ctx)
 	return err
+}
+
+// checkFence refuses a write fenced by f unless f's lease is held now
+// under f's token. It takes the lease node's write lock in t, so no grant
+// of the lease commits between the check and t's commit.
+func (s *Store) checkFence(t *txCtx, f catalog.Fence) error {
+	if f.IsZero() {
+		return nil
+	}
+	cur, err := s.lockLease(t.ctx, t.tx, f.Lease)
+	if err != nil {
+		return fmt.Errorf("lock lease %s: %w", f.Lease, err)
+	}
+	return f.Check(cur, s.now())
 }

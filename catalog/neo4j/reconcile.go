@@ -232,6 +232,9 @@ func (s *Store) Reconcile(ctx context.Context, snap catalog.Snapshot, run *catal
 	}
 	var runCopy *catalog.CrawlRun
 	v, err := s.writeOnce(ctx, func(t *txCtx) (any, error) {
+		if err := s.checkFence(t, snap.Fence); err != nil {
+			return nil, fmt.Errorf("reconcile %s: %w", snap.Source, err)
+		}
 		if run != nil {
 			r := *run
 			runCopy = &r
