@@ -18,6 +18,11 @@ type ImpactQuery struct {
 	// Limit bounds the impacted assets reported (the nearest first); 0
 	// means no bound.
 	Limit int
+	// Totals asks for ImpactReport.Totals: how many assets are impacted in
+	// all, per group, whatever Limit leaves out. For a dataset-level root
+	// on a store that is a Counter this costs a walk of the whole closure
+	// but allocates only for the reported page.
+	Totals bool
 }
 
 // ImpactReport is everything downstream of an asset, grouped by kind.
@@ -38,8 +43,40 @@ type ImpactReport struct {
 	Other []Impacted
 	// Truncated says Limit left impacted assets out.
 	Truncated bool
+	// Totals counts every impacted asset per group (Limit aside); nil
+	// unless ImpactQuery.Totals asked for it.
+	Totals *ImpactTotals
 	// Seq is the change-log position the answer reflects.
 	Seq uint64
+}
+
+// ImpactTotals counts the impacted assets of an ImpactReport's groups over
+// the whole answer, before Limit.
+type ImpactTotals struct {
+	ConsumerGroups, Connectors, Jobs, Datasets, Topics, Fields, Other int
+	// All is the sum of the groups.
+	All int
+}
+
+// add counts n assets of kind k in their group.
+func (t *ImpactTotals) add(k catalog.Kind, n int) {
+	switch k {
+	case catalog.KindConsumerGroup:
+		t.ConsumerGroups += n
+	case catalog.KindConnector:
+		t.Connectors += n
+	case catalog.KindJob:
+		t.Jobs += n
+	case catalog.KindTable, catalog.KindDataset, catalog.KindDatabase:
+		t.Datasets += n
+	case catalog.KindTopic:
+		t.Topics += n
+	case catalog.KindField, catalog.KindColumn:
+		t.Fields += n
+	default:
+		t.Other += n
+	}
+	t.All += n
 }
 
 // All returns every impacted asset, nearest first.
@@ -108,6 +145,7 @@ func Impact(ctx context.Context, g Graph, q ImpactQuery) (ImpactReport, error) {
 
 func impact(ctx context.Context, r *snapshot, q ImpactQuery) (ImpactReport, error) {
 	var items []*item
+	var totals *ImpactTotals
 	truncated := false
 	level := LevelDataset
 	if isFieldKind(q.URN.Kind()) {
@@ -117,6 +155,38 @@ func impact(ctx context.Context, r *snapshot, q ImpactQuery) (ImpactReport, erro
 			return ImpactReport{}, err
 		}
 		items = fa.list()
+		if q.Totals {
+			totals = &ImpactTotals{}
+			for _, it := range items {
+				totals.add(it.urn.Kind(), 1)
+			}
+		}
+	} else if q.Totals {
+		// The whole closure counted, and the nearest Limit of it: those
+		// come first in breadth-first order, so they are among the first
+		// Limit of their kind.
+		page := q.Limit
+		if page == 0 {
+			page = math.MaxInt32
+		}
+		tr, counts, err := r.countTraverse(ctx, catalog.TraverseQuery{Start: q.URN, Direction: catalog.Downstream, MaxDepth: q.Depth}, page)
+		if err != nil {
+			return ImpactReport{}, err
+		}
+		totals = &ImpactTotals{}
+		all := 0
+		for k, n := range counts {
+			all += n
+			if !isFieldKind(k) {
+				totals.add(k, n)
+			}
+		}
+		nodes := tr.Nodes
+		if q.Limit > 0 && len(nodes) > q.Limit {
+			nodes = nodes[:q.Limit]
+		}
+		truncated = q.Limit > 0 && all > q.Limit
+		items = datasetItems(q.URN, nodes)
 	} else {
 		// Breadth-first order is nearest first, so the store may stop at
 		// the limit; paths are built for what is reported only.
@@ -125,18 +195,9 @@ func impact(ctx context.Context, r *snapshot, q ImpactQuery) (ImpactReport, erro
 			return ImpactReport{}, err
 		}
 		truncated = tr.Truncated
-		via := make(map[catalog.URN]catalog.EdgeKey, len(tr.Nodes))
-		for _, n := range tr.Nodes {
-			via[n.URN] = n.Via
-		}
-		for _, n := range tr.Nodes {
-			if isFieldKind(n.Kind) {
-				continue // dataset level (see Level.nodeKinds)
-			}
-			items = append(items, &item{urn: n.URN, hops: n.Depth, path: pathBack(q.URN, n.URN, n.Depth, via), exact: true})
-		}
+		items = datasetItems(q.URN, tr.Nodes)
 	}
-	out := ImpactReport{Level: level, Seq: r.seq, Truncated: truncated}
+	out := ImpactReport{Level: level, Seq: r.seq, Truncated: truncated, Totals: totals}
 	sort.SliceStable(items, func(i, j int) bool { return itemLess(items[i], items[j]) })
 	if q.Limit > 0 && len(items) > q.Limit {
 		items, out.Truncated = items[:q.Limit], true
@@ -171,6 +232,24 @@ func impact(ctx context.Context, r *snapshot, q ImpactQuery) (ImpactReport, erro
 		}
 	}
 	return out, nil
+}
+
+// datasetItems are the impacted assets of a dataset-level walk from root
+// that reached nodes in breadth-first order (each one's Via predecessor
+// before it).
+func datasetItems(root catalog.URN, nodes []catalog.Reached) []*item {
+	via := make(map[catalog.URN]catalog.EdgeKey, len(nodes))
+	for _, n := range nodes {
+		via[n.URN] = n.Via
+	}
+	var items []*item
+	for _, n := range nodes {
+		if isFieldKind(n.Kind) {
+			continue // dataset level (see Level.nodeKinds)
+		}
+		items = append(items, &item{urn: n.URN, hops: n.Depth, path: pathBack(root, n.URN, n.Depth, via), exact: true})
+	}
+	return items
 }
 
 // pathBack follows the walk's Via edges from u back to the root.

@@ -322,13 +322,18 @@ func (r *snapshot) traverse(ctx context.Context, q catalog.TraverseQuery) (catal
 	if err != nil {
 		return tr, err
 	}
+	r.saw(tr.Seq)
+	return tr, nil
+}
+
+// saw records that a walk answered at change-log position seq.
+func (r *snapshot) saw(seq uint64) {
 	if r.walks == 0 {
-		r.seq = tr.Seq
-	} else if tr.Seq != r.seq {
+		r.seq = seq
+	} else if seq != r.seq {
 		r.moved = true
 	}
 	r.walks++
-	return tr, nil
 }
 
 // entities reads the entities of urns, in order; unknown URNs give zero

@@ -248,6 +248,8 @@ type walkScratch struct {
 	order  []uint32 // reached node ids, breadth-first
 	parent []uint32 // order[i] was reached from parent[i]
 	kind   []uint8  // … over an edge of this kind index
+	// frontier is the queue of the depth being walked from.
+	frontier []uint32
 }
 
 func (w *walkScratch) has(id uint32) bool { return w.seen[id/64]&(1<<(id%64)) != 0 }
@@ -269,7 +271,7 @@ func (p *scratchPool) get(n int) *walkScratch {
 		w.seen = w.seen[:words]
 		clear(w.seen)
 	}
-	w.order, w.parent, w.kind = w.order[:0], w.parent[:0], w.kind[:0]
+	w.order, w.parent, w.kind, w.frontier = w.order[:0], w.parent[:0], w.kind[:0], w.frontier[:0]
 	return w
 }
 
@@ -302,11 +304,13 @@ func kindBits(kinds []catalog.Kind) uint32 {
 // the promises); starts are the start node ids, tombstones already left out
 // when LiveOnly. The walk records reached nodes as ids in pooled scratch
 // space and turns them into URNs once, at the end, into a result allocated
-// at its final size.
-func (s *Store) walkAdjacency(ctx context.Context, x *index, a *adjacency, w walkSpec, starts []uint32, out *catalog.Traversal) error {
+// at its final size. With cnt set it counts the reached nodes per kind
+// instead and turns only the first cnt.page of each kind into answers.
+func (s *Store) walkAdjacency(ctx context.Context, x *index, a *adjacency, w walkSpec, starts []uint32, out *catalog.Traversal, cnt *reachCount) error {
 	sc := s.scratch.get(len(x.nodes))
 	defer s.scratch.put(sc)
-	frontier := make([]uint32, 0, len(starts))
+	frontier := sc.frontier
+	defer func() { sc.frontier = frontier[:0] }()
 	for _, id := range starts {
 		if !sc.has(id) {
 			sc.set(id)
@@ -426,6 +430,10 @@ func (s *Store) walkAdjacency(ctx context.Context, x *index, a *adjacency, w wal
 		}
 		walked = len(sc.order)
 	}
+	if cnt != nil {
+		a.countReached(x, w, sc, levels, out, cnt)
+		return nil
+	}
 	out.Nodes = make([]catalog.Reached, len(sc.order))
 	d := 0
 	for i, id := range sc.order {
@@ -442,6 +450,54 @@ func (s *Store) walkAdjacency(ctx context.Context, x *index, a *adjacency, w wal
 		out.Nodes = nil
 	}
 	return nil
+}
+
+// reachCount asks a walk for counts per kind and a page of each kind.
+type reachCount struct {
+	page   int
+	counts map[catalog.Kind]int // the answer
+}
+
+// countReached fills cnt.counts from the walk in sc and out.Nodes with the
+// first cnt.page reached nodes of each kind, in breadth-first order.
+func (a *adjacency) countReached(x *index, w walkSpec, sc *walkScratch, levels []int, out *catalog.Traversal, cnt *reachCount) {
+	var per [nodeKindMask + 1]int
+	for _, id := range sc.order {
+		per[a.nodeF[id]&nodeKindMask]++
+	}
+	cnt.counts = map[catalog.Kind]int{}
+	total := 0
+	for k, c := range per {
+		if c > 0 {
+			cnt.counts[kindOf(uint8(k))] += c
+			total += min(c, cnt.page)
+		}
+	}
+	out.Nodes = nil
+	if total == 0 {
+		return
+	}
+	out.Nodes = make([]catalog.Reached, 0, total)
+	clear(per[:])
+	d := 0
+	for i, id := range sc.order {
+		for i >= levels[d] {
+			d++
+		}
+		k := a.nodeF[id] & nodeKindMask
+		if per[k] >= cnt.page {
+			continue
+		}
+		per[k]++
+		n := catalog.Reached{URN: a.urns[id], Kind: kindOf(a.nodeF[id]), Depth: d + 1}
+		if !w.noVia {
+			n.Via = a.key(x, sc.parent[i], id, sc.kind[i], w.down)
+		}
+		out.Nodes = append(out.Nodes, n)
+		if len(out.Nodes) == total {
+			break
+		}
+	}
 }
 
 // key returns the edge key of the slot from the walked node id to other.

@@ -12,13 +12,38 @@ import (
 	"github.com/watershed-data/watershed/catalog"
 )
 
+// checkCountTraverse compares CountTraverse(q, page) with the counts and
+// per-kind first pages of want, the reference walk's answer to q.
+func checkCountTraverse(t *testing.T, s *Store, q catalog.TraverseQuery, page int, want catalog.Traversal) {
+	t.Helper()
+	counts := map[catalog.Kind]int{}
+	per := map[catalog.Kind]int{}
+	var nodes []catalog.Reached
+	for _, n := range want.Nodes {
+		counts[n.Kind]++
+		if per[n.Kind] < page {
+			per[n.Kind]++
+			nodes = append(nodes, n)
+		}
+	}
+	want.Nodes, want.Edges = nodes, nil
+	got, gotCounts, err := s.CountTraverse(context.Background(), q, page)
+	if err != nil {
+		t.Fatalf("count %+v: %v", q, err)
+	}
+	if !reflect.DeepEqual(got, want) || !reflect.DeepEqual(gotCounts, counts) {
+		t.Fatalf("count %+v page %d:\ngot  %v %+v\nwant %v %+v", q, page, gotCounts, got, counts, want)
+	}
+}
+
 // TestAdjacencyWalkMatchesIndexWalk is the adjacency's property test: on
 // random graphs under random mutations (edges added, killed, revived,
 // masked, given block lists and Via nodes; entities tombstoned and
 // revived), every random walk of the present over the compact adjacency
 // returns exactly what the reference walk over the index's lists returns —
 // nodes, order, depths, Via edges, followed edges, truncation — whether the
-// adjacency is freshly built, partly dirty or rebuilt.
+// adjacency is freshly built, partly dirty or rebuilt; and CountTraverse
+// returns that answer's counts per kind and the first page of each kind.
 func TestAdjacencyWalkMatchesIndexWalk(t *testing.T) {
 	kinds := []catalog.Kind{catalog.KindTopic, catalog.KindField, catalog.KindColumn, catalog.KindJob,
 		catalog.KindConnector, catalog.KindConsumerGroup, catalog.KindTable, catalog.KindDataset}
@@ -122,8 +147,8 @@ func TestAdjacencyWalkMatchesIndexWalk(t *testing.T) {
 				x.nodeID(u) // a start must be known
 			}
 			q.NoVia = rng.Intn(4) == 0
-			got, gotErr := s.traverse(ctx, q, true)
-			want, wantErr := s.traverse(ctx, q, false)
+			got, gotErr := s.traverse(ctx, q, true, nil)
+			want, wantErr := s.traverse(ctx, q, false, nil)
 			if q.NoVia { // the reference ignores the hint
 				for i := range want.Nodes {
 					want.Nodes[i].Via = catalog.EdgeKey{}
@@ -131,6 +156,9 @@ func TestAdjacencyWalkMatchesIndexWalk(t *testing.T) {
 			}
 			if (gotErr != nil) != (wantErr != nil) || !reflect.DeepEqual(got, want) {
 				t.Fatalf("seed %d, walk %d %+v:\nadjacency %v %+v\nindex     %v %+v", seed, walks, q, gotErr, got, wantErr, want)
+			}
+			if wantErr == nil {
+				checkCountTraverse(t, s, q, rng.Intn(6), want)
 			}
 			walks++
 		}
@@ -186,7 +214,7 @@ func BenchmarkWalk(b *testing.B) {
 		b.Run(fmt.Sprintf("compact=%v", compact), func(b *testing.B) {
 			b.ReportAllocs()
 			for i := 0; i < b.N; i++ {
-				tr, err := s.traverse(context.Background(), q, compact)
+				tr, err := s.traverse(context.Background(), q, compact, nil)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -339,12 +339,54 @@ func (s *Store) Search(ctx context.Context, q catalog.SearchQuery) (catalog.Sear
 // way edges are tested by kind bit, flags and integer ids and visited nodes
 // are marked in pooled scratch space, so a hop allocates nothing.
 func (s *Store) Traverse(ctx context.Context, q catalog.TraverseQuery) (catalog.Traversal, error) {
-	return s.traverse(ctx, q, q.At.IsZero())
+	return s.traverse(ctx, q, q.At.IsZero(), nil)
+}
+
+// CountTraverse is Traverse of q counted: it returns the number of reached
+// nodes per kind (the kinds of Traverse's Nodes, counted) and, as the
+// Traversal's Nodes, only the first page reached nodes of each kind in
+// Traverse's order, with the same depths and Via edges; Seq and Truncated
+// are Traverse's. q.Edges is ignored (no edges are returned). A walk of
+// the present runs over the adjacency and allocates for the page only,
+// not for the closure; a walk of the past counts Traverse's answer.
+func (s *Store) CountTraverse(ctx context.Context, q catalog.TraverseQuery, page int) (catalog.Traversal, map[catalog.Kind]int, error) {
+	if page < 0 {
+		return catalog.Traversal{}, nil, catalog.Errorf(catalog.Invalid, "count traverse: page must not be negative")
+	}
+	q.Edges = false
+	cnt := &reachCount{page: page}
+	if !q.At.IsZero() {
+		tr, err := s.traverse(ctx, q, false, nil)
+		if err != nil {
+			return catalog.Traversal{}, nil, err
+		}
+		cnt.counts = map[catalog.Kind]int{}
+		per := map[catalog.Kind]int{}
+		kept := tr.Nodes[:0]
+		for _, n := range tr.Nodes {
+			cnt.counts[n.Kind]++
+			if per[n.Kind] < page {
+				per[n.Kind]++
+				kept = append(kept, n)
+			}
+		}
+		tr.Nodes = kept
+		if len(kept) == 0 {
+			tr.Nodes = nil
+		}
+		return tr, cnt.counts, nil
+	}
+	tr, err := s.traverse(ctx, q, true, cnt)
+	if err != nil {
+		return catalog.Traversal{}, nil, err
+	}
+	return tr, cnt.counts, nil
 }
 
 // traverse is Traverse over the adjacency when compact is set (only for
 // walks of the present), else over the index's lists.
-func (s *Store) traverse(ctx context.Context, q catalog.TraverseQuery, compact bool) (catalog.Traversal, error) {
+// With cnt set (compact only) it counts instead (see CountTraverse).
+func (s *Store) traverse(ctx context.Context, q catalog.TraverseQuery, compact bool, cnt *reachCount) (catalog.Traversal, error) {
 	var out catalog.Traversal
 	starts := q.StartURNs()
 	if len(starts) == 0 {
@@ -411,7 +453,7 @@ func (s *Store) traverse(ctx context.Context, q catalog.TraverseQuery, compact b
 			liveOnly: q.LiveOnly, mask: mask, flow: flow, nodeKinds: kindBits(q.NodeKinds),
 			stopKinds: kindBits(q.StopKinds), carrying: q.Carrying, passesMasking: passesMasking,
 		}
-		if err := s.walkAdjacency(ctx, x, x.adjacency(), w, ids, &out); err != nil {
+		if err := s.walkAdjacency(ctx, x, x.adjacency(), w, ids, &out, cnt); err != nil {
 			return catalog.Traversal{}, err
 		}
 		return out, nil
