@@ -3,6 +3,7 @@ package catalog
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 )
 
@@ -21,10 +22,10 @@ func EntityDiff(before, after Entity) []PropertyDiff {
 	if before.Description != after.Description {
 		out = append(out, PropertyDiff{Key: "description", Before: before.Description, After: after.Description})
 	}
-	if !sameStrings(before.Owners, after.Owners) {
+	if !slices.Equal(before.Owners, after.Owners) {
 		out = append(out, PropertyDiff{Key: "owners", Before: before.Owners, After: after.Owners})
 	}
-	if !sameStrings(before.Sources, after.Sources) {
+	if !slices.Equal(before.Sources, after.Sources) {
 		out = append(out, PropertyDiff{Key: "sources", Before: before.Sources, After: after.Sources})
 	}
 	for _, d := range DiffProperties(before.Properties, after.Properties) {
@@ -32,18 +33,6 @@ func EntityDiff(before, after Entity) []PropertyDiff {
 		out = append(out, d)
 	}
 	return out
-}
-
-func sameStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // AttachmentChange is one classification event derived from two attachment

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -186,7 +187,7 @@ func (p *Propagator) recomputeAll(ctx context.Context) error {
 			path := st.reached[u]
 			k := Key{URN: u, Origin: o.URN, Classification: o.Classification}
 			desired[k] = true
-			if old, ok := c.stored[k]; !ok || !samePath(old, path) {
+			if old, ok := c.stored[k]; !ok || !slices.Equal(old, path) {
 				muts = append(muts, catalog.Propagate{URN: u, Origin: o.URN, Classification: o.Classification, Path: path})
 			}
 		}
@@ -354,7 +355,7 @@ func (p *Propagator) Handle(ctx context.Context, batch []changelog.Entry) error 
 		}
 		for _, u := range st.order {
 			path := st.reached[u]
-			if was, ok := old[u]; ok && samePath(was, path) && !recreated[u] {
+			if was, ok := old[u]; ok && slices.Equal(was, path) && !recreated[u] {
 				continue
 			}
 			byCause[cause] = append(byCause[cause], catalog.Propagate{URN: u, Origin: o.URN, Classification: o.Classification, Path: path})

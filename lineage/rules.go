@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -331,7 +332,7 @@ func (c *Classifier) evaluate(ents []catalog.Entity) []catalog.Mutation {
 			}
 		}
 		for _, name := range sortedStrings(want) {
-			if !have[name] && !containsString(e.Suppressed, name) {
+			if !have[name] && !slices.Contains(e.Suppressed, name) {
 				muts = append(muts, catalog.Classify{URN: e.URN, Classification: name, Source: catalog.AttachRule})
 			}
 		}
@@ -372,13 +373,4 @@ func sortedStrings(m map[string]bool) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -3,6 +3,7 @@ package lineage
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/watershed-data/watershed/catalog"
@@ -172,7 +173,7 @@ func Diff(got, want State) []string {
 		switch {
 		case !ok:
 			out = append(out, fmt.Sprintf("+%s %s from %s via %v", k.URN, k.Classification, k.Origin, p))
-		case !samePath(gp, p):
+		case !slices.Equal(gp, p):
 			out = append(out, fmt.Sprintf("~%s %s from %s: got %v, want %v", k.URN, k.Classification, k.Origin, gp, p))
 		}
 	}
@@ -183,16 +184,4 @@ func Diff(got, want State) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-func samePath(a, b []catalog.URN) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/cockroachdb/pebble"
@@ -238,7 +239,7 @@ func (s *Store) addLineage(t *txn, m catalog.AddLineage) error {
 		c.Via = []catalog.URN{m.Via}
 	}
 	if old := r.Claims[catalog.ManualSource]; old != nil {
-		if old.Transform == c.Transform && old.Masking == c.Masking && samePath(old.Via, c.Via) {
+		if old.Transform == c.Transform && old.Masking == c.Masking && slices.Equal(old.Via, c.Via) {
 			return nil // adding the same manual lineage twice changes nothing
 		}
 		c.FirstSeen = old.FirstSeen
@@ -290,7 +291,7 @@ func (s *Store) classify(t *txn, m catalog.Classify) error {
 		return err
 	}
 	switch {
-	case src == catalog.AttachRule && containsString(r.Suppressed, m.Classification):
+	case src == catalog.AttachRule && slices.Contains(r.Suppressed, m.Classification):
 		return nil // a steward removed it: rules do not attach it again
 	case src == catalog.AttachManual:
 		r.Suppressed = removeString(r.Suppressed, m.Classification)
@@ -387,7 +388,7 @@ func setPropagated(t *txn, m catalog.SetPropagated) error {
 		old[a.Classification+"\x00"+string(a.Origin)] = a
 	}
 	for i, a := range as {
-		if o, ok := old[a.Classification+"\x00"+string(a.Origin)]; ok && samePath(o.Path, a.Path) && o.Propagate == a.Propagate {
+		if o, ok := old[a.Classification+"\x00"+string(a.Origin)]; ok && slices.Equal(o.Path, a.Path) && o.Propagate == a.Propagate {
 			as[i] = o
 		}
 	}
@@ -432,7 +433,7 @@ func propagate(t *txn, m catalog.Propagate) error {
 	ps := *list
 	for i, o := range ps {
 		if o.Classification == m.Classification && o.Origin == m.Origin {
-			if samePath(o.Path, a.Path) {
+			if slices.Equal(o.Path, a.Path) {
 				return nil
 			}
 			ps[i] = a
@@ -486,18 +487,6 @@ func emitStage(t *txn, m catalog.Emit) error {
 		return err
 	}
 	return t.emit(m.Type, m.Subject, m.Data)
-}
-
-func samePath(a, b []catalog.URN) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // RecordCrawlRun stores a crawl run that did not reconcile and its
@@ -588,15 +577,6 @@ func addSorted(list []string, s string) []string {
 	copy(list[i+1:], list[i:])
 	list[i] = s
 	return list
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // removeString returns list without s (nil when nothing is left).

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 
@@ -465,7 +466,7 @@ func (s *Store) loadAttachmentState(x *index) error {
 		for i, a := range as {
 			names[i] = a.Classification
 		}
-		if merged := mergeClasses(x.nodes[id].classes, names); !equalStrings(merged, x.nodes[id].classes) {
+		if merged := mergeClasses(x.nodes[id].classes, names); !slices.Equal(merged, x.nodes[id].classes) {
 			x.setClasses(id, merged)
 		}
 	}
@@ -549,7 +550,7 @@ func (t *txn) publishPropWork() {
 			}
 			names = mergeClasses(x.nodes[id].classes, added)
 		}
-		if !equalStrings(names, x.nodes[id].classes) {
+		if !slices.Equal(names, x.nodes[id].classes) {
 			x.setClasses(id, names)
 		}
 	}

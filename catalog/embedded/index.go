@@ -1,6 +1,7 @@
 package embedded
 
 import (
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -215,7 +216,7 @@ func (x *index) putEdge(r *edgeRecord) {
 		e.masking = e.masking || c.Masking
 		for _, v := range c.Via {
 			vid := x.nodeID(v)
-			if !containsID(via, vid) {
+			if !slices.Contains(via, vid) {
 				via = append(via, vid)
 			}
 		}
@@ -226,13 +227,13 @@ func (x *index) putEdge(r *edgeRecord) {
 		via = e.via
 	}
 	for _, old := range e.via {
-		if !containsID(via, old) {
+		if !slices.Contains(via, old) {
 			x.nodes[old].viaEdges = removeID(x.nodes[old].viaEdges, id)
 			x.adjNodeChanged(old)
 		}
 	}
 	for _, v := range via {
-		if !containsID(e.via, v) {
+		if !slices.Contains(e.via, v) {
 			x.nodes[v].viaEdges = append(x.nodes[v].viaEdges, id)
 			x.adjNodeChanged(v)
 		}
@@ -303,7 +304,7 @@ func (x *index) setClasses(id uint32, names []string) {
 
 func (x *index) setTokens(id uint32, toks []string) {
 	n := &x.nodes[id]
-	if equalStrings(n.tokens, toks) {
+	if slices.Equal(n.tokens, toks) {
 		return
 	}
 	for _, t := range n.tokens {
@@ -404,15 +405,6 @@ func removeSorted(list []uint32, id uint32) []uint32 {
 	return list
 }
 
-func containsID(list []uint32, id uint32) bool {
-	for _, x := range list {
-		if x == id {
-			return true
-		}
-	}
-	return false
-}
-
 func removeID(list []uint32, id uint32) []uint32 {
 	for i, x := range list {
 		if x == id {
@@ -420,16 +412,4 @@ func removeID(list []uint32, id uint32) []uint32 {
 		}
 	}
 	return list
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/cockroachdb/pebble"
@@ -163,7 +164,7 @@ func sameFacetScopes(a, b *entityRecord) bool {
 	}
 	for src, fa := range a.Facets {
 		fb, ok := b.Facets[src]
-		if !ok || !equalStrings(fa.Scopes, fb.Scopes) {
+		if !ok || !slices.Equal(fa.Scopes, fb.Scopes) {
 			return false
 		}
 	}

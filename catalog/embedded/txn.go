@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"reflect"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -276,7 +277,7 @@ func (t *txn) derive() (ents []*entityRecord, edges []*edgeRecord, err error) {
 		kind := u.Kind()
 		var before, after catalog.Entity
 		switch {
-		case orig != nil && kind != catalog.KindViolation && sameFacets(orig, work) && orig.Description == work.Description && equalStrings(orig.Owners, work.Owners):
+		case orig != nil && kind != catalog.KindViolation && sameFacets(orig, work) && orig.Description == work.Description && slices.Equal(orig.Owners, work.Owners):
 			// Only attachments (or timestamps) changed: skip decoding the
 			// properties, which cannot differ.
 			before = catalog.Entity{Name: orig.displayName(), Sources: orig.sources(), Classifications: orig.attachments(defs)}
@@ -403,7 +404,7 @@ func sameFacets(a, b *entityRecord) bool {
 	for k, fa := range a.Facets {
 		fb, ok := b.Facets[k]
 		if !ok || fa.Name != fb.Name || fa.Description != fb.Description || !bytes.Equal(fa.Props, fb.Props) ||
-			!fa.FirstSeen.Equal(fb.FirstSeen) || !equalStrings(fa.Scopes, fb.Scopes) || !reflect.DeepEqual(fa.Classes, fb.Classes) {
+			!fa.FirstSeen.Equal(fb.FirstSeen) || !slices.Equal(fa.Scopes, fb.Scopes) || !reflect.DeepEqual(fa.Classes, fb.Classes) {
 			return false
 		}
 	}
@@ -438,8 +439,8 @@ func (t *txn) unchanged(u catalog.URN, work *entityRecord) bool {
 // TestSameRecordCoversEveryField fails when a field is added to
 // entityRecord without being compared here.
 func sameRecord(a, b *entityRecord) bool {
-	if a.URN != b.URN || a.Description != b.Description || !equalStrings(a.Owners, b.Owners) ||
-		!equalStrings(a.Suppressed, b.Suppressed) || !sameAttach(a.Direct, b.Direct) || !sameAttach(a.Propagated, b.Propagated) ||
+	if a.URN != b.URN || a.Description != b.Description || !slices.Equal(a.Owners, b.Owners) ||
+		!slices.Equal(a.Suppressed, b.Suppressed) || !sameAttach(a.Direct, b.Direct) || !sameAttach(a.Propagated, b.Propagated) ||
 		!a.CreatedAt.Equal(b.CreatedAt) || !a.UpdatedAt.Equal(b.UpdatedAt) || !a.DeletedAt.Equal(b.DeletedAt) {
 		return false
 	}
@@ -453,7 +454,7 @@ func sameAttach(a, b []attach) bool {
 	for i := range a {
 		x, y := &a[i], &b[i]
 		if x.Classification != y.Classification || x.Source != y.Source || x.Propagate != y.Propagate ||
-			x.Origin != y.Origin || x.Actor != y.Actor || !x.At.Equal(y.At) || !samePath(x.Path, y.Path) {
+			x.Origin != y.Origin || x.Actor != y.Actor || !x.At.Equal(y.At) || !slices.Equal(x.Path, y.Path) {
 			return false
 		}
 	}

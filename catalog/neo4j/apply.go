@@ -2,6 +2,7 @@ package neo4j
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/watershed-data/watershed/catalog"
@@ -204,7 +205,7 @@ func (s *Store) addLineage(t *txCtx, m catalog.AddLineage) error {
 		c.Via = []catalog.URN{m.Via}
 	}
 	if old := r.Claims[catalog.ManualSource]; old != nil {
-		if old.Transform == c.Transform && old.Masking == c.Masking && samePath(old.Via, c.Via) {
+		if old.Transform == c.Transform && old.Masking == c.Masking && slices.Equal(old.Via, c.Via) {
 			return nil // adding the same manual lineage twice changes nothing
 		}
 		c.FirstSeen = old.FirstSeen
@@ -258,7 +259,7 @@ func (s *Store) classify(t *txCtx, m catalog.Classify) error {
 		return err
 	}
 	switch {
-	case src == catalog.AttachRule && containsString(r.Suppressed, m.Classification):
+	case src == catalog.AttachRule && slices.Contains(r.Suppressed, m.Classification):
 		return nil // a steward removed it: rules do not attach it again
 	case src == catalog.AttachManual:
 		r.Suppressed = removeString(r.Suppressed, m.Classification)
@@ -358,7 +359,7 @@ func setPropagated(t *txCtx, m catalog.SetPropagated) error {
 		old[a.Classification+"\x00"+string(a.Origin)] = a
 	}
 	for i, a := range as {
-		if o, ok := old[a.Classification+"\x00"+string(a.Origin)]; ok && samePath(o.Path, a.Path) && o.Propagate == a.Propagate {
+		if o, ok := old[a.Classification+"\x00"+string(a.Origin)]; ok && slices.Equal(o.Path, a.Path) && o.Propagate == a.Propagate {
 			as[i] = o
 		}
 	}
@@ -407,7 +408,7 @@ func propagate(t *txCtx, m catalog.Propagate) error {
 	a := attach{Classification: m.Classification, Source: catalog.AttachPropagated, Origin: m.Origin, Path: append([]catalog.URN(nil), m.Path...), Actor: t.actor, At: t.at}
 	for i, o := range r.Propagated {
 		if o.Classification == m.Classification && o.Origin == m.Origin {
-			if samePath(o.Path, a.Path) {
+			if slices.Equal(o.Path, a.Path) {
 				return nil
 			}
 			r.Propagated[i] = a
@@ -465,18 +466,6 @@ func emitStage(t *txCtx, m catalog.Emit) error {
 	return t.emit(m.Type, m.Subject, m.Data)
 }
 
-func samePath(a, b []catalog.URN) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // addSorted inserts s into the sorted list if it is not there yet.
 func addSorted(list []string, s string) []string {
 	i := sort.SearchStrings(list, s)
@@ -487,15 +476,6 @@ func addSorted(list []string, s string) []string {
 	copy(list[i+1:], list[i:])
 	list[i] = s
 	return list
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // removeString returns list without s (nil when nothing is left).
