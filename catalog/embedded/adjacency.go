@@ -462,9 +462,15 @@ func (s *Store) walkAdjacency(ctx context.Context, x *index, a *adjacency, w wal
 						continue
 					}
 					other := to[p]
+					// The common cases, decided without a call: an already
+					// reached node first, from the visited bitset (small,
+					// in cache), before the node's flags (a miss).
+					if !w.edges && sc.has(other) {
+						continue
+					}
 					if nf := nodeF[other]; (w.nodeKinds != 0 && w.nodeKinds&(1<<(nf&nodeKindMask)) == 0) ||
-						(w.liveOnly && nf&nodeDeleted != 0) || (!w.edges && sc.has(other)) {
-						continue // the common case, decided without a call
+						(w.liveOnly && nf&nodeDeleted != 0) {
+						continue
 					}
 					if w.carrying != "" && f&slotSpecial != 0 && a.blocksSlot(x, id, other, k, w) {
 						continue
