@@ -189,7 +189,7 @@ func (s *server) start() error {
 		}
 	}
 	s.registerMetrics()
-	if s.hooks, s.hookQueue, err = newWebhooks(cfg, store, webhookRunner(cfg, s.changes), logger, s.registry); err != nil {
+	if s.hooks, s.hookQueue, err = newWebhooks(cfg, store, webhookRunner(cfg, store, s.changes, logger), logger, s.registry); err != nil {
 		return fmt.Errorf("open webhooks: %w", err)
 	}
 	if s.lineage, err = newLineageStage(context.Background(), cfg, store, s.changes, s.registry, logger); err != nil {
