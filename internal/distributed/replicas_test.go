@@ -36,6 +36,7 @@ type cluster struct {
 
 	mu         sync.Mutex
 	deliveries map[string]int // webhook-id → count
+	delay      time.Duration  // how long the receiver takes to answer
 	receiver   *httptest.Server
 }
 
@@ -71,7 +72,9 @@ func newCluster(t *testing.T) *cluster {
 		io.Copy(io.Discard, r.Body)
 		c.mu.Lock()
 		c.deliveries[r.Header.Get("webhook-id")]++
+		delay := c.delay
 		c.mu.Unlock()
+		time.Sleep(delay)
 	}))
 	t.Cleanup(c.receiver.Close)
 	pw := filepath.Join(c.dir, "neo4j-password")
@@ -88,7 +91,7 @@ func newCluster(t *testing.T) *cluster {
 		cfg := fmt.Sprintf(`replica: %s
 store: %s
 changelog: {kind: kafka, bootstrap: %s, topic: watershed.changes.%s, partitions: 6, replicationFactor: 1}
-webhooks: {allow: [127.0.0.0/8], retry: [200ms, 500ms, 1s, 2s, 5s]}
+webhooks: {allow: [127.0.0.0/8], retry: [200ms, 500ms, 1s, 2s, 5s], concurrency: 2}
 sources:
   - {name: real-%s, kind: kafka, bootstrap: %s, schedule: "@every 1h"}
 `, name, store, bootstrap, c.run, c.run, bootstrap)
@@ -276,8 +279,13 @@ func TestDistributedTwoReplicas(t *testing.T) {
 	d = c.gql("r2", `{ sources { name lease { holder } lastRun { status } } }`, nil)
 	t.Logf("sources seen from r2 after r1's crawl: %v", d["sources"])
 
-	// A webhook on r1; a classification through r2 propagates once.
-	c.gql("r1", `mutation($url: String!) { createWebhook(input: {url: $url, types: ["classification.attached"], name: "dist"}) { secret } }`, map[string]any{"url": c.receiver.URL})
+	// A webhook created through r1 is listed through r2; a classification
+	// through r2 propagates once and is delivered once.
+	d = c.gql("r1", `mutation($url: String!) { createWebhook(input: {url: $url, types: ["classification.attached"], name: "dist"}) { webhook { id } } }`, map[string]any{"url": c.receiver.URL})
+	hook := d["createWebhook"].(map[string]any)["webhook"].(map[string]any)["id"].(string)
+	if got := fmt.Sprint(c.gql("r2", `{ webhooks { id name } }`, nil)["webhooks"]); !strings.Contains(got, hook) {
+		t.Fatalf("webhooks listed through r2: %s; want %s, created through r1", got, hook)
+	}
 	a, b := c.urn("a"), c.urn("b")
 	c.gql("r1", `mutation($a: URN!, $b: URN!) { x: registerAsset(input: {urn: $a}) { urn } y: registerAsset(input: {urn: $b}) { urn } }`, map[string]any{"a": a, "b": b})
 	c.gql("r1", `mutation($a: URN!, $b: URN!) { addLineage(input: {from: $a, to: $b, kind: DERIVES}) { kind } }`, map[string]any{"a": a, "b": b})
@@ -290,6 +298,71 @@ func TestDistributedTwoReplicas(t *testing.T) {
 	}
 	if ids, total, dup := c.deliveryCounts(); ids != 1 || total != 1 {
 		t.Errorf("webhook deliveries: %d ids, %d requests (%v); want one delivery", ids, total, dup)
+	}
+	for _, name := range []string{"r1", "r2"} {
+		d := c.gql(name, `query($id: ID!) { webhook(id: $id) { attempts { outcome } } }`, map[string]any{"id": hook})
+		if got := fmt.Sprint(d["webhook"].(map[string]any)["attempts"]); got != "[map[outcome:delivered]]" {
+			t.Errorf("attempts of the webhook read through %s: %s; want one delivered", name, got)
+		}
+	}
+	t.Logf("delivering replica: %s", c.deliverer())
+}
+
+// deliverer returns the replica that says it delivers webhooks (the
+// holder of the delivery lease), "" when none does yet.
+func (c *cluster) deliverer() string {
+	for _, name := range []string{"r1", "r2"} {
+		r := c.replicas[name]
+		select {
+		case <-r.exited:
+			continue // killed: its log still says it delivered
+		default:
+		}
+		if r.logs != nil && strings.Count(r.logs.String(), "delivering webhooks") > strings.Count(r.logs.String(), "webhook delivery stopped") {
+			return name
+		}
+	}
+	return ""
+}
+
+// TestDistributedKillDeliverer: a webhook created through one replica,
+// forty changes to deliver to a slow receiver, and the replica delivering
+// them killed with SIGKILL mid-backlog: the other takes over once the
+// delivery lease lapses and delivers the rest; every change arrives,
+// repeats only with the same webhook-id.
+func TestDistributedKillDeliverer(t *testing.T) {
+	c := newCluster(t)
+	c.mu.Lock()
+	c.delay = 250 * time.Millisecond
+	c.mu.Unlock()
+	c.gql("r1", `mutation($url: String!) { createWebhook(input: {url: $url, types: ["asset.created"], name: "backlog"}) { secret } }`, map[string]any{"url": c.receiver.URL})
+	c.eventually("a replica delivering webhooks", func() bool { return c.deliverer() != "" })
+	holder := c.deliverer()
+	other := map[string]string{"r1": "r2", "r2": "r1"}[holder]
+	const n = 40
+	for i := 0; i < n; i++ {
+		c.gql(other, `mutation($u: URN!) { registerAsset(input: {urn: $u}) { urn } }`, map[string]any{"u": c.urn(fmt.Sprintf("backlog-%02d", i))})
+	}
+	c.eventually("a few deliveries", func() bool { ids, _, _ := c.deliveryCounts(); return ids >= 4 })
+	ids, _, _ := c.deliveryCounts()
+	if ids >= n {
+		t.Fatalf("all %d delivered before the kill; the backlog is too small to test a takeover", ids)
+	}
+	c.kill9(holder)
+	t.Logf("killed %s, the deliverer, after %d of %d deliveries", holder, ids, n)
+	c.eventually("every delivery, by "+other, func() bool { ids, _, _ := c.deliveryCounts(); return ids >= n })
+	time.Sleep(2 * time.Second) // room for a wrong, extra delivery to show
+	ids, total, dup := c.deliveryCounts()
+	t.Logf("deliveries: %d changes, %d requests, repeated (same webhook-id): %v", ids, total, dup)
+	if ids != n {
+		t.Errorf("%d distinct deliveries, want %d", ids, n)
+	}
+	if c.deliverer() != other {
+		t.Errorf("deliverer after the kill = %q, want %s", c.deliverer(), other)
+	}
+	d := c.gql(other, `{ webhooks { name pending } }`, nil)
+	if got := fmt.Sprint(d["webhooks"]); got != "[map[name:backlog pending:0]]" {
+		t.Errorf("webhooks after the takeover: %s; want nothing pending", got)
 	}
 }
 
