@@ -283,6 +283,7 @@ func (sd *sender) attempt(ctx context.Context, seq uint64) (again bool, at time.
 		s.mu.Lock()
 		if s.eps[sd.id] != nil {
 			s.eps[sd.id], s.raw[sd.id] = st.r, st.raw
+			s.gen++
 		}
 		s.mu.Unlock()
 	}

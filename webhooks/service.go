@@ -123,6 +123,7 @@ type Service struct {
 	mu      sync.Mutex
 	eps     map[string]*endpointRecord
 	raw     map[string][]byte // the stored bytes of each record in eps
+	gen     uint64            // counts changes of eps made here, so sync applies no older read
 	senders map[string]*sender
 	runCtx  context.Context // set by Run; senders start under it
 	running sync.WaitGroup
@@ -358,14 +359,27 @@ func (s *Service) sync() error {
 	if s.o.Leases == nil {
 		return nil
 	}
-	recs, err := s.q.endpoints()
-	if err != nil {
-		return fmt.Errorf("load webhooks: %w", err)
+	var recs []storedEndpoint
+	for try := 0; ; try++ {
+		s.mu.Lock()
+		gen := s.gen
+		s.mu.Unlock()
+		var err error
+		if recs, err = s.q.endpoints(); err != nil {
+			return fmt.Errorf("load webhooks: %w", err)
+		}
+		s.mu.Lock()
+		if s.gen == gen {
+			break // s.mu stays held
+		}
+		s.mu.Unlock() // changed here meanwhile: the read may predate it
+		if try >= 10 {
+			return catalog.Errorf(catalog.Unavailable, "reload webhooks: they keep changing")
+		}
 	}
 	seen := make(map[string]bool, len(recs))
 	var stop []*sender
 	var rescan []*sender
-	s.mu.Lock()
 	for _, r := range recs {
 		id := r.r.ID
 		seen[id] = true
@@ -411,6 +425,12 @@ func (s *Service) sync() error {
 // dispatch enqueues the deliveries a batch of changes calls for, with the
 // cursor past the batch, in one synced write. It never does HTTP.
 func (s *Service) dispatch(ctx context.Context, batch []changelog.Entry) error {
+	// With a shared queue an endpoint may have been created through another
+	// replica: reload, so every change committed after an endpoint is
+	// delivered to it, as in one process.
+	if err := s.sync(); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	eps := make([]*endpointRecord, 0, len(s.eps))
 	for _, r := range s.eps {
@@ -729,6 +749,7 @@ func (s *Service) Create(ctx context.Context, in EndpointInput) (Endpoint, strin
 		return Endpoint{}, "", err
 	}
 	s.eps[id], s.raw[id] = r, raw
+	s.gen++
 	if err := s.startSenderLocked(id); err != nil {
 		return Endpoint{}, "", err
 	}
@@ -795,6 +816,7 @@ func (s *Service) change(id string, fn func(r *endpointRecord) error) (*endpoint
 		raw, err := s.q.putEndpoint(r, s.raw[id])
 		if err == nil {
 			s.eps[id], s.raw[id] = r, raw
+			s.gen++
 			s.mu.Unlock()
 			return r, nil
 		}
@@ -818,6 +840,7 @@ func (s *Service) reload(id string) error {
 	defer s.mu.Unlock()
 	if !found {
 		delete(s.eps, id)
+		s.gen++
 		delete(s.raw, id)
 		return nil
 	}
@@ -826,6 +849,7 @@ func (s *Service) reload(id string) error {
 		return fmt.Errorf("decode webhook %s: %w", id, err)
 	}
 	s.eps[id], s.raw[id] = &r, raw
+	s.gen++
 	return nil
 }
 
@@ -842,6 +866,7 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 	sd := s.senders[id]
 	delete(s.senders, id)
 	delete(s.eps, id) // attempts in flight now find no endpoint and stop
+	s.gen++
 	delete(s.raw, id)
 	s.mu.Unlock()
 	if sd != nil {
