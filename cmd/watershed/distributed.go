@@ -105,6 +105,17 @@ func webhookRunner(cfg config.Config, store serverStore, r changeRunner, logger 
 	return changelog.New(changelog.Options{Log: store, Logger: logger})
 }
 
+// statusLists reports the subscriptions of several runners.
+type statusLists []changeRunner
+
+func (l statusLists) Subscriptions() []changelog.SubscriptionStatus {
+	var out []changelog.SubscriptionStatus
+	for _, r := range l {
+		out = append(out, r.Subscriptions()...)
+	}
+	return out
+}
+
 // runRelay runs the relay until ctx ends (nothing without one).
 func (c changeLog) runRelay(ctx context.Context) error {
 	if c.relay == nil {

@@ -287,7 +287,9 @@ func (c *cluster) deliveryCounts() (ids, total int, dup []string) {
 // replicas serve one catalog — a crawl through one is read through the
 // other, the crawl lease shows its holder; a classification made through
 // one propagates once (one classification.propagated entry, not one per
-// replica); a webhook created on one is delivered once.
+// replica); a webhook created through the replica that does not deliver is
+// listed through the other and delivered once, its attempt read through
+// both.
 func TestDistributedTwoReplicas(t *testing.T) {
 	c := newCluster(t)
 	src := "real-" + c.run
@@ -311,12 +313,16 @@ func TestDistributedTwoReplicas(t *testing.T) {
 	d = c.gql("r2", `{ sources { name lease { holder } lastRun { status } } }`, nil)
 	t.Logf("sources seen from r2 after r1's crawl: %v", d["sources"])
 
-	// A webhook created through r1 is listed through r2; a classification
-	// through r2 propagates once and is delivered once.
-	d = c.gql("r1", `mutation($url: String!) { createWebhook(input: {url: $url, types: ["classification.attached"], name: "dist"}) { webhook { id } } }`, map[string]any{"url": c.receiver.URL})
+	// A webhook created through the replica that does not deliver is listed
+	// through the other; a classification through r2 propagates once and
+	// is delivered once.
+	c.eventually("a replica delivering webhooks", func() bool { return c.deliverer() != "" })
+	deliverer := c.deliverer()
+	other := map[string]string{"r1": "r2", "r2": "r1"}[deliverer]
+	d = c.gql(other, `mutation($url: String!) { createWebhook(input: {url: $url, types: ["classification.attached"], name: "dist"}) { webhook { id } } }`, map[string]any{"url": c.receiver.URL})
 	hook := d["createWebhook"].(map[string]any)["webhook"].(map[string]any)["id"].(string)
-	if got := fmt.Sprint(c.gql("r2", `{ webhooks { id name } }`, nil)["webhooks"]); !strings.Contains(got, hook) {
-		t.Fatalf("webhooks listed through r2: %s; want %s, created through r1", got, hook)
+	if got := fmt.Sprint(c.gql(deliverer, `{ webhooks { id name } }`, nil)["webhooks"]); !strings.Contains(got, hook) {
+		t.Fatalf("webhooks listed through %s: %s; want %s, created through %s", deliverer, got, hook, other)
 	}
 	a, b := c.urn("a"), c.urn("b")
 	c.gql("r1", `mutation($a: URN!, $b: URN!) { x: registerAsset(input: {urn: $a}) { urn } y: registerAsset(input: {urn: $b}) { urn } }`, map[string]any{"a": a, "b": b})
@@ -337,7 +343,7 @@ func TestDistributedTwoReplicas(t *testing.T) {
 			t.Errorf("attempts of the webhook read through %s: %s; want one delivered", name, got)
 		}
 	}
-	t.Logf("delivering replica: %s", c.deliverer())
+	t.Logf("webhook created through %s, delivered by %s", other, deliverer)
 }
 
 // deliverer returns the replica that says it delivers webhooks (the
@@ -367,7 +373,9 @@ func TestDistributedKillDeliverer(t *testing.T) {
 	c.mu.Lock()
 	c.delay = 250 * time.Millisecond
 	c.mu.Unlock()
-	c.gql("r1", `mutation($url: String!) { createWebhook(input: {url: $url, types: ["asset.created"], name: "backlog"}) { secret } }`, map[string]any{"url": c.receiver.URL})
+	// The filter keeps the assets crawls create out.
+	c.gql("r1", `mutation($url: String!, $urn: String!) { createWebhook(input: {url: $url, types: ["asset.created"], name: "backlog", filter: {urn: $urn}}) { secret } }`,
+		map[string]any{"url": c.receiver.URL, "urn": c.urn("backlog-*")})
 	c.eventually("a replica delivering webhooks", func() bool { return c.deliverer() != "" })
 	holder := c.deliverer()
 	other := map[string]string{"r1": "r2", "r2": "r1"}[holder]
