@@ -62,7 +62,8 @@ type sharedReplica struct {
 // delivered once, by the holder of the delivery lease only, its attempts
 // read through the other; when the holder dies without releasing the
 // lease, the other takes over once it lapses and delivers what was
-// enqueued meanwhile, nothing lost.
+// enqueued meanwhile, nothing lost; a rename through a third replica and
+// the deliverer's failure tracking on the same record both stick.
 func TestSharedQueueOneDeliverer(t *testing.T) {
 	dir := t.TempDir()
 	st, err := embedded.Open(embedded.Options{Dir: dir + "/catalog"})
@@ -143,6 +144,28 @@ func TestSharedQueueOneDeliverer(t *testing.T) {
 	}
 	if len(ids) != 3 || b.sent.Load() != 2 {
 		t.Fatalf("after the takeover: %d distinct deliveries (%v), %d sent by b; want 3 and 2", len(ids), ids, b.sent.Load())
+	}
+
+	// A rename through a third replica, then failures the deliverer b
+	// records on the endpoint: neither overwrites the other.
+	c := start("c")
+	defer stop(c)
+	if _, err := c.svc.Update(ctx, ep.ID, EndpointInput{Name: str("renamed")}); err != nil {
+		t.Fatal(err)
+	}
+	rc.mu.Lock()
+	rc.answer = func(int, *http.Request) (int, map[string]string) { return 500, nil }
+	rc.mu.Unlock()
+	register(t, st, "urn:dataset:s3://lake/four")
+	waitUntil(t, func() bool {
+		e, err := c.svc.Endpoint(ctx, ep.ID)
+		return err == nil && !e.FailingSince.IsZero()
+	})
+	if e, _ := c.svc.Endpoint(ctx, ep.ID); e.Name != "renamed" {
+		t.Fatalf("name after the deliverer's bookkeeping = %q, want renamed", e.Name)
+	}
+	if c.sent.Load() != 0 {
+		t.Fatalf("replica c, not the deliverer, sent %d", c.sent.Load())
 	}
 }
 
