@@ -17,6 +17,16 @@ import (
 // pass-through candidate). A walk over it touches a few flat arrays and a
 // visited bitset and allocates nothing per hop.
 //
+// Nodes are renumbered for locality: CSR ids ("local" ids) are the order
+// of a breadth-first walk downstream from the nodes of highest out-degree,
+// so the nodes a walk reaches at one depth, and their rows, lie together
+// in the flat arrays instead of scattered over them (a closure of a hub
+// streams through memory instead of missing the cache at every hop).
+// perm and inv translate between the index's ids and local ids for the
+// nodes of the build; nodes added since keep their index id as local id.
+// Rows keep their edges in edge-id order, so the walk's answer does not
+// depend on the numbering.
+//
 // It is kept exact with every commit without rewriting it: a writer that
 // adds or changes an edge marks both ends dirty, and a walk reads the
 // adjacency of a dirty node (or one added since the build) from the index
@@ -31,6 +41,8 @@ import (
 type adjacency struct {
 	n int // nodes [0,n) have CSR rows
 
+	perm, inv []uint32 // index id → local id, local id → index id, over [0,n)
+
 	outOff, inOff []uint32 // len n+1: row i is [off[i], off[i+1])
 	outTo, inTo   []uint32 // the other end of each slot
 	outF, inF     []uint8  // slot flags: edge kind index | slotAlive | slotSpecial
@@ -41,7 +53,7 @@ type adjacency struct {
 	nodeF []uint8
 	urns  []catalog.URN
 
-	dirty      []uint64 // bitset over [0,n): the node's edges changed since the build
+	dirty      []uint64 // bitset over local ids [0,n): the node's edges changed since the build
 	dirtyCount int
 }
 
@@ -141,7 +153,23 @@ func (x *index) adjNodeChanged(id uint32) {
 		a.nodeF = append(a.nodeF, 0)
 		a.urns = append(a.urns, x.nodes[len(a.urns)].urn)
 	}
-	a.nodeF[id] = f
+	a.nodeF[a.local(id)] = f
+}
+
+// local returns the local id of index id id.
+func (a *adjacency) local(id uint32) uint32 {
+	if int(id) < a.n {
+		return a.perm[id]
+	}
+	return id
+}
+
+// global returns the index id of local id i.
+func (a *adjacency) global(i uint32) uint32 {
+	if int(i) < a.n {
+		return a.inv[i]
+	}
+	return i
 }
 
 // adjEdgeChanged is the writers' hook for an edge put: when it was added or
@@ -160,10 +188,12 @@ func (x *index) adjEdgeChanged(id uint32, added bool, before uint8) {
 	a.markDirty(e.to)
 }
 
+// markDirty marks index id id's rows stale.
 func (a *adjacency) markDirty(id uint32) {
 	if int(id) >= a.n {
 		return
 	}
+	id = a.perm[id]
 	w, b := id/64, uint64(1)<<(id%64)
 	if a.dirty[w]&b == 0 {
 		a.dirty[w] |= b
@@ -171,7 +201,7 @@ func (a *adjacency) markDirty(id uint32) {
 	}
 }
 
-// clean reports whether node id's CSR rows are current.
+// clean reports whether local id id's CSR rows are current.
 func (a *adjacency) clean(id uint32) bool {
 	return int(id) < a.n && a.dirty[id/64]&(1<<(id%64)) == 0
 }
@@ -199,9 +229,9 @@ func (x *index) adjacency() *adjacency {
 	return a
 }
 
-// buildAdjacency builds the CSR of x's current graph. Rows list a node's
-// edges in edge-id order, the order of the index's lists, so a walk over
-// either visits edges in the same order.
+// buildAdjacency builds the CSR of x's current graph, renumbered by
+// localOrder. Rows list a node's edges in edge-id order, the order of the
+// index's lists, so a walk over either visits edges in the same order.
 func buildAdjacency(x *index) *adjacency {
 	n, m := len(x.nodes), len(x.edges)
 	a := &adjacency{
@@ -212,16 +242,23 @@ func buildAdjacency(x *index) *adjacency {
 		nodeF: make([]uint8, n, n+n/8), urns: make([]catalog.URN, n, n+n/8),
 		dirty: make([]uint64, (n+63)/64),
 	}
+	a.inv = localOrder(x)
+	a.perm = make([]uint32, n)
+	for i, id := range a.inv {
+		a.perm[id] = uint32(i)
+	}
+	perm := a.perm
 	for i := range x.edges {
 		e := &x.edges[i]
-		a.outOff[e.from+1]++
-		a.inOff[e.to+1]++
+		a.outOff[perm[e.from]+1]++
+		a.inOff[perm[e.to]+1]++
 	}
 	for i := 0; i < n; i++ {
 		a.outOff[i+1] += a.outOff[i]
 		a.inOff[i+1] += a.inOff[i]
-		a.nodeF[i] = x.nodeFlags(uint32(i))
-		a.urns[i] = x.nodes[i].urn
+		id := a.inv[i]
+		a.nodeF[i] = x.nodeFlags(id)
+		a.urns[i] = x.nodes[id].urn
 	}
 	outPos := make([]uint32, n)
 	inPos := make([]uint32, n)
@@ -230,14 +267,64 @@ func buildAdjacency(x *index) *adjacency {
 	for i := range x.edges {
 		e := &x.edges[i]
 		f := slotFlags(e)
-		p := outPos[e.from]
-		a.outTo[p], a.outF[p] = e.to, f
-		outPos[e.from]++
-		p = inPos[e.to]
-		a.inTo[p], a.inF[p] = e.from, f
-		inPos[e.to]++
+		from, to := perm[e.from], perm[e.to]
+		p := outPos[from]
+		a.outTo[p], a.outF[p] = to, f
+		outPos[from]++
+		p = inPos[to]
+		a.inTo[p], a.inF[p] = from, f
+		inPos[to]++
 	}
 	return a
+}
+
+// localOrder returns x's node ids in the order of the adjacency's local
+// ids: breadth-first downstream (over every edge) from each node not yet
+// reached, taking the nodes by out-degree, highest first (ties by id).
+// Walks downstream — impact, propagation — start at sources and spread
+// level by level, and this order puts each level's nodes next to each
+// other. It takes O(nodes + edges) besides sorting the nodes by degree.
+func localOrder(x *index) []uint32 {
+	n := len(x.nodes)
+	// Counting sort by out-degree, highest first.
+	maxDeg := 0
+	for i := range x.nodes {
+		maxDeg = max(maxDeg, len(x.nodes[i].out))
+	}
+	start := make([]uint32, maxDeg+2)
+	for i := range x.nodes {
+		start[maxDeg-len(x.nodes[i].out)+1]++
+	}
+	for d := 1; d < len(start); d++ {
+		start[d] += start[d-1]
+	}
+	seeds := make([]uint32, n)
+	for i := range x.nodes {
+		d := maxDeg - len(x.nodes[i].out)
+		seeds[start[d]] = uint32(i)
+		start[d]++
+	}
+	start = nil
+	order := make([]uint32, 0, n)
+	seen := make([]uint64, (n+63)/64)
+	for _, s := range seeds {
+		if seen[s/64]&(1<<(s%64)) != 0 {
+			continue
+		}
+		seen[s/64] |= 1 << (s % 64)
+		head := len(order)
+		order = append(order, s)
+		for ; head < len(order); head++ {
+			for _, eid := range x.nodes[order[head]].out {
+				t := x.edges[eid].to
+				if seen[t/64]&(1<<(t%64)) == 0 {
+					seen[t/64] |= 1 << (t % 64)
+					order = append(order, t)
+				}
+			}
+		}
+	}
+	return order
 }
 
 // walkScratch is the reusable space of one walk: the visited bitset and
@@ -301,7 +388,7 @@ func kindBits(kinds []catalog.Kind) uint32 {
 }
 
 // walkAdjacency is Traverse of the present over a (see Store.Traverse for
-// the promises); starts are the start node ids, tombstones already left out
+// the promises); starts are the start node (index) ids, tombstones already left out
 // when LiveOnly. The walk records reached nodes as ids in pooled scratch
 // space and turns them into URNs once, at the end, into a result allocated
 // at its final size. With cnt set it counts the reached nodes per kind
@@ -312,6 +399,7 @@ func (s *Store) walkAdjacency(ctx context.Context, x *index, a *adjacency, w wal
 	frontier := sc.frontier
 	defer func() { sc.frontier = frontier[:0] }()
 	for _, id := range starts {
+		id = a.local(id)
 		if !sc.has(id) {
 			sc.set(id)
 			frontier = append(frontier, id)
@@ -362,7 +450,7 @@ func (s *Store) walkAdjacency(ctx context.Context, x *index, a *adjacency, w wal
 		for _, id := range frontier {
 			// A pass-through node reached by the walk stops the flow: its
 			// pair edges carry the data across it.
-			pass := d > 1 && nodeF[id]&nodeHasVia != 0 && x.passThrough(id, time.Time{})
+			pass := d > 1 && nodeF[id]&nodeHasVia != 0 && x.passThrough(a.global(id), time.Time{})
 			if a.clean(id) {
 				for p, end := off[id], off[id+1]; p < end; p++ {
 					f := fl[p]
@@ -387,7 +475,7 @@ func (s *Store) walkAdjacency(ctx context.Context, x *index, a *adjacency, w wal
 					}
 				}
 			} else {
-				n := &x.nodes[id]
+				n := &x.nodes[a.global(id)]
 				adj := n.out
 				if !w.down {
 					adj = n.in
@@ -407,7 +495,7 @@ func (s *Store) walkAdjacency(ctx context.Context, x *index, a *adjacency, w wal
 					if !w.down {
 						other = e.from
 					}
-					if !reach(id, other, uint8(bits.TrailingZeros32(e.kbit))) {
+					if !reach(id, a.local(other), uint8(bits.TrailingZeros32(e.kbit))) {
 						stop = true
 						break
 					}
@@ -508,11 +596,12 @@ func (a *adjacency) key(x *index, id, other uint32, k uint8, down bool) catalog.
 	return catalog.EdgeKey{From: a.urns[other], Kind: edgeKindTable[k], To: a.urns[id]}
 }
 
-// blocksSlot is blocks for the edge of a CSR slot.
+// blocksSlot is blocks for the edge of a CSR slot from the walked local
+// id id to local id other.
 func (a *adjacency) blocksSlot(x *index, id, other uint32, k uint8, w walkSpec) bool {
-	from, to := id, other
+	from, to := a.global(id), a.global(other)
 	if !w.down {
-		from, to = other, id
+		from, to = to, from
 	}
 	eid, ok := x.edgeIDs[edgeIdent{from: from, to: to, kind: edgeKindTable[k]}]
 	if !ok {

@@ -184,7 +184,7 @@ var benchWalkNodes = flag.Int("bench.walknodes", 200_000, "nodes of BenchmarkWal
 // BenchmarkWalk times the downstream closure of the oldest node of a
 // preferential-attachment graph (bench.walknodes nodes, 5 edges each,
 // built in memory without Pebble) over the adjacency and over the index's
-// lists:
+// lists, and counted (CountTraverse, a page of 100):
 //
 //	go test -run '^$' -bench Walk ./catalog/embedded/
 func BenchmarkWalk(b *testing.B) {
@@ -210,6 +210,16 @@ func BenchmarkWalk(b *testing.B) {
 		}
 	}
 	q := catalog.TraverseQuery{Start: urns[0], Direction: catalog.Downstream}
+	b.Run("counted", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			_, counts, err := s.CountTraverse(context.Background(), q, 100)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(counts[catalog.KindTopic]), "nodes")
+		}
+	})
 	for _, compact := range []bool{true, false} {
 		b.Run(fmt.Sprintf("compact=%v", compact), func(b *testing.B) {
 			b.ReportAllocs()
