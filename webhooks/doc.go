@@ -13,6 +13,11 @@
 //     Enqueues are synced to disk; attempt results are handed to the OS
 //     without waiting for the disk (they survive kill -9; a power cut can
 //     only repeat an attempt, never lose a delivery).
+//   - Replicas can share it (Options.Leases, a Queue over the shared
+//     store's KV): every replica manages the endpoints; only the holder of
+//     DeliveryLease delivers, its writes fenced by the lease's token, so
+//     each change is still enqueued once per endpoint and a dead holder's
+//     queue is resumed by the next holder.
 //   - Receivers can deduplicate: webhook-id is derived from (endpoint,
 //     change), the same on every retry and replay.
 //   - Deliveries follow the Standard Webhooks specification: webhook-id,

@@ -72,6 +72,10 @@ type Endpoint struct {
 type endpointRecord struct {
 	Endpoint
 	Secrets []secretRecord `json:"secrets"`
+	// Replays counts replays of dead letters when replicas share the
+	// queue: the delivering replica reloads a changed record and schedules
+	// its pending deliveries.
+	Replays uint64 `json:"replays,omitempty"`
 }
 
 type secretRecord struct {

@@ -1,16 +1,14 @@
 package webhooks
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"time"
-
-	"github.com/cockroachdb/pebble"
 
 	"github.com/watershed-data/watershed/catalog"
 )
@@ -78,37 +76,53 @@ var (
 
 // Queue is the webhooks stage's own durable state — endpoints, pending
 // deliveries, the delivery log, dead letters, its change-log cursor and an
-// outbox — in a Pebble DB of its own, so an enqueue never waits behind the
-// catalog's writer. Every write is synced before it returns.
+// outbox — in a KV: a Pebble DB of its own in one process (OpenQueue), so
+// an enqueue never waits behind the catalog's writer, or a namespace of the
+// shared store when replicas share it (NewQueue). Every write is durable
+// before it returns, except attempt results (see commitLazily).
+//
+// The writes only the delivering replica makes (the cursor with its
+// enqueues, attempt results, log pruning, the outbox) carry the fence set
+// by setFence, so a replica that lost the delivery lease cannot commit
+// them; management writes carry none. Endpoint records are written with
+// the record they replace as an expectation, so a management call on one
+// replica and an attempt's bookkeeping on another never overwrite each
+// other.
 type Queue struct {
-	db *pebble.DB
+	kv KV
 	mu sync.Mutex // serialises read-modify-write sequences (outbox counter)
+
+	fmu   sync.Mutex
+	fence catalog.Fence
 }
 
 // OpenQueue opens (or creates) the queue DB in dir.
 func OpenQueue(dir string) (*Queue, error) {
-	if dir == "" {
-		return nil, catalog.Errorf(catalog.Invalid, "open webhook queue: directory is empty")
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("create webhook queue directory: %w", err)
-	}
-	db, err := pebble.Open(dir, &pebble.Options{Logger: quietLogger{}})
+	kv, err := openPebbleKV(dir)
 	if err != nil {
-		return nil, catalog.Errorf(catalog.Unavailable, "open webhook queue %s: %w", dir, err)
+		return nil, err
 	}
-	return &Queue{db: db}, nil
+	return &Queue{kv: kv}, nil
 }
 
-// Close closes the DB.
-func (q *Queue) Close() error { return q.db.Close() }
+// NewQueue returns a queue kept in kv, normally a namespace of the store
+// the replicas share; it does no I/O.
+func NewQueue(kv KV) *Queue { return &Queue{kv: kv} }
 
-type quietLogger struct{}
+// Close closes the KV.
+func (q *Queue) Close() error { return q.kv.Close() }
 
-func (quietLogger) Infof(string, ...any)  {}
-func (quietLogger) Errorf(string, ...any) {}
-func (quietLogger) Fatalf(format string, args ...any) {
-	panic(fmt.Sprintf(format, args...))
+// setFence stamps the delivering replica's writes from now on.
+func (q *Queue) setFence(f catalog.Fence) {
+	q.fmu.Lock()
+	q.fence = f
+	q.fmu.Unlock()
+}
+
+func (q *Queue) currentFence() catalog.Fence {
+	q.fmu.Lock()
+	defer q.fmu.Unlock()
+	return q.fence
 }
 
 func key(prefix []byte, parts ...any) []byte {
@@ -140,15 +154,16 @@ func endOf(prefix []byte) []byte {
 	return nil
 }
 
+// The queue's calls are bounded by the KV's own timeouts and retries (the
+// Pebble DB is local; the store's driver has its own), not by a caller's
+// context.
+func bg() context.Context { return context.Background() }
+
 func (q *Queue) get(k []byte, v any) (bool, error) {
-	b, closer, err := q.db.Get(k)
-	if errors.Is(err, pebble.ErrNotFound) {
-		return false, nil
+	b, found, err := q.kv.Get(bg(), k)
+	if err != nil || !found {
+		return false, err
 	}
-	if err != nil {
-		return false, catalog.Errorf(catalog.Unavailable, "read webhook queue: %w", err)
-	}
-	defer closer.Close()
 	if err := json.Unmarshal(b, v); err != nil {
 		return false, fmt.Errorf("decode webhook queue record %q: %w", k, err)
 	}
@@ -156,39 +171,21 @@ func (q *Queue) get(k []byte, v any) (bool, error) {
 }
 
 func (q *Queue) each(prefix []byte, limit int, reverse bool, fn func(k, v []byte) error) error {
-	it, err := q.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: endOf(prefix)})
-	if err != nil {
-		return fmt.Errorf("open iterator: %w", err)
-	}
-	defer it.Close()
-	n := 0
-	valid := it.First()
-	if reverse {
-		valid = it.Last()
-	}
-	for ; valid; n++ {
-		if limit > 0 && n >= limit {
-			break
-		}
-		if err := fn(it.Key(), it.Value()); err != nil {
-			return err
-		}
-		if reverse {
-			valid = it.Prev()
-		} else {
-			valid = it.Next()
-		}
-	}
-	return it.Error()
+	return q.kv.Scan(bg(), prefix, endOf(prefix), limit, reverse, fn)
 }
 
 // batch is a write batch that encodes values.
 type batch struct {
-	b   *pebble.Batch
+	q   *Queue
+	b   catalog.KVBatch
 	err error
 }
 
-func (q *Queue) newBatch() *batch { return &batch{b: q.db.NewBatch()} }
+func (q *Queue) newBatch() *batch { return &batch{q: q} }
+
+// fenced returns a batch of the delivering replica's, stamped with the
+// queue's fence.
+func (q *Queue) fenced() *batch { return &batch{q: q, b: catalog.KVBatch{Fence: q.currentFence()}} }
 
 func (b *batch) set(k []byte, v any) {
 	if b.err != nil {
@@ -199,33 +196,42 @@ func (b *batch) set(k []byte, v any) {
 		b.err = fmt.Errorf("encode %q: %w", k, err)
 		return
 	}
-	b.err = b.b.Set(k, raw, nil)
+	b.b.Writes = append(b.b.Writes, catalog.KVWrite{Key: k, Value: raw})
 }
 
-func (b *batch) del(k []byte) {
-	if b.err == nil {
-		b.err = b.b.Delete(k, nil)
-	}
+func (b *batch) setRaw(k, raw []byte) {
+	b.b.Writes = append(b.b.Writes, catalog.KVWrite{Key: k, Value: raw})
 }
 
-func (b *batch) commit() error { return b.commitWith(pebble.Sync) }
+func (b *batch) del(k []byte) { b.b.Writes = append(b.b.Writes, catalog.KVWrite{Key: k, Delete: true}) }
+
+func (b *batch) delRange(start, end []byte) {
+	b.b.Writes = append(b.b.Writes, catalog.KVWrite{Key: start, End: end})
+}
+
+// expect makes the batch commit only if k holds raw (nil: absent).
+func (b *batch) expect(k, raw []byte) {
+	b.b.Expect = append(b.b.Expect, catalog.KVExpect{Key: k, Value: raw})
+}
+
+func (b *batch) commit() error { return b.commitWith(false) }
 
 // commitLazily commits without waiting for the disk: the write survives a
 // crash of the process (it is in the OS's hands) but not of the machine.
 // Attempt results use it — losing one only repeats an attempt, and
 // receivers deduplicate by webhook-id — while enqueues always sync.
-func (b *batch) commitLazily() error { return b.commitWith(pebble.NoSync) }
+func (b *batch) commitLazily() error { return b.commitWith(true) }
 
-func (b *batch) commitWith(o *pebble.WriteOptions) error {
-	defer b.b.Close()
+func (b *batch) commitWith(lazy bool) error {
 	if b.err != nil {
 		return b.err
 	}
-	if err := b.b.Commit(o); err != nil {
-		return catalog.Errorf(catalog.Unavailable, "commit webhook queue: %w", err)
-	}
-	return nil
+	b.b.Lazy = lazy
+	return b.q.kv.Commit(bg(), b.b)
 }
+
+// changedMeanwhile reports whether err is a failed expectation.
+func changedMeanwhile(err error) bool { return errors.Is(err, catalog.ErrKVChanged) }
 
 // LoadCursor implements changelog.Cursors.
 func (q *Queue) LoadCursor(_ context.Context, name string) (uint64, bool, error) {
@@ -236,7 +242,7 @@ func (q *Queue) LoadCursor(_ context.Context, name string) (uint64, bool, error)
 
 // SaveCursor implements changelog.Cursors.
 func (q *Queue) SaveCursor(_ context.Context, name string, seq uint64) error {
-	b := q.newBatch()
+	b := q.fenced()
 	b.set(key(keyCursor, name), seq)
 	return b.commit()
 }
@@ -244,7 +250,7 @@ func (q *Queue) SaveCursor(_ context.Context, name string, seq uint64) error {
 // enqueue stores deliveries and the cursor that covers them in one batch:
 // a change is enqueued exactly once however often the dispatcher sees it.
 func (q *Queue) enqueue(ds []Delivery, cursor string, seq uint64) error {
-	b := q.newBatch()
+	b := q.fenced()
 	for _, d := range ds {
 		b.set(key(keyPending, d.Endpoint, d.Seq), d)
 	}
@@ -264,36 +270,38 @@ func (q *Queue) endpoint(id string) (*endpointRecord, error) {
 	return &r, nil
 }
 
-func (q *Queue) endpoints() ([]*endpointRecord, error) {
-	var out []*endpointRecord
+// storedEndpoint is an endpoint record with the bytes it was read from,
+// the expectation of a write that replaces it.
+type storedEndpoint struct {
+	r   *endpointRecord
+	raw []byte
+}
+
+func (q *Queue) endpoints() ([]storedEndpoint, error) {
+	var out []storedEndpoint
 	err := q.each(keyEndpoint, 0, false, func(k, v []byte) error {
 		var r endpointRecord
 		if err := json.Unmarshal(v, &r); err != nil {
 			return fmt.Errorf("decode webhook %q: %w", k, err)
 		}
-		out = append(out, &r)
+		out = append(out, storedEndpoint{&r, bytes.Clone(v)})
 		return nil
 	})
 	return out, err
 }
 
-// putEndpoint stores r, and ev in the outbox when set, in one batch.
-func (q *Queue) putEndpoint(r *endpointRecord, ev *outboxEvent) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	b := q.newBatch()
-	b.set(key(keyEndpoint, r.ID), r)
-	if ev != nil {
-		var n uint64
-		if _, err := q.get(keyCounter, &n); err != nil {
-			return err
-		}
-		n++
-		ev.N = n
-		b.set(keyCounter, n)
-		b.set(key(keyOutbox, n), ev)
+// putEndpoint stores r in place of the record stored as old (nil: none)
+// and returns the bytes it stored; a Conflict wrapping
+// catalog.ErrKVChanged says the record changed meanwhile.
+func (q *Queue) putEndpoint(r *endpointRecord, old []byte) ([]byte, error) {
+	raw, err := json.Marshal(r)
+	if err != nil {
+		return nil, fmt.Errorf("encode webhook %s: %w", r.ID, err)
 	}
-	return b.commit()
+	b := q.newBatch()
+	b.expect(key(keyEndpoint, r.ID), old)
+	b.setRaw(key(keyEndpoint, r.ID), raw)
+	return raw, b.commit()
 }
 
 // deleteEndpoint removes an endpoint with its pending deliveries, dead
@@ -303,9 +311,7 @@ func (q *Queue) deleteEndpoint(id string) error {
 	b.del(key(keyEndpoint, id))
 	for _, p := range [][]byte{keyPending, keyDead, keyLog} {
 		pre := key(p, id+"/")
-		if b.err == nil {
-			b.err = b.b.DeleteRange(pre, endOf(pre), nil)
-		}
+		b.delRange(pre, endOf(pre))
 	}
 	return b.commit()
 }
@@ -329,40 +335,81 @@ func (q *Queue) countPending(id string) (int, error) {
 	return n, err
 }
 
+// endpointChange is the bookkeeping an attempt applies to its endpoint's
+// record as stored: it reports whether it changed anything, and the event
+// to emit (webhook.endpoint.disabled) if any.
+type endpointChange func(r *endpointRecord) (changed bool, ev *outboxEvent)
+
 // record writes an attempt's result: the delivery is kept pending (retry),
 // removed (delivered), or moved to the dead letters, and the attempt is
-// logged, in one batch. ep, when set, is stored too (failure tracking,
-// auto-disable) with its outbox event; such a batch is synced, the others
-// are committed lazily (see commitLazily).
-func (q *Queue) record(d Delivery, a Attempt, done, dead bool, ep *endpointRecord, ev *outboxEvent) error {
+// logged, in one batch. change, when set, is applied to the endpoint's
+// record as stored (failure tracking, auto-disable) and a record it
+// changes is written too, with its outbox event; such a batch is synced,
+// the others are committed lazily (see commitLazily). It returns the
+// record and its bytes when it wrote one.
+func (q *Queue) record(d Delivery, a Attempt, done, dead bool, change endpointChange) (*storedEndpoint, *outboxEvent, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	b := q.newBatch()
-	switch {
-	case dead:
-		b.del(key(keyPending, d.Endpoint, d.Seq))
-		b.set(key(keyDead, d.Endpoint, d.Seq), d)
-	case done:
-		b.del(key(keyPending, d.Endpoint, d.Seq))
-	default:
-		b.set(key(keyPending, d.Endpoint, d.Seq), d)
-	}
-	b.set(key(keyLog, d.Endpoint, d.Seq, a.Number), a)
-	if ep != nil {
-		b.set(key(keyEndpoint, ep.ID), ep)
+	for try := 0; ; try++ {
+		b := q.fenced()
+		switch {
+		case dead:
+			b.del(key(keyPending, d.Endpoint, d.Seq))
+			b.set(key(keyDead, d.Endpoint, d.Seq), d)
+		case done:
+			b.del(key(keyPending, d.Endpoint, d.Seq))
+		default:
+			b.set(key(keyPending, d.Endpoint, d.Seq), d)
+		}
+		b.set(key(keyLog, d.Endpoint, d.Seq, a.Number), a)
+		if change == nil {
+			return nil, nil, b.commitLazily()
+		}
+		k := key(keyEndpoint, d.Endpoint)
+		old, found, err := q.kv.Get(bg(), k)
+		if err != nil {
+			return nil, nil, err
+		}
+		var st *storedEndpoint
+		var ev *outboxEvent
+		if found {
+			var r endpointRecord
+			if err := json.Unmarshal(old, &r); err != nil {
+				return nil, nil, fmt.Errorf("decode webhook %s: %w", d.Endpoint, err)
+			}
+			var changed bool
+			if changed, ev = change(&r); changed {
+				raw, err := json.Marshal(&r)
+				if err != nil {
+					return nil, nil, fmt.Errorf("encode webhook %s: %w", r.ID, err)
+				}
+				b.expect(k, old)
+				b.setRaw(k, raw)
+				st = &storedEndpoint{&r, raw}
+			}
+		}
+		if st == nil {
+			return nil, nil, b.commitLazily()
+		}
 		if ev != nil {
 			var n uint64
 			if _, err := q.get(keyCounter, &n); err != nil {
-				return err
+				return nil, nil, err
 			}
 			n++
 			ev.N = n
 			b.set(keyCounter, n)
 			b.set(key(keyOutbox, n), ev)
 		}
-		return b.commit()
+		err = b.commit()
+		if changedMeanwhile(err) && try < 10 {
+			continue // a management call changed the record: apply to the new one
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		return st, ev, nil
 	}
-	return b.commitLazily()
 }
 
 func (q *Queue) deadLetters(id string, limit int) ([]Delivery, error) {
@@ -415,7 +462,7 @@ func (q *Queue) pruneLog(id string, keep int) error {
 	pre := key(keyLog, id+"/")
 	var cut []byte
 	n := 0
-	err := q.each(pre, 0, true, func(k, _ []byte) error {
+	err := q.each(pre, keep+1, true, func(k, _ []byte) error {
 		n++
 		if n == keep+1 {
 			cut = append([]byte(nil), k...)
@@ -425,10 +472,8 @@ func (q *Queue) pruneLog(id string, keep int) error {
 	if err != nil || cut == nil {
 		return err
 	}
-	b := q.newBatch()
-	if b.err == nil {
-		b.err = b.b.DeleteRange(pre, append(cut, 0), nil)
-	}
+	b := q.fenced()
+	b.delRange(pre, append(cut, 0))
 	return b.commit()
 }
 
@@ -446,7 +491,7 @@ func (q *Queue) outbox() ([]outboxEvent, error) {
 }
 
 func (q *Queue) dropOutbox(n uint64) error {
-	b := q.newBatch()
+	b := q.fenced()
 	b.del(key(keyOutbox, n))
 	return b.commit()
 }

@@ -204,34 +204,51 @@ func (sd *sender) attempt(ctx context.Context, seq uint64) (again bool, at time.
 		a.Error = fmt.Sprintf("HTTP %d", status)
 	}
 	d.LastError, d.LastStatus = a.Error, status
-	ep := cloneRecord(r)
-	changed := false
-	var ev *outboxEvent
 	done, dead := false, false
+	// change is this attempt's bookkeeping on the endpoint's record; it is
+	// applied to the record as stored, so it keeps what a management call
+	// (on any replica) changed meanwhile.
+	var change endpointChange
 	switch v {
 	case delivered:
 		a.Outcome, done = "delivered", true
-		if !ep.FailingSince.IsZero() {
-			ep.FailingSince, changed = time.Time{}, true
-		}
-		if start.Sub(ep.LastSuccessAt) > time.Minute {
-			ep.LastSuccessAt, changed = start, true // kept to the minute: no write per delivery
+		if !r.FailingSince.IsZero() || start.Sub(r.LastSuccessAt) > time.Minute {
+			change = func(ep *endpointRecord) (bool, *outboxEvent) {
+				changed := false
+				if !ep.FailingSince.IsZero() {
+					ep.FailingSince, changed = time.Time{}, true
+				}
+				if start.Sub(ep.LastSuccessAt) > time.Minute {
+					ep.LastSuccessAt, changed = start, true // kept to the minute: no write per delivery
+				}
+				return changed, nil
+			}
 		}
 	case unsubscribe:
 		a.Outcome, dead = "unsubscribed", true
 		d.DeadAt = start
-		ev = disable(ep, start, "the receiver answered 410 Gone")
-		changed = true
+		change = func(ep *endpointRecord) (bool, *outboxEvent) {
+			if !ep.Enabled {
+				return false, nil
+			}
+			return true, disable(ep, start, "the receiver answered 410 Gone")
+		}
 	default:
 		a.Outcome = "retry"
 		if v == refused {
 			a.Outcome = "refused"
 		}
-		if ep.FailingSince.IsZero() {
-			ep.FailingSince, changed = start, true
-		} else if s.o.DisableAfter > 0 && start.Sub(ep.FailingSince) >= s.o.DisableAfter && ep.Enabled {
-			ev = disable(ep, start, fmt.Sprintf("failing since %s without a successful delivery", ep.FailingSince.Format(time.RFC3339)))
-			changed = true
+		if r.FailingSince.IsZero() || s.o.DisableAfter > 0 && start.Sub(r.FailingSince) >= s.o.DisableAfter && r.Enabled {
+			change = func(ep *endpointRecord) (bool, *outboxEvent) {
+				if ep.FailingSince.IsZero() {
+					ep.FailingSince = start
+					return true, nil
+				}
+				if s.o.DisableAfter > 0 && start.Sub(ep.FailingSince) >= s.o.DisableAfter && ep.Enabled {
+					return true, disable(ep, start, fmt.Sprintf("failing since %s without a successful delivery", ep.FailingSince.Format(time.RFC3339)))
+				}
+				return false, nil
+			}
 		}
 		if d.Attempts > len(s.o.Retry) {
 			a.Outcome, dead = "dead", true
@@ -247,31 +264,31 @@ func (sd *sender) attempt(ctx context.Context, seq uint64) (again bool, at time.
 	}
 	s.m.attempts.WithLabelValues(sd.id, a.Outcome).Inc()
 	s.m.latency.WithLabelValues(sd.id).Observe(latency.Seconds())
-	var epw *endpointRecord
-	if changed {
-		ep.UpdatedAt = start
-		epw = ep
+	if change != nil {
+		inner := change
+		change = func(ep *endpointRecord) (bool, *outboxEvent) {
+			changed, ev := inner(ep)
+			if changed {
+				ep.UpdatedAt = start
+			}
+			return changed, ev
+		}
 	}
-	if err := s.q.record(d, a, done, dead, epw, ev); err != nil {
+	st, ev, err := s.q.record(d, a, done, dead, change)
+	if err != nil {
 		s.log.Warn("record webhook attempt", "webhook", sd.id, "seq", seq, "err", err)
 		return true, s.now().Add(time.Second)
 	}
-	if epw != nil {
+	if st != nil {
 		s.mu.Lock()
 		if s.eps[sd.id] != nil {
-			// Keep what a concurrent update changed; take only the state
-			// this attempt owns.
-			cur := cloneRecord(s.eps[sd.id])
-			cur.FailingSince, cur.LastSuccessAt = ep.FailingSince, ep.LastSuccessAt
-			if ev != nil {
-				cur.Enabled, cur.DisabledReason, cur.DisabledAt = false, ep.DisabledReason, ep.DisabledAt
-			}
-			s.eps[sd.id] = cur
+			s.eps[sd.id], s.raw[sd.id] = st.r, st.raw
+			s.gen++
 		}
 		s.mu.Unlock()
 	}
 	if ev != nil {
-		s.log.Warn("webhook disabled", "webhook", sd.id, "url", redactURL(ep.URL), "reason", ep.DisabledReason)
+		s.log.Warn("webhook disabled", "webhook", sd.id, "url", redactURL(st.r.URL), "reason", st.r.DisabledReason)
 		s.signalOutbox()
 	}
 	if dead {

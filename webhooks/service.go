@@ -1,6 +1,7 @@
 package webhooks
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -38,6 +39,20 @@ type Subscriber interface {
 	Run(ctx context.Context, s changelog.Subscription) error
 }
 
+// Leases grant the delivery lease when replicas share the queue (the
+// shared store implements them).
+type Leases interface {
+	// AcquireLease grants or renews the lease name to holder for ttl. It
+	// returns the lease as it stands and whether holder holds it.
+	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration) (catalog.Lease, bool, error)
+	// ReleaseLease gives the lease up when holder holds it with token.
+	ReleaseLease(ctx context.Context, name, holder string, token uint64) error
+}
+
+// DeliveryLease is the lease whose holder delivers when replicas share
+// the queue.
+const DeliveryLease = "webhooks/delivery"
+
 // DefaultRetry is the delay before each retry: attempts 2..8 over about a
 // day and a half, the schedule Standard Webhooks senders commonly use.
 var DefaultRetry = []time.Duration{5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour}
@@ -74,7 +89,20 @@ type Options struct {
 	// AssetURL links an asset in Slack messages; nil leaves links out.
 	AssetURL func(catalog.URN) string
 	// LogKeep bounds the delivery log per endpoint (default 1000).
-	LogKeep    int
+	LogKeep int
+	// Leases, when set, makes this Service one of several replicas sharing
+	// Queue (NewQueue over the shared store): management works on every
+	// replica against the shared queue, and only the holder of
+	// DeliveryLease (Holder names this replica) runs the dispatcher, the
+	// senders, the outbox emitter and the janitor, its writes fenced by the
+	// lease's token. nil: one process, which always delivers.
+	Leases Leases
+	Holder string
+	// LeaseTTL is the delivery lease's lifetime, renewed every third of it
+	// (default 15s); Refresh is how often the delivering replica reloads
+	// the endpoints other replicas may have changed (default 1s).
+	LeaseTTL   time.Duration
+	Refresh    time.Duration
 	Now        func() time.Time
 	Jitter     func(time.Duration) time.Duration
 	Logger     *slog.Logger
@@ -94,6 +122,8 @@ type Service struct {
 
 	mu      sync.Mutex
 	eps     map[string]*endpointRecord
+	raw     map[string][]byte // the stored bytes of each record in eps
+	gen     uint64            // counts changes of eps made here, so sync applies no older read
 	senders map[string]*sender
 	runCtx  context.Context // set by Run; senders start under it
 	running sync.WaitGroup
@@ -131,6 +161,12 @@ func New(o Options) *Service {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.LeaseTTL <= 0 {
+		o.LeaseTTL = 15 * time.Second
+	}
+	if o.Refresh <= 0 {
+		o.Refresh = time.Second
+	}
 	if o.Jitter == nil {
 		o.Jitter = func(d time.Duration) time.Duration {
 			// ±20%: retries of many failed deliveries spread out instead of
@@ -139,7 +175,7 @@ func New(o Options) *Service {
 		}
 	}
 	s := &Service{o: o, q: o.Queue, log: o.Logger.With("component", "webhooks"), now: o.Now, wakeUp: make(chan struct{}, 1),
-		eps: map[string]*endpointRecord{}, senders: map[string]*sender{}}
+		eps: map[string]*endpointRecord{}, raw: map[string][]byte{}, senders: map[string]*sender{}}
 	s.do = o.Do
 	if s.do == nil {
 		client := &http.Client{
@@ -167,19 +203,103 @@ func New(o Options) *Service {
 	return s
 }
 
-// Run loads the endpoints, starts their senders, the outbox emitter and the
-// dispatcher subscription, and runs until ctx ends.
+// Run delivers until ctx ends. In one process it loads the endpoints,
+// starts their senders, the outbox emitter and the dispatcher
+// subscription. With Leases it does so only while it holds DeliveryLease:
+// it asks for the lease every third of its lifetime, renews it as often
+// while delivering, stops delivering as soon as a renewal fails to keep
+// it, and releases it when ctx ends so another replica takes over at once.
 func (s *Service) Run(ctx context.Context) error {
+	if s.o.Leases == nil {
+		return s.deliver(ctx)
+	}
+	for {
+		l, held, err := s.o.Leases.AcquireLease(ctx, DeliveryLease, s.o.Holder, s.o.LeaseTTL)
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case err != nil:
+			s.log.Warn("acquire webhook delivery lease", "err", err)
+		case held:
+			s.log.Info("delivering webhooks", "lease", l.Name, "token", l.Token)
+			if err := s.holdAndDeliver(ctx, l); err != nil {
+				s.log.Warn("webhook delivery stopped", "err", err)
+			}
+		}
+		if err := changelog.Sleep(ctx, s.o.LeaseTTL/3); err != nil {
+			return nil
+		}
+	}
+}
+
+// holdAndDeliver delivers while it keeps lease l, fencing the queue's
+// delivery writes with l's token.
+func (s *Service) holdAndDeliver(ctx context.Context, l catalog.Lease) error {
+	s.q.setFence(catalog.Fence{Lease: l.Name, Token: l.Token})
+	dctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- s.deliver(dctx) }()
+	t := time.NewTicker(s.o.LeaseTTL / 3)
+	defer t.Stop()
+	defer func() {
+		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer rcancel()
+		if err := s.o.Leases.ReleaseLease(rctx, l.Name, s.o.Holder, l.Token); err != nil {
+			s.log.Warn("release webhook delivery lease", "err", err)
+		}
+	}()
+	for {
+		select {
+		case err := <-done:
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		case <-ctx.Done():
+			<-done
+			return nil
+		case <-t.C:
+		}
+		cur, held, err := s.o.Leases.AcquireLease(ctx, DeliveryLease, s.o.Holder, s.o.LeaseTTL)
+		switch {
+		case ctx.Err() != nil:
+			continue // the next select sees it
+		case err != nil:
+			if !s.now().Before(l.Expires) {
+				cancel()
+				<-done
+				return fmt.Errorf("renew webhook delivery lease: %w", err)
+			}
+			s.log.Warn("renew webhook delivery lease", "err", err)
+		case !held || cur.Token != l.Token:
+			cancel()
+			<-done
+			return fmt.Errorf("webhook delivery lease lost to %s (token %d)", cur.Holder, cur.Token)
+		default:
+			l = cur
+		}
+	}
+}
+
+// deliver runs the dispatcher, the senders, the outbox emitter and the
+// janitor until ctx ends.
+func (s *Service) deliver(ctx context.Context) error {
 	recs, err := s.q.endpoints()
 	if err != nil {
 		return fmt.Errorf("load webhooks: %w", err)
 	}
 	s.mu.Lock()
 	s.runCtx = ctx
+	clear(s.eps)
+	clear(s.raw)
 	for _, r := range recs {
-		s.eps[r.ID] = r
-		if err := s.startSenderLocked(r.ID); err != nil {
+		s.eps[r.r.ID], s.raw[r.r.ID] = r.r, r.raw
+	}
+	for _, r := range recs {
+		if err := s.startSenderLocked(r.r.ID); err != nil {
 			s.mu.Unlock()
+			s.stopSenders()
 			return err
 		}
 	}
@@ -187,24 +307,130 @@ func (s *Service) Run(ctx context.Context) error {
 	s.running.Add(2)
 	go func() { defer s.running.Done(); s.emitLoop(ctx) }()
 	go func() { defer s.running.Done(); s.janitor(ctx) }()
+	if s.o.Leases != nil {
+		s.running.Add(1)
+		go func() { defer s.running.Done(); s.refreshLoop(ctx) }()
+	}
 	s.signalOutbox()
 	err = s.o.Subscriber.Run(ctx, changelog.Subscription{Name: SubscriptionName, Cursors: s.q, Handle: s.dispatch, BatchSize: 512})
+	s.stopSenders()
+	s.running.Wait()
+	return err
+}
+
+// stopSenders stops every sender; Run starts them again.
+func (s *Service) stopSenders() {
 	s.mu.Lock()
+	s.runCtx = nil
 	senders := make([]*sender, 0, len(s.senders))
 	for _, sd := range s.senders {
 		senders = append(senders, sd)
 	}
+	clear(s.senders)
 	s.mu.Unlock()
 	for _, sd := range senders { // attempts in flight take s.mu: stop unlocked
 		sd.stop()
 	}
-	s.running.Wait()
-	return err
+}
+
+// refreshLoop reloads the endpoints every Refresh while delivering, so
+// changes made through other replicas reach the senders.
+func (s *Service) refreshLoop(ctx context.Context) {
+	t := time.NewTicker(s.o.Refresh)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := s.sync(); err != nil && ctx.Err() == nil {
+			s.log.Warn("reload webhooks", "err", err)
+		}
+	}
+}
+
+// sync reloads the endpoints from a shared queue (with Leases; in one
+// process the memory is the truth and sync does nothing). While
+// delivering it starts the senders of new endpoints, stops those of
+// deleted ones, and schedules the pending deliveries of changed ones (a
+// replay through another replica).
+func (s *Service) sync() error {
+	if s.o.Leases == nil {
+		return nil
+	}
+	var recs []storedEndpoint
+	for try := 0; ; try++ {
+		s.mu.Lock()
+		gen := s.gen
+		s.mu.Unlock()
+		var err error
+		if recs, err = s.q.endpoints(); err != nil {
+			return fmt.Errorf("load webhooks: %w", err)
+		}
+		s.mu.Lock()
+		if s.gen == gen {
+			break // s.mu stays held
+		}
+		s.mu.Unlock() // changed here meanwhile: the read may predate it
+		if try >= 10 {
+			return catalog.Errorf(catalog.Unavailable, "reload webhooks: they keep changing")
+		}
+	}
+	seen := make(map[string]bool, len(recs))
+	var stop []*sender
+	var rescan []*sender
+	for _, r := range recs {
+		id := r.r.ID
+		seen[id] = true
+		if bytes.Equal(s.raw[id], r.raw) {
+			continue
+		}
+		_, known := s.eps[id]
+		s.eps[id], s.raw[id] = r.r, r.raw
+		if sd := s.senders[id]; sd != nil && known {
+			rescan = append(rescan, sd)
+		} else if err := s.startSenderLocked(id); err != nil {
+			s.mu.Unlock()
+			return err
+		}
+	}
+	for id := range s.eps {
+		if !seen[id] {
+			delete(s.eps, id)
+			delete(s.raw, id)
+			if sd := s.senders[id]; sd != nil {
+				delete(s.senders, id)
+				stop = append(stop, sd)
+			}
+		}
+	}
+	s.mu.Unlock()
+	for _, sd := range stop {
+		sd.stop()
+	}
+	for _, sd := range rescan {
+		pend, err := s.q.pending(sd.id)
+		if err != nil {
+			return fmt.Errorf("load pending deliveries of webhook %s: %w", sd.id, err)
+		}
+		for _, d := range pend {
+			sd.add(d.Seq, d.NextAt)
+		}
+		sd.poke()
+	}
+	return nil
 }
 
 // dispatch enqueues the deliveries a batch of changes calls for, with the
 // cursor past the batch, in one synced write. It never does HTTP.
 func (s *Service) dispatch(ctx context.Context, batch []changelog.Entry) error {
+	// With a shared queue an endpoint may have been created through another
+	// replica: reload, so every change committed after an endpoint is
+	// delivered to it, as in one process.
+	if err := s.sync(); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	eps := make([]*endpointRecord, 0, len(s.eps))
 	for _, r := range s.eps {
@@ -510,15 +736,20 @@ func (s *Service) Create(ctx context.Context, in EndpointInput) (Endpoint, strin
 		return Endpoint{}, "", err
 	}
 	r.Secrets = []secretRecord{{Secret: secret, CreatedAt: now}}
+	if err := s.sync(); err != nil {
+		return Endpoint{}, "", err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.eps) >= maxEndpointsDB {
 		return Endpoint{}, "", catalog.Errorf(catalog.Invalid, "at most %d webhooks may exist", maxEndpointsDB)
 	}
-	if err := s.q.putEndpoint(r, nil); err != nil {
+	raw, err := s.q.putEndpoint(r, nil)
+	if err != nil {
 		return Endpoint{}, "", err
 	}
-	s.eps[id] = r
+	s.eps[id], s.raw[id] = r, raw
+	s.gen++
 	if err := s.startSenderLocked(id); err != nil {
 		return Endpoint{}, "", err
 	}
@@ -529,43 +760,104 @@ func (s *Service) Create(ctx context.Context, in EndpointInput) (Endpoint, strin
 // Update changes an endpoint. Enabling a disabled one clears why it was
 // disabled and resumes its pending deliveries.
 func (s *Service) Update(ctx context.Context, id string, in EndpointInput) (Endpoint, error) {
-	s.mu.Lock()
-	old, ok := s.eps[id]
-	s.mu.Unlock()
-	if !ok {
+	if err := s.sync(); err != nil {
+		return Endpoint{}, err
+	}
+	cur := s.record(id)
+	if cur == nil {
 		return Endpoint{}, catalog.Errorf(catalog.NotFound, "no webhook %s", id)
 	}
-	r := cloneRecord(old)
-	wasEnabled := r.Enabled
-	apply(r, in)
-	if err := s.validate(ctx, r); err != nil {
+	check := cloneRecord(cur)
+	apply(check, in)
+	if err := s.validate(ctx, check); err != nil {
 		return Endpoint{}, err
 	}
 	now := s.now().UTC()
-	if r.Enabled && !wasEnabled {
-		r.DisabledReason, r.DisabledAt, r.FailingSince = "", time.Time{}, time.Time{}
-	}
-	if !r.Enabled && wasEnabled {
-		r.DisabledAt = now
-	}
-	r.UpdatedAt = now
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.eps[id] != old {
-		return Endpoint{}, catalog.Errorf(catalog.Conflict, "webhook %s changed meanwhile; retry", id)
-	}
-	if err := s.q.putEndpoint(r, nil); err != nil {
+	r, err := s.change(id, func(r *endpointRecord) error {
+		wasEnabled := r.Enabled
+		apply(r, in)
+		if r.Enabled && !wasEnabled {
+			r.DisabledReason, r.DisabledAt, r.FailingSince = "", time.Time{}, time.Time{}
+		}
+		if !r.Enabled && wasEnabled {
+			r.DisabledAt = now
+		}
+		r.UpdatedAt = now
+		return nil
+	})
+	if err != nil {
 		return Endpoint{}, err
 	}
-	s.eps[id] = r
+	s.mu.Lock()
 	if sd := s.senders[id]; sd != nil {
 		sd.poke()
 	}
+	s.mu.Unlock()
 	return r.view(now), nil
+}
+
+// change applies fn to a copy of endpoint id's record and stores it in
+// place of the record it was applied to; when the stored record changed
+// meanwhile (an attempt's bookkeeping, a call through another replica) it
+// reloads it and applies fn again.
+func (s *Service) change(id string, fn func(r *endpointRecord) error) (*endpointRecord, error) {
+	for try := 0; ; try++ {
+		s.mu.Lock()
+		old, ok := s.eps[id]
+		if !ok {
+			s.mu.Unlock()
+			return nil, catalog.Errorf(catalog.NotFound, "no webhook %s", id)
+		}
+		r := cloneRecord(old)
+		if err := fn(r); err != nil {
+			s.mu.Unlock()
+			return nil, err
+		}
+		raw, err := s.q.putEndpoint(r, s.raw[id])
+		if err == nil {
+			s.eps[id], s.raw[id] = r, raw
+			s.gen++
+			s.mu.Unlock()
+			return r, nil
+		}
+		s.mu.Unlock()
+		if !changedMeanwhile(err) || try >= 10 {
+			return nil, err
+		}
+		if err := s.reload(id); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// reload reads endpoint id's record into memory as stored.
+func (s *Service) reload(id string) error {
+	raw, found, err := s.q.kv.Get(bg(), key(keyEndpoint, id))
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !found {
+		delete(s.eps, id)
+		s.gen++
+		delete(s.raw, id)
+		return nil
+	}
+	var r endpointRecord
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return fmt.Errorf("decode webhook %s: %w", id, err)
+	}
+	s.eps[id], s.raw[id] = &r, raw
+	s.gen++
+	return nil
 }
 
 // Delete removes an endpoint, its pending deliveries, log and dead letters.
 func (s *Service) Delete(ctx context.Context, id string) error {
+	if err := s.sync(); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	if _, ok := s.eps[id]; !ok {
 		s.mu.Unlock()
@@ -574,6 +866,8 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 	sd := s.senders[id]
 	delete(s.senders, id)
 	delete(s.eps, id) // attempts in flight now find no endpoint and stop
+	s.gen++
+	delete(s.raw, id)
 	s.mu.Unlock()
 	if sd != nil {
 		sd.stop()
@@ -595,35 +889,36 @@ func (s *Service) RotateSecret(ctx context.Context, id string, overlap time.Dura
 	if err != nil {
 		return "", err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	old, ok := s.eps[id]
-	if !ok {
-		return "", catalog.Errorf(catalog.NotFound, "no webhook %s", id)
-	}
-	r := cloneRecord(old)
-	now := s.now().UTC()
-	var kept []secretRecord
-	for _, sec := range r.Secrets {
-		if !sec.ExpiresAt.IsZero() && !now.Before(sec.ExpiresAt) {
-			continue // long expired: forget it
-		}
-		if sec.ExpiresAt.IsZero() || sec.ExpiresAt.After(now.Add(overlap)) {
-			sec.ExpiresAt = now.Add(overlap)
-		}
-		kept = append(kept, sec)
-	}
-	r.Secrets = append(kept, secretRecord{Secret: secret, CreatedAt: now})
-	r.UpdatedAt = now
-	if err := s.q.putEndpoint(r, nil); err != nil {
+	if err := s.sync(); err != nil {
 		return "", err
 	}
-	s.eps[id] = r
+	now := s.now().UTC()
+	_, err = s.change(id, func(r *endpointRecord) error {
+		var kept []secretRecord
+		for _, sec := range r.Secrets {
+			if !sec.ExpiresAt.IsZero() && !now.Before(sec.ExpiresAt) {
+				continue // long expired: forget it
+			}
+			if sec.ExpiresAt.IsZero() || sec.ExpiresAt.After(now.Add(overlap)) {
+				sec.ExpiresAt = now.Add(overlap)
+			}
+			kept = append(kept, sec)
+		}
+		r.Secrets = append(kept, secretRecord{Secret: secret, CreatedAt: now})
+		r.UpdatedAt = now
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
 	return secret, nil
 }
 
 // Endpoints lists every endpoint, by name.
 func (s *Service) Endpoints(ctx context.Context) []Endpoint {
+	if err := s.sync(); err != nil {
+		s.log.Warn("reload webhooks", "err", err) // answer from memory
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
@@ -642,6 +937,9 @@ func (s *Service) Endpoints(ctx context.Context) []Endpoint {
 
 // Endpoint returns one endpoint.
 func (s *Service) Endpoint(ctx context.Context, id string) (Endpoint, error) {
+	if err := s.sync(); err != nil {
+		return Endpoint{}, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r, ok := s.eps[id]
@@ -684,6 +982,12 @@ func (s *Service) ReplayDeadLetters(ctx context.Context, id string) (int, error)
 	ds, err := s.q.replay(id, s.now())
 	if err != nil {
 		return 0, err
+	}
+	if len(ds) > 0 && s.o.Leases != nil {
+		// Tell the delivering replica, which reloads changed records.
+		if _, err := s.change(id, func(r *endpointRecord) error { r.Replays++; return nil }); err != nil {
+			return 0, err
+		}
 	}
 	s.mu.Lock()
 	if sd := s.senders[id]; sd != nil {

@@ -123,7 +123,7 @@ var labelPrefix = regexp.MustCompile(`^[A-Za-z0-9_]*$`)
 
 // labels are the labels and relationship types the store uses; queries
 // spell them in backticks, and the store rewrites them with its prefix.
-var labels = []string{"Entity", "EDGE", "Facet", "Claim", "Change", "Counter", "ClassDef", "Source", "Run", "Cursor", "Txn", "Lease"}
+var labels = []string{"Entity", "EDGE", "Facet", "Claim", "Change", "Counter", "ClassDef", "Source", "Run", "Cursor", "Txn", "Lease", "KV", "KVLock"}
 
 // Open connects to Neo4j, creates the store's constraints and indexes when
 // missing and defines the default classifications in a new catalog.
@@ -195,6 +195,8 @@ var schema = []string{
 	"CREATE CONSTRAINT `Cursor_name` IF NOT EXISTS FOR (n:`Cursor`) REQUIRE n.name IS UNIQUE",
 	"CREATE CONSTRAINT `Lease_name` IF NOT EXISTS FOR (n:`Lease`) REQUIRE n.name IS UNIQUE",
 	"CREATE CONSTRAINT `Txn_id` IF NOT EXISTS FOR (n:`Txn`) REQUIRE n.id IS UNIQUE",
+	"CREATE CONSTRAINT `KV_id` IF NOT EXISTS FOR (n:`KV`) REQUIRE n.id IS UNIQUE",
+	"CREATE CONSTRAINT `KVLock_ns` IF NOT EXISTS FOR (n:`KVLock`) REQUIRE n.ns IS UNIQUE",
 	"CREATE INDEX `Facet_src` IF NOT EXISTS FOR (n:`Facet`) ON (n.src)",
 	"CREATE INDEX `Claim_src` IF NOT EXISTS FOR (n:`Claim`) ON (n.src)",
 	"CREATE INDEX `Run_source` IF NOT EXISTS FOR (n:`Run`) ON (n.source, n.start)",

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strings"
 
 	"github.com/watershed-data/watershed/catalog"
 	"github.com/watershed-data/watershed/catalog/embedded"
@@ -93,36 +92,28 @@ func replicaName(cfg config.Config) string {
 	return host + "/" + cfg.Listen
 }
 
-// perReplica runs subscriptions under a name of this replica's own: with
-// the Kafka change log each replica's group then sees every entry. The
-// webhooks stage needs that: its endpoints and delivery queue live in the
-// replica's own data directory (see webhooks/README.md, "Replicas").
-type perReplica struct {
-	changeRunner
-	replica string
-}
-
-func (p perReplica) Run(ctx context.Context, s changelog.Subscription) error {
-	s.Name = p.name(s.Name)
-	return p.changeRunner.Run(ctx, s)
-}
-
-func (p perReplica) WaitHandled(ctx context.Context, name string, seq uint64) error {
-	return p.changeRunner.WaitHandled(ctx, p.name(name), seq)
-}
-
-func (p perReplica) name(n string) string {
-	// Group names are free text, but keep them readable in tooling.
-	return n + "@" + strings.NewReplacer("/", "_", ":", "_").Replace(p.replica)
-}
-
-// webhookRunner is the runner of the webhooks stage: the shared log in
-// embedded mode, a per-replica group with Kafka.
-func webhookRunner(cfg config.Config, r changeRunner) changeRunner {
+// webhookRunner is the runner of the webhooks dispatcher. The dispatcher
+// reads the store's outbox itself, its cursor kept in the webhooks queue in
+// the same write as the deliveries it enqueues, so each change is enqueued
+// exactly once: the shared log in embedded mode, and with Kafka a runner of
+// its own over the store, run only by the holder of the delivery lease
+// (webhooks/README.md, "Replicas").
+func webhookRunner(cfg config.Config, store serverStore, r changeRunner, logger *slog.Logger) changeRunner {
 	if cfg.Changelog.Kind != config.ChangelogKafka {
 		return r
 	}
-	return perReplica{r, replicaName(cfg)}
+	return changelog.New(changelog.Options{Log: store, Logger: logger})
+}
+
+// statusLists reports the subscriptions of several runners.
+type statusLists []changeRunner
+
+func (l statusLists) Subscriptions() []changelog.SubscriptionStatus {
+	var out []changelog.SubscriptionStatus
+	for _, r := range l {
+		out = append(out, r.Subscriptions()...)
+	}
+	return out
 }
 
 // runRelay runs the relay until ctx ends (nothing without one).

@@ -188,8 +188,9 @@ func (s *server) start() error {
 			}
 		}
 	}
-	s.registerMetrics()
-	if s.hooks, s.hookQueue, err = newWebhooks(cfg, store, webhookRunner(cfg, s.changes), logger, s.registry); err != nil {
+	hookRunner := webhookRunner(cfg, store, s.changes, logger)
+	s.registerMetrics(hookRunner)
+	if s.hooks, s.hookQueue, err = newWebhooks(cfg, store, hookRunner, logger, s.registry); err != nil {
 		return fmt.Errorf("open webhooks: %w", err)
 	}
 	if s.lineage, err = newLineageStage(context.Background(), cfg, store, s.changes, s.registry, logger); err != nil {
@@ -370,8 +371,12 @@ func (s *server) serveReady(w http.ResponseWriter, r *http.Request) {
 }
 
 // registerMetrics registers the metrics of the open store.
-func (s *server) registerMetrics() {
-	s.registry.MustRegister(&subscriptionCollector{changes: s.changes, head: s.store.LastSeq})
+func (s *server) registerMetrics(hooks changeRunner) {
+	var changes statusLists = []changeRunner{s.changes}
+	if hooks != s.changes {
+		changes = append(changes, hooks) // the webhooks dispatcher's own runner
+	}
+	s.registry.MustRegister(&subscriptionCollector{changes: changes, head: s.store.LastSeq})
 	es, ok := s.store.(*embedded.Store)
 	if !ok {
 		return

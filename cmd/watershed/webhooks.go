@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/watershed-data/watershed/catalog"
+	"github.com/watershed-data/watershed/catalog/neo4j"
 	"github.com/watershed-data/watershed/config"
 	"github.com/watershed-data/watershed/webhooks"
 )
@@ -19,13 +20,25 @@ import (
 // webhookWalkLimit bounds the lineage walks behind webhook filters.
 const webhookWalkLimit = 100000
 
-// newWebhooks builds the webhooks stage on its own queue DB under the data
-// directory, with the lineage questions its filters ask answered by walks
-// of the store.
+// newWebhooks builds the webhooks stage, with the lineage questions its
+// filters ask answered by walks of the store. Its queue is a DB of its own
+// under the data directory, or, on the Neo4j store, the store's KV
+// namespace "webhooks", shared by the replicas, of which the holder of the
+// delivery lease delivers.
 func newWebhooks(cfg config.Config, store catalog.Store, changes webhooks.Subscriber, logger *slog.Logger, reg prometheus.Registerer) (*webhooks.Service, *webhooks.Queue, error) {
-	q, err := webhooks.OpenQueue(filepath.Join(cfg.DataDir, "webhooks"))
-	if err != nil {
-		return nil, nil, err
+	var q *webhooks.Queue
+	var leases webhooks.Leases
+	if shared, ok := store.(*neo4j.Store); ok {
+		kv, err := shared.KV("webhooks")
+		if err != nil {
+			return nil, nil, err
+		}
+		q, leases = webhooks.NewQueue(kv), shared
+	} else {
+		var err error
+		if q, err = webhooks.OpenQueue(filepath.Join(cfg.DataDir, "webhooks")); err != nil {
+			return nil, nil, err
+		}
 	}
 	w := cfg.Webhooks
 	var retry []time.Duration
@@ -91,6 +104,8 @@ func newWebhooks(cfg config.Config, store catalog.Store, changes webhooks.Subscr
 			}
 			return false, nil
 		},
+		Leases:     leases,
+		Holder:     replicaName(cfg),
 		Logger:     logger,
 		Registerer: reg,
 	})

@@ -36,6 +36,7 @@ type cluster struct {
 
 	mu         sync.Mutex
 	deliveries map[string]int // webhook-id → count
+	delay      time.Duration  // how long the receiver takes to answer
 	receiver   *httptest.Server
 }
 
@@ -71,7 +72,9 @@ func newCluster(t *testing.T) *cluster {
 		io.Copy(io.Discard, r.Body)
 		c.mu.Lock()
 		c.deliveries[r.Header.Get("webhook-id")]++
+		delay := c.delay
 		c.mu.Unlock()
+		time.Sleep(delay)
 	}))
 	t.Cleanup(c.receiver.Close)
 	pw := filepath.Join(c.dir, "neo4j-password")
@@ -88,7 +91,7 @@ func newCluster(t *testing.T) *cluster {
 		cfg := fmt.Sprintf(`replica: %s
 store: %s
 changelog: {kind: kafka, bootstrap: %s, topic: watershed.changes.%s, partitions: 6, replicationFactor: 1}
-webhooks: {allow: [127.0.0.0/8], retry: [200ms, 500ms, 1s, 2s, 5s]}
+webhooks: {allow: [127.0.0.0/8], retry: [200ms, 500ms, 1s, 2s, 5s], concurrency: 2}
 sources:
   - {name: real-%s, kind: kafka, bootstrap: %s, schedule: "@every 1h"}
 `, name, store, bootstrap, c.run, c.run, bootstrap)
@@ -99,6 +102,35 @@ sources:
 		c.start(name)
 	}
 	return c
+}
+
+// deleteWebhooks deletes every webhook through a live replica.
+func (c *cluster) deleteWebhooks() {
+	for _, r := range c.replicas {
+		select {
+		case <-r.exited:
+			continue
+		default:
+		}
+		post := func(query string, vars map[string]any) map[string]any {
+			body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+			resp, err := http.Post("http://"+r.addr+"/graphql", "application/json", bytes.NewReader(body))
+			if err != nil {
+				return nil
+			}
+			defer resp.Body.Close()
+			var out struct {
+				Data map[string]any `json:"data"`
+			}
+			json.NewDecoder(resp.Body).Decode(&out)
+			return out.Data
+		}
+		hooks, _ := post(`{ webhooks { id } }`, nil)["webhooks"].([]any)
+		for _, h := range hooks {
+			post(`mutation($id: ID!) { deleteWebhook(id: $id) }`, map[string]any{"id": h.(map[string]any)["id"]})
+		}
+		return
+	}
 }
 
 func freeAddr(t *testing.T) string {
@@ -148,6 +180,9 @@ func (c *cluster) start(name string) {
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
+				// Runs before the replica's stop: webhooks live in the
+				// shared store, which the next test shares.
+				c.t.Cleanup(c.deleteWebhooks)
 				return
 			}
 		}
@@ -252,7 +287,9 @@ func (c *cluster) deliveryCounts() (ids, total int, dup []string) {
 // replicas serve one catalog — a crawl through one is read through the
 // other, the crawl lease shows its holder; a classification made through
 // one propagates once (one classification.propagated entry, not one per
-// replica); a webhook created on one is delivered once.
+// replica); a webhook created through the replica that does not deliver is
+// listed through the other and delivered once, its attempt read through
+// both.
 func TestDistributedTwoReplicas(t *testing.T) {
 	c := newCluster(t)
 	src := "real-" + c.run
@@ -276,8 +313,17 @@ func TestDistributedTwoReplicas(t *testing.T) {
 	d = c.gql("r2", `{ sources { name lease { holder } lastRun { status } } }`, nil)
 	t.Logf("sources seen from r2 after r1's crawl: %v", d["sources"])
 
-	// A webhook on r1; a classification through r2 propagates once.
-	c.gql("r1", `mutation($url: String!) { createWebhook(input: {url: $url, types: ["classification.attached"], name: "dist"}) { secret } }`, map[string]any{"url": c.receiver.URL})
+	// A webhook created through the replica that does not deliver is listed
+	// through the other; a classification through r2 propagates once and
+	// is delivered once.
+	c.eventually("a replica delivering webhooks", func() bool { return c.deliverer() != "" })
+	deliverer := c.deliverer()
+	other := map[string]string{"r1": "r2", "r2": "r1"}[deliverer]
+	d = c.gql(other, `mutation($url: String!) { createWebhook(input: {url: $url, types: ["classification.attached"], name: "dist"}) { webhook { id } } }`, map[string]any{"url": c.receiver.URL})
+	hook := d["createWebhook"].(map[string]any)["webhook"].(map[string]any)["id"].(string)
+	if got := fmt.Sprint(c.gql(deliverer, `{ webhooks { id name } }`, nil)["webhooks"]); !strings.Contains(got, hook) {
+		t.Fatalf("webhooks listed through %s: %s; want %s, created through %s", deliverer, got, hook, other)
+	}
 	a, b := c.urn("a"), c.urn("b")
 	c.gql("r1", `mutation($a: URN!, $b: URN!) { x: registerAsset(input: {urn: $a}) { urn } y: registerAsset(input: {urn: $b}) { urn } }`, map[string]any{"a": a, "b": b})
 	c.gql("r1", `mutation($a: URN!, $b: URN!) { addLineage(input: {from: $a, to: $b, kind: DERIVES}) { kind } }`, map[string]any{"a": a, "b": b})
@@ -290,6 +336,73 @@ func TestDistributedTwoReplicas(t *testing.T) {
 	}
 	if ids, total, dup := c.deliveryCounts(); ids != 1 || total != 1 {
 		t.Errorf("webhook deliveries: %d ids, %d requests (%v); want one delivery", ids, total, dup)
+	}
+	for _, name := range []string{"r1", "r2"} {
+		d := c.gql(name, `query($id: ID!) { webhook(id: $id) { attempts { outcome } } }`, map[string]any{"id": hook})
+		if got := fmt.Sprint(d["webhook"].(map[string]any)["attempts"]); got != "[map[outcome:delivered]]" {
+			t.Errorf("attempts of the webhook read through %s: %s; want one delivered", name, got)
+		}
+	}
+	t.Logf("webhook created through %s, delivered by %s", other, deliverer)
+}
+
+// deliverer returns the replica that says it delivers webhooks (the
+// holder of the delivery lease), "" when none does yet.
+func (c *cluster) deliverer() string {
+	for _, name := range []string{"r1", "r2"} {
+		r := c.replicas[name]
+		select {
+		case <-r.exited:
+			continue // killed: its log still says it delivered
+		default:
+		}
+		if r.logs != nil && strings.Count(r.logs.String(), "delivering webhooks") > strings.Count(r.logs.String(), "webhook delivery stopped") {
+			return name
+		}
+	}
+	return ""
+}
+
+// TestDistributedKillDeliverer: a webhook created through one replica,
+// forty changes to deliver to a slow receiver, and the replica delivering
+// them killed with SIGKILL mid-backlog: the other takes over once the
+// delivery lease lapses and delivers the rest; every change arrives,
+// repeats only with the same webhook-id.
+func TestDistributedKillDeliverer(t *testing.T) {
+	c := newCluster(t)
+	c.mu.Lock()
+	c.delay = 250 * time.Millisecond
+	c.mu.Unlock()
+	// The filter keeps the assets crawls create out.
+	c.gql("r1", `mutation($url: String!, $urn: String!) { createWebhook(input: {url: $url, types: ["asset.created"], name: "backlog", filter: {urn: $urn}}) { secret } }`,
+		map[string]any{"url": c.receiver.URL, "urn": c.urn("backlog-*")})
+	c.eventually("a replica delivering webhooks", func() bool { return c.deliverer() != "" })
+	holder := c.deliverer()
+	other := map[string]string{"r1": "r2", "r2": "r1"}[holder]
+	const n = 40
+	for i := 0; i < n; i++ {
+		c.gql(other, `mutation($u: URN!) { registerAsset(input: {urn: $u}) { urn } }`, map[string]any{"u": c.urn(fmt.Sprintf("backlog-%02d", i))})
+	}
+	c.eventually("a few deliveries", func() bool { ids, _, _ := c.deliveryCounts(); return ids >= 4 })
+	ids, _, _ := c.deliveryCounts()
+	if ids >= n {
+		t.Fatalf("all %d delivered before the kill; the backlog is too small to test a takeover", ids)
+	}
+	c.kill9(holder)
+	t.Logf("killed %s, the deliverer, after %d of %d deliveries", holder, ids, n)
+	c.eventually("every delivery, by "+other, func() bool { ids, _, _ := c.deliveryCounts(); return ids >= n })
+	time.Sleep(2 * time.Second) // room for a wrong, extra delivery to show
+	ids, total, dup := c.deliveryCounts()
+	t.Logf("deliveries: %d changes, %d requests, repeated (same webhook-id): %v", ids, total, dup)
+	if ids != n {
+		t.Errorf("%d distinct deliveries, want %d", ids, n)
+	}
+	if c.deliverer() != other {
+		t.Errorf("deliverer after the kill = %q, want %s", c.deliverer(), other)
+	}
+	d := c.gql(other, `{ webhooks { name pending } }`, nil)
+	if got := fmt.Sprint(d["webhooks"]); got != "[map[name:backlog pending:0]]" {
+		t.Errorf("webhooks after the takeover: %s; want backlog with nothing pending", got)
 	}
 }
 
